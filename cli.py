@@ -1,0 +1,8 @@
+"""Runs the same entry point as the `cotexit` console script: `python cli.py bench ...`."""
+
+import sys
+
+from cotexit.cli.main import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Per-problem results as JSON lines that survive interruption, and the summary over them.
+
+Owns `ProblemResult`, `ResultsFile` and `summarize`. Each finished problem is
+appended as one line and flushed to disk at once, so a killed run loses only
+what was in flight; on reopening, a torn last line is dropped and finished ids
+are skipped. The run's settings are kept in `run.json` beside the results so
+that resuming with different settings is refused instead of mixing runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cotexit.benchmarks.provenance import SCHEMA_VERSION
+
+
+@dataclass
+class ProblemResult:
+    id: str
+    gold: str
+    prediction: str | None
+    correct: bool
+    thinking_tokens: int
+    total_tokens: int
+    prompt_tokens: int
+    cue_count: int
+    cue_positions: list[int]
+    cue_phrases: list[str]
+    finish_reason: str
+    exit: dict[str, Any] | None
+    timings: dict[str, Any]  # row_s: seconds from its batch's start to its end; batch: the batch's first id
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ResultsFile:
+    """`DIR/results.jsonl` plus `DIR/run.json`, opened for appending."""
+
+    def __init__(self, out_dir: str | os.PathLike[str], settings: dict[str, Any]) -> None:
+        self.dir = Path(out_dir)
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ValueError(f"--out {self.dir} is a file, not a folder")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "results.jsonl"
+        self._check_settings(settings)
+        self.rows = self._read()
+
+    @property
+    def done_ids(self) -> set[str]:
+        return {r["id"] for r in self.rows}
+
+    def append(self, result: ProblemResult) -> None:
+        line = json.dumps(result.to_json(), ensure_ascii=False)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows.append(result.to_json())
+
+    def _read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        rows, good_bytes = [], 0
+        with self.path.open("rb") as f:
+            for raw in f:
+                try:
+                    row = json.loads(raw)
+                except json.JSONDecodeError:
+                    break  # a line torn by an interruption: drop it and everything after
+                if not raw.endswith(b"\n"):
+                    break
+                rows.append(row)
+                good_bytes += len(raw)
+        if good_bytes != self.path.stat().st_size:
+            with self.path.open("r+b") as f:
+                f.truncate(good_bytes)
+        seen: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            seen.setdefault(row["id"], row)
+        return list(seen.values())
+
+    def _check_settings(self, settings: dict[str, Any]) -> None:
+        run_json = self.dir / "run.json"
+        if run_json.exists():
+            previous = json.loads(run_json.read_text())
+            changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+            if changed and self.path.exists() and self.path.stat().st_size > 0:
+                detail = ", ".join(f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+                raise ValueError(
+                    f"{self.dir} holds results of a run with other settings ({detail}); "
+                    "use another --out or delete the folder"
+                )
+        tmp = run_json.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
+        tmp.replace(run_json)
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy and token means over result rows (`n` may be 0)."""
+    n = len(rows)
+
+    def mean(key: str) -> float:
+        return sum(float(r[key]) for r in rows) / n if n else 0.0
+
+    batch_wall: dict[str, float] = {}
+    for r in rows:  # a batch took as long as its slowest row
+        key = r["timings"]["batch"]
+        batch_wall[key] = max(batch_wall.get(key, 0.0), r["timings"]["row_s"])
+    wall = sum(batch_wall.values())
+    generated = sum(r["total_tokens"] for r in rows)
+    return {
+        "n": n,
+        "accuracy": mean("correct"),
+        "mean_thinking_tokens": mean("thinking_tokens"),
+        "mean_total_tokens": mean("total_tokens"),
+        "mean_cues": mean("cue_count"),
+        "exit_rate": sum(r["exit"] is not None for r in rows) / n if n else 0.0,
+        "wall_s": wall,
+        "tokens_per_s": generated / wall if wall > 0 else 0.0,
+    }

@@ -1,0 +1,153 @@
+"""Running a model over a benchmark suite, resumably, one batch at a time.
+
+Owns `BenchConfig`, `BenchProgress` and `run_bench`. The runner loads the
+problems, skips those already in `DIR/results.jsonl`, decodes the rest in
+batches with `cotexit.generation`, grades each row as soon as it finishes,
+appends it to the results file and yields a progress event. After the last
+batch it writes `DIR/summary.json` (summary plus provenance). Rendering the
+progress is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cotexit.benchmarks.extraction import extract_answer
+from cotexit.benchmarks.grading import is_equivalent
+from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
+from cotexit.benchmarks.prompts import build_prompt
+from cotexit.benchmarks.provenance import provenance
+from cotexit.benchmarks.records import Problem
+from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
+from cotexit.generation.cues import CueConfig
+from cotexit.generation.decode import DecodeConfig, Decoder
+from cotexit.generation.policies import ExitPolicy
+from cotexit.generation.state import RowResult
+from cotexit.models.loading import LoadedModel, chat_prompt
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to run: suite, split, how many problems, batching, decoding, cues."""
+
+    suite: str
+    model: str
+    split: str | None = None
+    limit: int | None = None
+    batch_size: int = 8
+    data_dir: str | None = None
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    cues: CueConfig = field(default_factory=CueConfig)
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {self.limit}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+    def settings(self) -> dict[str, Any]:
+        """What must match for a resumed run to continue an earlier one (the limit may change)."""
+        return {
+            "suite": self.suite,
+            "split": self.split,
+            "model": self.model,
+            "decode": self.decode.to_json(),
+            "cues": self.cues.to_json(),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BenchProgress:
+    """Yielded after each finished problem (and once at the start with `result=None`)."""
+
+    done: int
+    total: int
+    skipped: int
+    result: ProblemResult | None
+    correct_so_far: int
+
+
+def grade_row(problem: Problem, row: RowResult) -> tuple[str | None, bool]:
+    """Extract the answer (from the answer part first, then the whole text) and grade it."""
+    prediction = extract_answer(row.answer_text) if row.answer_text.strip() else None
+    if prediction is None:
+        prediction = extract_answer(row.text)
+    return prediction, is_equivalent(problem.answer, prediction)
+
+
+def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> ProblemResult:
+    prediction, correct = grade_row(problem, row)
+    return ProblemResult(
+        id=problem.id,
+        gold=problem.answer,
+        prediction=prediction,
+        correct=correct,
+        thinking_tokens=row.thinking_tokens,
+        total_tokens=row.total_tokens,
+        prompt_tokens=row.prompt_tokens,
+        cue_count=len(row.cues),
+        cue_positions=[c.token_start for c in row.cues],
+        cue_phrases=[c.phrase for c in row.cues],
+        finish_reason=row.finish_reason,
+        exit=asdict(row.exit) if row.exit else None,
+        timings=timings,
+        text=row.text,
+        metadata=dict(problem.metadata),
+    )
+
+
+def run_bench(
+    lm: LoadedModel,
+    config: BenchConfig,
+    out_dir: str | Path,
+    *,
+    policies: Sequence[ExitPolicy] = (),
+) -> Iterator[BenchProgress]:
+    """Solve the suite's problems not yet in `out_dir`, yielding after each; writes summary.json at the end."""
+    problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
+    results = ResultsFile(out_dir, config.settings())
+    done_ids = results.done_ids
+    todo = [p for p in problems if p.id not in done_ids]
+    wanted = {p.id for p in problems}
+    correct = sum(bool(r["correct"]) for r in results.rows if r["id"] in wanted)
+    done = len(problems) - len(todo)
+    yield BenchProgress(done, len(problems), done, None, correct)
+
+    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, config.decode, cues=config.cues, policies=policies)
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start : start + config.batch_size]
+        prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+        session = decoder.session(prompts, keys=[p.id for p in batch])
+        began = time.perf_counter()
+        for event in session.steps():
+            now = time.perf_counter() - began
+            for r in event.finished:
+                timings = {"row_s": now, "batch": batch[0].id, "batch_size": len(batch)}
+                result = to_result(batch[r], session.rows[r].result(), timings)
+                results.append(result)
+                done += 1
+                correct += result.correct
+                yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
+
+    write_summary(lm, config, out_dir, [r for r in results.rows if r["id"] in wanted])
+
+
+def write_summary(lm: LoadedModel, config: BenchConfig, out_dir: str | Path, rows: list[dict[str, Any]]) -> dict:
+    source = source_path(config.suite, config.split, config.data_dir)
+    data = {"file": str(source), "sha256": data_file_sha256(source)} if source else {"source": "generated or hub"}
+    summary = {"suite": config.suite, "split": config.split, "model": config.model, **summarize(rows)}
+    summary["thinking_format"] = lm.fmt.name
+    summary["provenance"] = provenance(config.to_json(), data)
+    path = Path(out_dir) / "summary.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(path)
+    return summary

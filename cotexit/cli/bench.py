@@ -1,0 +1,88 @@
+"""`cotexit bench`: solve a benchmark suite, resumably, and print the summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cotexit.benchmarks.runner import BenchConfig, run_bench
+from cotexit.benchmarks.suites import get_suite
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+
+console = Console()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "bench",
+        help="solve a benchmark suite and report accuracy and thinking tokens",
+        description="Solve problems of a suite, write DIR/results.jsonl (one line per problem) and "
+        "DIR/summary.json, and print the summary. Rerunning with the same --out resumes: finished "
+        "problems are skipped.",
+    )
+    parser.add_argument("--suite", required=True, help="gsm8k, math, math500, aime24, aime25, amc23, arith")
+    parser.add_argument("--split", help="split to run (default: the suite's test split)")
+    parser.add_argument("--limit", type=int, help="first N problems of the split (default: all)")
+    parser.add_argument("--out", default="runs/bench", help="output folder (default: runs/bench)")
+    parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
+    parser.add_argument("--data-dir", help="benchmark data folder (default: $COTEXIT_DATA_DIR or ../shared/data)")
+    add_model_args(parser)
+    add_decode_args(parser, max_new_tokens=1024)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    get_suite(args.suite)  # fail on a bad suite name before loading a model
+    config = BenchConfig(
+        suite=args.suite,
+        model=args.model,
+        split=args.split,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+        decode=decode_config(args),
+        cues=cue_config(args),
+    )
+    lm = load_for_cli(args)
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("acc {task.fields[acc]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"{args.suite}", total=None, acc="-")
+        for event in run_bench(lm, config, args.out):
+            acc = f"{event.correct_so_far / event.done:.1%}" if event.done else "-"
+            progress.update(task, total=event.total, completed=event.done, acc=acc)
+            if event.result is None and event.skipped:
+                progress.console.print(f"resuming: {event.skipped} problem(s) already in {args.out}")
+    summary = json.loads((Path(args.out) / "summary.json").read_text())
+    console.print(summary_table(summary))
+    console.print(f"results: {Path(args.out) / 'results.jsonl'}  summary: {Path(args.out) / 'summary.json'}")
+    return 0
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title=f"{summary['suite']} · {summary['model']}", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("problems", f"{summary['n']}"),
+        ("accuracy", f"{summary['accuracy']:.1%}"),
+        ("mean thinking tokens", f"{summary['mean_thinking_tokens']:.1f}"),
+        ("mean total tokens", f"{summary['mean_total_tokens']:.1f}"),
+        ("mean cues", f"{summary['mean_cues']:.2f}"),
+        ("wall time", f"{summary['wall_s']:.1f} s"),
+        ("tokens / s", f"{summary['tokens_per_s']:.1f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

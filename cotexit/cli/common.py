@@ -1,0 +1,76 @@
+"""Arguments shared by several subcommands, and turning them into configs.
+
+Owns the model, decoding and cue options, their defaults, and `load_for_cli`
+(loading a model with progress messages on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from cotexit.generation.cues import DEFAULT_CUES, CueConfig
+from cotexit.generation.decode import DecodeConfig
+from cotexit.generation.sampling import SamplingConfig
+from cotexit.models.loading import LoadedModel, load_model
+from cotexit.models.thinking import FORMATS
+
+DEFAULT_MODEL = "smollm2-135m"
+
+err = Console(stderr=True)
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"registered name (see `cotexit models list`), local folder or hub id (default: {DEFAULT_MODEL})",
+    )
+    group.add_argument(
+        "--thinking-format",
+        choices=sorted(FORMATS),
+        help="override the model's thinking format (think tags and forced-exit text)",
+    )
+    group.add_argument("--forced-exit", help="override the text that closes thinking and opens the answer")
+    group.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    group.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights dtype")
+
+
+def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--max-new-tokens", type=int, default=max_new_tokens, help=f"budget per problem (default: {max_new_tokens})")
+    group.add_argument("--max-answer-tokens", type=int, default=32, help="tokens after a forced exit (default: 32)")
+    group.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default: 0)")
+    group.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default: 1.0)")
+    group.add_argument("--seed", type=int, default=0, help="sampling seed; each problem gets its own stream (default: 0)")
+    group.add_argument(
+        "--cues",
+        help=f"comma-separated cue phrases (default: {', '.join(DEFAULT_CUES)})",
+    )
+    group.add_argument("--paragraph-cues", action="store_true", help="also treat blank lines as cues")
+
+
+def decode_config(args: argparse.Namespace) -> DecodeConfig:
+    sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    return DecodeConfig(args.max_new_tokens, args.max_answer_tokens, sampling)
+
+
+def cue_config(args: argparse.Namespace) -> CueConfig:
+    phrases = tuple(p.strip() for p in args.cues.split(",") if p.strip()) if args.cues else DEFAULT_CUES
+    return CueConfig(phrases=phrases, paragraph_breaks=args.paragraph_cues)
+
+
+def load_for_cli(args: argparse.Namespace) -> LoadedModel:
+    with err.status(f"loading {args.model} ..."):
+        lm = load_model(
+            args.model,
+            thinking_format=args.thinking_format,
+            device=args.device,
+            dtype=args.dtype,
+            progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+        )
+    if args.forced_exit:
+        lm.fmt = lm.fmt.with_overrides(forced_exit=args.forced_exit.encode().decode("unicode_escape"))
+    return lm

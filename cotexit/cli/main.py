@@ -1,0 +1,57 @@
+"""The `cotexit` command line: one parser, one subcommand module per verb.
+
+Each module in `cotexit.cli` exposes `add_parser(subparsers)`, which adds its
+subcommand and sets `func(args) -> int` as the handler. `main` maps the
+project's expected errors (`CotexitError`, `ValueError`, `FileNotFoundError`)
+to one red line and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from cotexit import __version__
+from cotexit.cli import bench, data, grade, models, solve
+
+err_console = Console(stderr=True)
+
+SUBCOMMANDS = (solve, bench, models, data, grade)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cotexit",
+        description="Early exit for reasoning models: stop thinking when the answer is known, "
+        "skip layers a token does not need, and report both savings.",
+    )
+    parser.add_argument("--version", action="version", version=f"cotexit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/yellow]")
+        return 130
+    except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

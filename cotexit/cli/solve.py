@@ -1,0 +1,56 @@
+"""`cotexit solve "PROBLEM"`: stream one problem's reasoning with its cue events marked."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from cotexit.benchmarks.extraction import extract_answer
+from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.generation.decode import Decoder
+from cotexit.models.loading import chat_prompt
+
+console = Console(highlight=False)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "solve",
+        help="solve one problem, streaming the reasoning and marking cue events",
+        description="Solve one problem. The reasoning streams as it is generated; each cue event "
+        "(Wait, Hmm, ...) is marked with its number and token position. Prints the extracted answer "
+        "and token counts at the end.",
+    )
+    parser.add_argument("problem", help="the problem text")
+    parser.add_argument("--no-instruction", action="store_true", help=f"do not append {BOXED_INSTRUCTION!r}")
+    add_model_args(parser)
+    add_decode_args(parser, max_new_tokens=1024)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.problem.strip():
+        raise ValueError("the problem text is empty")
+    lm = load_for_cli(args)
+    user = args.problem.strip() if args.no_instruction else f"{args.problem.strip()}\n{BOXED_INSTRUCTION}"
+    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode_config(args), cues=cue_config(args))
+    session = decoder.session([chat_prompt(lm.tokenizer, user)], keys=["solve"])
+    row = session.rows[0]
+    shown = 0
+    for event in session.steps():
+        console.print(row.text[shown:], end="", markup=False)
+        shown = len(row.text)
+        for _, cue in event.cues:
+            console.print(f"[bold yellow]⟨cue {len(row.cues)}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]", end="")
+    console.print(row.text[shown:], markup=False)
+    result = session.results()[0]
+    answer = extract_answer(result.answer_text) or extract_answer(result.text)
+    console.rule()
+    console.print(f"answer: [bold]{answer if answer is not None else '(none found)'}[/]")
+    console.print(
+        f"tokens: {result.total_tokens} generated, {result.thinking_tokens} thinking, "
+        f"{len(result.cues)} cue(s); finished by {result.finish_reason}"
+    )
+    return 0

@@ -1,0 +1,299 @@
+"""The decode loop: batched generation over a transformers KV cache, one step at a time.
+
+Owns `DecodeConfig`, `Decoder` and `DecodeSession`. A session left-pads its
+prompts into one batch, runs the prompt through the model once, then steps:
+one forward for every running row, a token per row (sampled, or taken from a
+queued forced text), cue watching, hidden-state capture from that same
+forward, exit policies, per-row stopping. Finished rows leave the batch
+(their cache rows are dropped). `DecodeSession.steps()` is a generator that
+yields after every step, so callers can watch, run forced-answer trials
+(`cotexit.generation.forced`) or stop early.
+
+Cutting a row's thinking at a cue does not crop the shared cache: the cut
+tokens' columns are masked out for that row and its positions rewind, which
+is exactly equivalent for rotary-position models. The loop knows nothing about
+benchmarks, grading or probes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from cotexit.generation.capture import CaptureConfig
+from cotexit.generation.cues import CueConfig, CueEvent
+from cotexit.generation.policies import ExitPolicies, ExitPolicy
+from cotexit.generation.sampling import SamplingConfig, sample_next
+from cotexit.generation.state import ExitInfo, RowResult, RowState
+from cotexit.generation.step import StepForward, StepOutput, full_forward
+from cotexit.models.thinking import ThinkingFormat
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Budgets and sampling for one decode.
+
+    `max_new_tokens` caps every row's generated tokens; `max_answer_tokens`
+    caps what a row writes after a forced exit (the answer inside `\\boxed{`).
+    """
+
+    max_new_tokens: int = 1024
+    max_answer_tokens: int = 32
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.max_answer_tokens < 1:
+            raise ValueError(f"max_answer_tokens must be >= 1, got {self.max_answer_tokens}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StepEvent:
+    """What one step did: the rows that got a token, the cues and exits it produced, the rows that finished."""
+
+    step: int
+    active: list[int]
+    cues: list[tuple[int, CueEvent]]
+    exits: list[tuple[int, ExitInfo]]
+    finished: list[int]
+
+
+class Decoder:
+    """Runs prompts through a model with cue watching, capture and exit policies.
+
+    >>> # decoder = Decoder(model, tokenizer, get_format("toy"))
+    >>> # results = decoder.generate(["<prompt text>"], keys=["p0"])
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        fmt: ThinkingFormat,
+        config: DecodeConfig | None = None,
+        *,
+        cues: CueConfig | None = None,
+        capture: CaptureConfig | None = None,
+        policies: Sequence[ExitPolicy] = (),
+        step_forward: StepForward = full_forward,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.fmt = fmt
+        self.config = config or DecodeConfig()
+        self.cues = cues or CueConfig()
+        self.capture = capture or CaptureConfig()
+        self.policies = ExitPolicies(policies)
+        self.step_forward = step_forward
+        self.num_layers = int(model.config.get_text_config().num_hidden_layers)
+        self.capture_layers = self.capture.resolve(self.num_layers)
+        if self.policies.needs_hidden and not self.capture_layers:
+            raise ValueError("an exit policy needs hidden states but CaptureConfig.layers is empty")
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self.forced_exit_ids = self.encode(fmt.forced_exit)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def session(self, prompts: Sequence[str], keys: Sequence[str] | None = None) -> DecodeSession:
+        """A batch ready to step; `prompts` are full prompt texts (chat template already applied)."""
+        if not prompts:
+            raise ValueError("prompts must not be empty")
+        keys = list(keys) if keys is not None else [str(i) for i in range(len(prompts))]
+        if len(keys) != len(prompts):
+            raise ValueError(f"got {len(prompts)} prompts but {len(keys)} keys")
+        return DecodeSession(self, [self.encode(p) for p in prompts], keys)
+
+    def generate(self, prompts: Sequence[str], keys: Sequence[str] | None = None) -> list[RowResult]:
+        session = self.session(prompts, keys)
+        for _ in session.steps():
+            pass
+        return session.results()
+
+
+class DecodeSession:
+    """One batch in flight. Rows are indexed 0..B-1 in prompt order; `batch` maps active slots to rows."""
+
+    def __init__(self, decoder: Decoder, prompt_ids: list[list[int]], keys: list[str]) -> None:
+        if any(len(p) == 0 for p in prompt_ids):
+            raise ValueError("every prompt must encode to at least one token")
+        self.d = decoder
+        self.device = next(decoder.model.parameters()).device
+        cfg = decoder.config
+        self.rows = [RowState(k, p, decoder.tokenizer, decoder.fmt, decoder.cues) for k, p in zip(keys, prompt_ids)]
+        self.generators = [cfg.sampling.row_generator(k) for k in keys] if not cfg.sampling.greedy else None
+        width = max(len(p) for p in prompt_ids)
+        ids = torch.full((len(prompt_ids), width), decoder.pad_id, dtype=torch.long)  # (B, T)
+        mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)  # (B, T)
+        for i, p in enumerate(prompt_ids):
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, width - len(p) :] = 1
+        self.batch = list(range(len(prompt_ids)))  # active slot -> row index
+        self.mask = mask.to(self.device)  # (B, C) one column per cache position
+        self.next_pos = torch.tensor([len(p) for p in prompt_ids], device=self.device)  # (B,)
+        self.cache = DynamicCache(config=decoder.model.config)
+        self.step_index = 0
+        positions = (self.mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
+        self._last = self._forward(ids.to(self.device), positions)
+
+    # --- the loop ----------------------------------------------------------
+    def steps(self) -> Iterator[StepEvent]:
+        while self.batch:
+            yield self._step()
+
+    def results(self) -> list[RowResult]:
+        if self.batch:
+            raise RuntimeError("results() called before every row finished; iterate steps() to the end first")
+        return [row.result() for row in self.rows]
+
+    @property
+    def active_rows(self) -> list[RowState]:
+        return [self.rows[r] for r in self.batch]
+
+    def _forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> StepOutput:
+        want_hidden = bool(self.d.capture_layers)
+        return self.d.step_forward(self.d.model, input_ids, self.mask, positions, self.cache, want_hidden)
+
+    def _step(self) -> StepEvent:
+        d, cfg, step = self.d, self.d.config, self.step_index
+        out = self._last
+        event = StepEvent(step=step, active=list(self.batch), cues=[], exits=[], finished=[])
+        self._record_hidden(out)
+        sampled = sample_next(out.logits, cfg.sampling, self._active_generators())  # (B,)
+        for slot, r in enumerate(self.batch):
+            row = self.rows[r]
+            # Cues whose states came with this forward, and per-step policies: every token so far is fed.
+            self._evaluate(slot, row, event, cut_now=True)
+            from_forced = bool(row.forced)
+            token = row.forced.pop(0) if from_forced else int(sampled[slot])
+            event.cues.extend((r, cue) for cue in row.append(token, step))
+            if self._evaluate(slot, row, event, cut_now=False):
+                # The exit cut at a cue before the token just appended: this step feeds the forced text instead.
+                from_forced = True
+                token = row.forced.pop(0)
+                row.append(token, step)
+            self._check_finish(row, token, from_forced)
+            if row.done:
+                event.finished.append(r)
+        self.step_index += 1
+        self._drop_finished()
+        if self.batch:
+            col = self.mask.shape[1]
+            new_tokens = torch.tensor([[self.rows[r].tokens[-1]] for r in self.batch], device=self.device)  # (B, 1)
+            positions = self.next_pos.unsqueeze(1)  # (B, 1)
+            for r in self.batch:
+                row = self.rows[r]
+                row.cols.append(col)
+                row.fed = len(row.tokens)
+            self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)  # (B, C+1)
+            self.next_pos = self.next_pos + 1
+            self._last = self._forward(new_tokens, positions)
+        return event
+
+    # --- pieces ------------------------------------------------------------
+    def _active_generators(self) -> list[torch.Generator] | None:
+        return None if self.generators is None else [self.generators[r] for r in self.batch]
+
+    def _record_hidden(self, out: StepOutput) -> None:
+        """Store the captured layers' states at the token each row just fed."""
+        if out.hidden_states is None:
+            return
+        states = torch.stack([out.hidden_states[layer][:, -1, :] for layer in self.d.capture_layers], 1)  # (B, L, H)
+        states = states.float().cpu()
+        for slot, r in enumerate(self.batch):
+            row = self.rows[r]
+            index = row.fed - 1
+            if index < 0:
+                continue  # the prompt's last token: not a generated position
+            by_layer = {layer: states[slot, j] for j, layer in enumerate(self.d.capture_layers)}
+            if self.d.capture.where == "all":
+                row.captured[index] = by_layer
+            for cue in row.cues:
+                if cue.hidden is None and cue.token_end == index:
+                    cue.hidden = by_layer
+
+    def _evaluate(self, slot: int, row: RowState, event: StepEvent, *, cut_now: bool) -> bool:
+        """Ask the exit policies about new cues (once their states are in) and, with `cut_now`, about this step.
+
+        Returns True when the row exits. Per-step policies are asked only at the start of a step, when every
+        token is fed, so an exit there cuts after the last token.
+        """
+        policies = self.d.policies
+        if not policies or row.phase != "thinking" or row.exit is not None or row.done:
+            return False
+        while row.evaluated_cues < len(row.cues):
+            cue = row.cues[row.evaluated_cues]
+            if policies.needs_hidden and cue.hidden is None:
+                break  # its states come with the next forward
+            row.evaluated_cues += 1
+            fired = policies.first_firing(row, cue)
+            if fired is not None:
+                self._exit(slot, row, fired, cut=cue.token_start, cue_index=row.evaluated_cues - 1, event=event)
+                return True
+        if cut_now:
+            fired = policies.first_firing(row, None)
+            if fired is not None:
+                self._exit(slot, row, fired, cut=len(row.tokens), cue_index=None, event=event)
+                return True
+        return False
+
+    def _exit(self, slot: int, row: RowState, policy: str, cut: int, cue_index: int | None, event: StepEvent) -> None:
+        """Close thinking at generated token `cut`: mask out fed tokens from there, rewind, queue the forced exit."""
+        for index in range(cut, row.fed):
+            self.mask[slot, row.cols[index]] = 0
+        del row.cols[cut:]
+        row.fed = min(row.fed, cut)
+        self.next_pos[slot] = len(row.prompt_ids) + cut
+        info = ExitInfo(policy=policy, cut=cut, step=self.step_index, cue_index=cue_index)
+        row.exit = info
+        row.truncate(cut)
+        row.begin_forced_exit(self.d.forced_exit_ids)
+        event.exits.append((self.batch[slot], info))
+
+    def _check_finish(self, row: RowState, token: int, from_forced: bool) -> None:
+        cfg = self.d.config
+        if not from_forced and token in self.d.eos_ids:
+            row.finish("eos")
+        elif row.forced_answer_closed():
+            row.finish("answer")
+        elif row.forced_char is not None and row.answer_tokens >= len(self.d.forced_exit_ids) + cfg.max_answer_tokens:
+            row.finish("length")
+        elif len(row.tokens) >= cfg.max_new_tokens and not row.forced:
+            row.finish("length")
+
+    def _drop_finished(self) -> None:
+        keep = [slot for slot, r in enumerate(self.batch) if not self.rows[r].done]
+        if len(keep) == len(self.batch):
+            return
+        self.batch = [self.batch[slot] for slot in keep]
+        if not keep:
+            return
+        index = torch.tensor(keep, device=self.device)
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask[index]
+        self.next_pos = self.next_pos[index]
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    if not ids:
+        raise ValueError("the model and tokenizer define no eos_token_id; set one on the tokenizer")
+    return ids

@@ -1,0 +1,48 @@
+"""Turning a growing list of token ids into text deltas, one token at a time.
+
+Owns `IncrementalDetokenizer`. Decoding each token alone breaks on byte-level
+pieces of one character and on tokenizers that drop a leading space at the
+start of a decode, so each step decodes a short window and emits only the
+new, complete characters (the approach of vLLM's and TGI's streamers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CONTEXT = 5  # tokens of left context kept when decoding resumes after a truncation
+
+
+class IncrementalDetokenizer:
+    """Text deltas for one row.
+
+    >>> from types import SimpleNamespace
+    >>> tok = SimpleNamespace(decode=lambda ids, **kw: "".join(chr(96 + i) for i in ids))
+    >>> d = IncrementalDetokenizer(tok)
+    >>> d.push(1) + d.push(2)
+    'ab'
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self._prefix = 0  # start of the decode window
+        self._read = 0  # tokens before this have been emitted
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(int(token_id))
+        prefix_text = self._decode(self.ids[self._prefix : self._read])
+        new_text = self._decode(self.ids[self._prefix :])
+        if len(new_text) <= len(prefix_text) or new_text.endswith("\ufffd"):
+            return ""  # an incomplete character: wait for the next token
+        self._prefix, self._read = self._read, len(self.ids)
+        return new_text[len(prefix_text) :]
+
+    def truncate(self, length: int) -> None:
+        """Forget every token from index `length` on; the next push continues from there."""
+        self.ids = self.ids[:length]
+        self._read = length
+        self._prefix = max(0, length - _CONTEXT)
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)

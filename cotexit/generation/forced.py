@@ -1,0 +1,114 @@
+"""Forced answers: what would the model answer if thinking were closed right here?
+
+Owns `ForcedRequest`, `ForcedAnswer` and `forced_answers`. Each request names
+a running row of a `DecodeSession` and a prefix length in its generated
+tokens (a cue's start, or any step). The trials branch the session's cache:
+they read the rows' keys and values up to the newest column (a row-select,
+never a deep copy of the whole cache object), mask every column past each
+prefix, append the thinking format's forced-exit text to all trials in one
+forward, then decode greedily until the answer's brace closes, EOS, or
+`max_tokens`. The session's own cache, mask and positions are never written,
+so the main run continues exactly as if no trial had happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+from cotexit.generation.decode import DecodeSession
+from cotexit.generation.detokenize import IncrementalDetokenizer
+from cotexit.generation.state import answer_closed
+
+
+@dataclass(frozen=True)
+class ForcedRequest:
+    row: int  # row index in the session (prompt order)
+    prefix: int  # keep generated tokens [0, prefix); the forced-exit text follows
+
+
+@dataclass
+class ForcedAnswer:
+    request: ForcedRequest
+    text: str  # decoded after the forced-exit text, e.g. "42}."
+    token_ids: list[int]
+    token_probs: list[float]  # probability of each greedy token (DEER's confidence is their mean)
+
+    @property
+    def mean_prob(self) -> float:
+        return sum(self.token_probs) / len(self.token_probs) if self.token_probs else 0.0
+
+    @property
+    def cost_tokens(self) -> int:
+        """Tokens this trial decoded (forced text excluded)."""
+        return len(self.token_ids)
+
+
+@torch.inference_mode()
+def forced_answers(
+    session: DecodeSession, requests: Sequence[ForcedRequest], *, max_tokens: int = 24
+) -> list[ForcedAnswer]:
+    """Run all `requests` as one batch of trials; answers come back in request order."""
+    if not requests:
+        return []
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    decoder = session.d
+    slots = []
+    for req in requests:
+        if req.row not in session.batch:
+            raise ValueError(f"row {req.row} is not running in this session (finished rows have no cache)")
+        row = session.rows[req.row]
+        if not 0 <= req.prefix <= row.fed:
+            raise ValueError(f"prefix {req.prefix} of row {req.row} must be in [0, {row.fed}] (tokens already fed)")
+        slots.append(session.batch.index(req.row))
+
+    index = torch.tensor(slots, device=session.device)
+    columns = session.mask.shape[1]
+    mask = session.mask[index].clone()  # (K, C)
+    for k, req in enumerate(requests):
+        row = session.rows[req.row]
+        for col in row.cols[req.prefix :]:
+            mask[k, col] = 0
+    layers = [(layer.keys[index, :, :columns], layer.values[index, :, :columns]) for layer in session.cache.layers]
+    cache = DynamicCache(layers, config=decoder.model.config)
+
+    forced = torch.tensor([decoder.forced_exit_ids] * len(requests), device=session.device)  # (K, F)
+    start = torch.tensor([len(session.rows[r.row].prompt_ids) + r.prefix for r in requests], device=session.device)
+    positions = start.unsqueeze(1) + torch.arange(forced.shape[1], device=session.device)  # (K, F)
+    mask = torch.cat([mask, torch.ones_like(forced)], dim=1)  # (K, C+F)
+    out = decoder.step_forward(decoder.model, forced, mask, positions, cache, False)
+
+    texts = [IncrementalDetokenizer(decoder.tokenizer) for _ in requests]
+    answers = [ForcedAnswer(req, "", [], []) for req in requests]
+    running = list(range(len(requests)))
+    next_pos = positions[:, -1] + 1  # (K,)
+    closes_brace = decoder.fmt.forced_exit.endswith("{")
+    for _ in range(max_tokens):
+        probs = torch.softmax(out.logits, dim=-1)  # (K', V)
+        tokens = probs.argmax(dim=-1)  # (K',)
+        still = []
+        for j, k in enumerate(running):
+            token = int(tokens[j])
+            if token in decoder.eos_ids:
+                continue
+            answers[k].token_ids.append(token)
+            answers[k].token_probs.append(float(probs[j, token]))
+            answers[k].text += texts[k].push(token)
+            if closes_brace and answer_closed("{" + answers[k].text, "{"):
+                continue
+            still.append(j)
+        if not still:
+            break
+        keep = torch.tensor(still, device=session.device)
+        cache.batch_select_indices(keep)
+        running = [running[j] for j in still]
+        mask = torch.cat([mask[keep], torch.ones_like(mask[keep][:, :1])], dim=1)
+        next_pos = next_pos[keep]
+        feed = tokens[keep].unsqueeze(1)  # (K', 1)
+        out = decoder.step_forward(decoder.model, feed, mask, next_pos.unsqueeze(1), cache, False)
+        next_pos = next_pos + 1
+    return answers

@@ -1,0 +1,69 @@
+"""Exit policies: small callables that decide, per row, when to stop thinking.
+
+Owns the `ExitPolicy` protocol, `ExitPolicies` (an ordered list that records
+which policy fired) and the simplest policy, a thinking-token budget. A policy
+is asked once per new cue (`cue` set) and once per step (`cue=None`); it
+returns True to close thinking there. What happens on exit (cutting the cue,
+appending the forced-exit text, decoding the answer) is the decode loop's job.
+Probe-based policies live with the probes; they set `needs_hidden` so the
+loop asks them only once the cue's hidden states are captured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from cotexit.generation.cues import CueEvent
+    from cotexit.generation.state import RowState
+
+
+@runtime_checkable
+class ExitPolicy(Protocol):
+    name: str
+    needs_hidden: bool
+
+    def __call__(self, row: RowState, cue: CueEvent | None) -> bool: ...
+
+
+class ThinkingBudget:
+    """Close thinking once a row has thought for `max_thinking_tokens` tokens.
+
+    >>> ThinkingBudget(256).name
+    'budget-256'
+    """
+
+    needs_hidden = False
+
+    def __init__(self, max_thinking_tokens: int) -> None:
+        if max_thinking_tokens < 1:
+            raise ValueError(f"max_thinking_tokens must be >= 1, got {max_thinking_tokens}")
+        self.max_thinking_tokens = max_thinking_tokens
+        self.name = f"budget-{max_thinking_tokens}"
+
+    def __call__(self, row: RowState, cue: CueEvent | None) -> bool:
+        return cue is None and row.thinking_tokens >= self.max_thinking_tokens
+
+
+class ExitPolicies:
+    """Policies asked in order; the first that fires names the exit."""
+
+    def __init__(self, policies: Sequence[ExitPolicy] = ()) -> None:
+        for policy in policies:
+            if not isinstance(policy, ExitPolicy):
+                raise TypeError(f"{policy!r} is not an ExitPolicy (needs .name, .needs_hidden and __call__)")
+        self.policies = tuple(policies)
+
+    def __bool__(self) -> bool:
+        return bool(self.policies)
+
+    @property
+    def needs_hidden(self) -> bool:
+        return any(p.needs_hidden for p in self.policies)
+
+    def first_firing(self, row: RowState, cue: CueEvent | None) -> str | None:
+        for policy in self.policies:
+            if policy(row, cue):
+                return policy.name
+        return None

@@ -1,0 +1,208 @@
+"""Per-row decode state and the result a finished row turns into.
+
+Owns `RowState` (tokens, text, thinking phase, cues, captured states, exit)
+and `RowResult`. The state tracks where thinking starts and ends from the
+row's text and its `ThinkingFormat`; it knows nothing about caches or batches,
+which belong to the decode loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from cotexit.generation.cues import CueConfig, CueEvent, CueWatcher
+from cotexit.generation.detokenize import IncrementalDetokenizer
+from cotexit.models.thinking import ThinkingFormat
+
+Phase = Literal["before", "thinking", "answer"]
+FinishReason = Literal["eos", "length", "answer"]
+
+PLAIN_ANSWER_MARKER = "\\boxed"
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    """Where and why a row stopped thinking early: `cut` is the first generated token dropped."""
+
+    policy: str
+    cut: int
+    step: int
+    cue_index: int | None
+
+
+@dataclass
+class RowResult:
+    """One finished row: what it wrote, how long it thought, where its cues were."""
+
+    key: str
+    text: str
+    token_ids: list[int]
+    prompt_tokens: int
+    thinking_tokens: int
+    finish_reason: FinishReason
+    cues: list[CueEvent]
+    exit: ExitInfo | None
+    thinking_text: str
+    answer_text: str
+    captured: dict[int, dict[int, torch.Tensor]] = field(default_factory=dict, repr=False)
+
+    @property
+    def total_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+def answer_closed(text: str, forced_exit: str) -> bool:
+    """Whether `text` (starting with the forced-exit text, which ends in "{") has closed that brace.
+
+    >>> answer_closed("\\n</think>\\nThe final answer is \\boxed{\\frac{1}{2}}.", "\\boxed{")
+    True
+    """
+    opener = forced_exit.strip()[-8:]
+    at = text.find(opener)
+    if at < 0:
+        return False
+    depth = 1
+    for ch in text[at + len(opener) :]:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return True
+    return False
+
+
+class RowState:
+    """Everything the decode loop knows about one row while it runs."""
+
+    def __init__(self, key: str, prompt_ids: list[int], tokenizer: Any, fmt: ThinkingFormat, cues: CueConfig) -> None:
+        self.key = key
+        self.prompt_ids = prompt_ids
+        self.fmt = fmt
+        self.tokens: list[int] = []
+        self.detok = IncrementalDetokenizer(tokenizer)
+        self.watcher = CueWatcher(cues, enabled=False)
+        self.phase: Phase = "before"
+        self.think_start_char = 0
+        self.think_end_char: int | None = None
+        self.forced: list[int] = []  # tokens to feed instead of sampling (the forced-exit text)
+        self.forced_char: int | None = None  # where the forced-exit text starts in `text`
+        self.answer_tokens = 0
+        self.exit: ExitInfo | None = None
+        self.finish_reason: FinishReason | None = None
+        self.fed = 0  # tokens[:fed] have keys and values in the cache
+        self.cols: list[int] = []  # cache column of each fed token
+        self.evaluated_cues = 0  # cues already shown to the exit policies
+        self.captured: dict[int, dict[int, torch.Tensor]] = {}
+        if not fmt.has_tags or fmt.prompt_opens_thinking:
+            self._start_thinking(0)
+
+    # --- views -------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return self.watcher.text
+
+    @property
+    def cues(self) -> list[CueEvent]:
+        return self.watcher.events
+
+    @property
+    def done(self) -> bool:
+        return self.finish_reason is not None
+
+    @property
+    def thinking_tokens(self) -> int:
+        start = self._token_at(self.think_start_char)
+        if self.phase == "before":
+            return 0
+        if self.think_end_char is None:
+            return len(self.tokens) - start
+        return self._token_at(self.think_end_char) - start
+
+    def _token_at(self, char: int) -> int:
+        """Index of the token that produced character `char` (len(tokens) past the end)."""
+        chars = self.watcher.char_token
+        return chars[char] if char < len(chars) else len(self.tokens)
+
+    # --- updates -----------------------------------------------------------
+    def append(self, token: int, step: int) -> list[CueEvent]:
+        """Add a generated token; returns the cues it confirmed."""
+        self.tokens.append(int(token))
+        delta = self.detok.push(token)
+        found = self.watcher.feed(delta, len(self.tokens) - 1, step=step)
+        self._update_phase()
+        if self.think_end_char is not None:
+            found = [c for c in found if c.char_start < self.think_end_char]
+        if self.forced_char is not None:
+            self.answer_tokens += 1
+        return found
+
+    def truncate(self, length: int) -> None:
+        """Drop generated tokens from index `length` on (text, cues and captures with them)."""
+        chars = self.watcher.char_token
+        cut_char = next((i for i, t in enumerate(chars) if t >= length), len(chars))
+        self.tokens = self.tokens[:length]
+        self.detok.truncate(length)
+        self.watcher.text = self.watcher.text[:cut_char]
+        del chars[cut_char:]
+        self.watcher.events[:] = [c for c in self.watcher.events if c.token_end < length]
+        self.watcher._settled = min(self.watcher._settled, cut_char)
+        self.evaluated_cues = min(self.evaluated_cues, len(self.watcher.events))
+        self.captured = {i: h for i, h in self.captured.items() if i < length}
+        if self.think_end_char is not None and self.think_end_char >= cut_char:
+            self.think_end_char = None
+            self.phase = "thinking"
+
+    def begin_forced_exit(self, forced_ids: list[int]) -> None:
+        """Queue the forced-exit text; thinking ends where it starts."""
+        self.forced = list(forced_ids)
+        self.think_end_char = self.forced_char = len(self.text)
+        self.phase = "answer"
+        self.watcher.enabled = False
+        self.answer_tokens = 0
+
+    def forced_answer_closed(self) -> bool:
+        """True once the brace opened by a forced exit ending in "{" is closed."""
+        if self.forced_char is None or self.forced or not self.fmt.forced_exit.endswith("{"):
+            return False
+        return answer_closed(self.text[self.forced_char :], self.fmt.forced_exit)
+
+    def finish(self, reason: FinishReason) -> None:
+        self.finish_reason = reason
+
+    def _start_thinking(self, char: int) -> None:
+        self.phase = "thinking"
+        self.think_start_char = char
+        self.watcher.enable()
+
+    def _update_phase(self) -> None:
+        text = self.watcher.text
+        if self.phase == "before":
+            at = text.find(self.fmt.think_start)
+            if at >= 0:
+                self._start_thinking(at + len(self.fmt.think_start))
+        if self.phase == "thinking" and not self.forced:
+            marker = self.fmt.think_end if self.fmt.has_tags else PLAIN_ANSWER_MARKER
+            at = text.find(marker, self.think_start_char)
+            if at >= 0:
+                self.think_end_char = at
+                self.phase = "answer"
+                self.watcher.enabled = False
+                self.watcher.events[:] = [c for c in self.watcher.events if c.char_start < at]
+
+    def result(self) -> RowResult:
+        assert self.finish_reason is not None, "result() of a row that is still running"
+        end = self.think_end_char if self.think_end_char is not None else len(self.text)
+        return RowResult(
+            key=self.key,
+            text=self.text,
+            token_ids=list(self.tokens),
+            prompt_tokens=len(self.prompt_ids),
+            thinking_tokens=self.thinking_tokens,
+            finish_reason=self.finish_reason,
+            cues=list(self.cues),
+            exit=self.exit,
+            thinking_text=self.text[self.think_start_char : end],
+            answer_text=self.text[end:],
+            captured=self.captured,
+        )

@@ -1,0 +1,125 @@
+"""Loading a causal LM with its tokenizer, chat template and thinking format.
+
+Owns `LoadedModel`, `load_model` and `chat_prompt`. `--model` may be a
+registered name (fetched on first use), a local folder, or a hub id. The
+model's thinking format comes from, in order: an explicit override, the
+registry entry, a `cotexit_thinking_format` key in the model's config, hints
+in its name, and `plain` otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cotexit.models.registry import get_entry, unknown_model_message
+from cotexit.models.thinking import ThinkingFormat, format_for_model, get_format
+
+log = logging.getLogger(__name__)
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+@dataclass
+class LoadedModel:
+    name: str  # what the user asked for
+    path: str  # local folder or hub id actually loaded
+    model: Any
+    tokenizer: Any
+    fmt: ThinkingFormat
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.model.config.get_text_config().num_hidden_layers)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this model for artifacts: architecture hash, sizes, tokenizer hash."""
+        config = self.model.config.to_dict()
+        keep = {k: config.get(k) for k in sorted(config) if not k.startswith("_") and k not in ("transformers_version",)}
+        vocab = sorted(self.tokenizer.get_vocab().items())
+        return {
+            "model": self.name,
+            "config_sha256": hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16],
+            "num_layers": self.num_layers,
+            "hidden_size": int(self.model.config.get_text_config().hidden_size),
+            "tokenizer_sha256": hashlib.sha256(json.dumps(vocab).encode()).hexdigest()[:16],
+        }
+
+
+def load_model(
+    spec: str,
+    *,
+    thinking_format: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoadedModel:
+    """Load `spec` (registered name, folder or hub id) ready for `cotexit.generation`.
+
+    >>> # lm = load_model("smollm2-135m"); lm.fmt.name -> 'plain'
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not spec:
+        raise ValueError("--model must not be empty")
+    entry = get_entry(spec)
+    if entry is not None:
+        if not entry.is_fetched() and progress is not None:
+            progress(f"model {spec!r} is not in the cache yet; fetching it")
+        path = str(entry.fetch(progress))
+    else:
+        path = spec
+    local = Path(path).expanduser()
+    if local.exists():
+        if not local.is_dir():
+            raise ValueError(f"--model {spec!r} is a file; give a model folder, a registered name or a hub id")
+        if not (local / "config.json").exists():
+            raise ValueError(f"model folder {local} has no config.json")
+        if not any((local / f).exists() for f in _TOKENIZER_FILES):
+            raise ValueError(f"model folder {local} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)})")
+        path = str(local)
+    torch_dtype = _dtype(dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    except OSError as exc:
+        if not local.exists() and entry is None:
+            raise ValueError(unknown_model_message(spec)) from exc
+        raise ValueError(f"could not load model {spec!r} from {path}: {exc}") from exc
+    model.eval()
+    if device:
+        model.to(device)
+    elif torch.cuda.is_available():
+        model.to("cuda")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    fmt_name = thinking_format or (entry.thinking_format if entry else None)
+    fmt_name = fmt_name or getattr(model.config, "cotexit_thinking_format", None)
+    fmt = get_format(fmt_name) if fmt_name else format_for_model(path)
+    log.info("loaded %s from %s (%d layers, thinking format %s)", spec, path, model.config.num_hidden_layers, fmt.name)
+    return LoadedModel(name=spec, path=path, model=model, tokenizer=tokenizer, fmt=fmt)
+
+
+def chat_prompt(tokenizer: Any, user_text: str) -> str:
+    """The full prompt text for one user message, through the model's chat template when it has one."""
+    if getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "user", "content": user_text}]
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return f"Question: {user_text}\nAnswer:"
+
+
+def _dtype(name: str | None) -> Any:
+    import torch
+
+    if name is None:
+        return torch.float32 if not torch.cuda.is_available() else torch.bfloat16
+    allowed = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if name not in allowed:
+        raise ValueError(f"dtype must be one of {', '.join(allowed)}, got {name!r}")
+    return allowed[name]
