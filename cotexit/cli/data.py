@@ -103,8 +103,9 @@ def _notes(report: FileReport) -> str:
     explained = report.failure_count - report.unexplained_count
     if explained:
         notes.append(f"[yellow]{explained} explained failure(s)[/yellow]")
-    notes.extend(escape(note) for note in report.notes)
-    return "\n".join(notes)
+    if report.notes:
+        notes.append(f"{len(report.notes)} note(s) below")
+    return ", ".join(notes)
 
 
 def _render(console: Console, report: DataReport, origin: str) -> None:
@@ -124,6 +125,8 @@ def _render(console: Console, report: DataReport, origin: str) -> None:
         )
     console.print(table)
     for file in report.files:
+        for note in file.notes:
+            console.print(f"[dim]{file.suite} {file.split}:[/dim] {escape(note)}", highlight=False)
         if file.error:
             console.print(f"[red]{file.suite} {file.split}:[/red] {escape(file.error)}", highlight=False)
         for failure in file.failures:

