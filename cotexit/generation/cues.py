@@ -127,6 +127,15 @@ class CueWatcher:
         self.enabled = True
         self._settled = len(self.text)
 
+    def truncate(self, tokens: int) -> int:
+        """Forget text from the first character of token `tokens` on, and the cues in it; returns that character."""
+        cut = next((i for i, t in enumerate(self.char_token) if t >= tokens), len(self.char_token))
+        self.text = self.text[:cut]
+        del self.char_token[cut:]
+        self.events[:] = [c for c in self.events if c.token_end < tokens]
+        self._settled = min(self._settled, cut)
+        return cut
+
     def _scan(self, before: int, step: int) -> list[CueEvent]:
         """Find cues in the new text and the window of older text a cue could still end in."""
         origin = max(self._settled, before - self._WINDOW)

@@ -167,7 +167,7 @@ class DecodeSession:
         return self.d.step_forward(self.d.model, input_ids, self.mask, positions, self.cache, want_hidden)
 
     def _step(self) -> StepEvent:
-        d, cfg, step = self.d, self.d.config, self.step_index
+        cfg, step = self.d.config, self.step_index
         out = self._last
         event = StepEvent(step=step, active=list(self.batch), cues=[], exits=[], finished=[])
         self._record_hidden(out)

@@ -139,14 +139,9 @@ class RowState:
 
     def truncate(self, length: int) -> None:
         """Drop generated tokens from index `length` on (text, cues and captures with them)."""
-        chars = self.watcher.char_token
-        cut_char = next((i for i, t in enumerate(chars) if t >= length), len(chars))
+        cut_char = self.watcher.truncate(length)
         self.tokens = self.tokens[:length]
         self.detok.truncate(length)
-        self.watcher.text = self.watcher.text[:cut_char]
-        del chars[cut_char:]
-        self.watcher.events[:] = [c for c in self.watcher.events if c.token_end < length]
-        self.watcher._settled = min(self.watcher._settled, cut_char)
         self.evaluated_cues = min(self.evaluated_cues, len(self.watcher.events))
         self.captured = {i: h for i, h in self.captured.items() if i < length}
         if self.think_end_char is not None and self.think_end_char >= cut_char:
