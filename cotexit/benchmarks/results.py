@@ -89,11 +89,12 @@ class ResultsFile:
 
     def _check_settings(self, settings: dict[str, Any]) -> None:
         run_json = self.dir / "run.json"
+        settings = json.loads(json.dumps(settings))  # compare as stored: tuples become lists
         if run_json.exists():
-            previous = json.loads(run_json.read_text())
-            changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+            previous, current = _flatten(json.loads(run_json.read_text())), _flatten(settings)
+            changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
             if changed and self.path.exists() and self.path.stat().st_size > 0:
-                detail = ", ".join(f"{k}: {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+                detail = ", ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in changed)
                 raise ValueError(
                     f"{self.dir} holds results of a run with other settings ({detail}); "
                     "use another --out or delete the folder"
@@ -101,6 +102,17 @@ class ResultsFile:
         tmp = run_json.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
         tmp.replace(run_json)
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"decode": {"max_new_tokens": 8}}` -> `{"decode.max_new_tokens": 8}`, so a refusal names the leaf that changed."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """Running a model over a benchmark suite, resumably, one batch at a time.
 
-Owns `BenchConfig`, `BenchProgress` and `run_bench`. The runner loads the
-problems, skips those already in `DIR/results.jsonl`, decodes the rest in
-batches with `cotexit.generation`, grades each row as soon as it finishes,
-appends it to the results file and yields a progress event. After the last
-batch it writes `DIR/summary.json` (summary plus provenance). Rendering the
-progress is the CLI's job.
+Owns `BenchConfig`, `BenchProgress`, `prepare_bench`, `run_prepared` and
+`run_bench` (the two in one). `prepare_bench` loads the problems and opens
+`DIR/results.jsonl` (refusing other settings), so that bad data or a bad
+`--out` fail before a model is loaded. `run_prepared` then skips the problems
+already in the results file, decodes the rest in batches with
+`cotexit.generation`, grades each row as soon as it finishes, appends it to
+the results file and yields a progress event. After the last batch it writes
+`DIR/summary.json` (summary plus provenance). Rendering the progress is the
+CLI's job.
 """
 
 from __future__ import annotations
@@ -104,6 +107,25 @@ def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> Prob
     )
 
 
+@dataclass
+class PreparedBench:
+    """A run's problems and its opened results folder: everything `run_prepared` needs but the model."""
+
+    config: BenchConfig
+    problems: list[Problem]
+    results: ResultsFile
+
+    @property
+    def out_dir(self) -> Path:
+        return self.results.dir
+
+
+def prepare_bench(config: BenchConfig, out_dir: str | Path) -> PreparedBench:
+    """Load the problems and open `out_dir`; raises on bad data, a bad folder or changed settings."""
+    problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
+    return PreparedBench(config, problems, ResultsFile(out_dir, config.settings()))
+
+
 def run_bench(
     lm: LoadedModel,
     config: BenchConfig,
@@ -112,8 +134,14 @@ def run_bench(
     policies: Sequence[ExitPolicy] = (),
 ) -> Iterator[BenchProgress]:
     """Solve the suite's problems not yet in `out_dir`, yielding after each; writes summary.json at the end."""
-    problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
-    results = ResultsFile(out_dir, config.settings())
+    yield from run_prepared(lm, prepare_bench(config, out_dir), policies=policies)
+
+
+def run_prepared(
+    lm: LoadedModel, prepared: PreparedBench, *, policies: Sequence[ExitPolicy] = ()
+) -> Iterator[BenchProgress]:
+    """`run_bench` over what `prepare_bench` returned (how the CLI fails on bad data before loading a model)."""
+    config, problems, results = prepared.config, prepared.problems, prepared.results
     done_ids = results.done_ids
     todo = [p for p in problems if p.id not in done_ids]
     wanted = {p.id for p in problems}
@@ -137,7 +165,7 @@ def run_bench(
                 correct += result.correct
                 yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
 
-    write_summary(lm, config, out_dir, [r for r in results.rows if r["id"] in wanted])
+    write_summary(lm, config, prepared.out_dir, [r for r in results.rows if r["id"] in wanted])
 
 
 def write_summary(lm: LoadedModel, config: BenchConfig, out_dir: str | Path, rows: list[dict[str, Any]]) -> dict:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cotexit.benchmarks.runner import BenchConfig, run_bench
+from cotexit.benchmarks.runner import BenchConfig, prepare_bench, run_prepared
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         decode=decode_config(args),
         cues=cue_config(args),
     )
+    prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
     lm = load_for_cli(args)
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{args.suite}", total=None, acc="-")
-        for event in run_bench(lm, config, args.out):
+        for event in run_prepared(lm, prepared):
             acc = f"{event.correct_so_far / event.done:.1%}" if event.done else "-"
             progress.update(task, total=event.total, completed=event.done, acc=acc)
             if event.result is None and event.skipped:

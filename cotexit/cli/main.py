@@ -2,8 +2,9 @@
 
 Each module in `cotexit.cli` exposes `add_parser(subparsers)`, which adds its
 subcommand and sets `func(args) -> int` as the handler. `main` maps the
-project's expected errors (`CotexitError`, `ValueError`, `FileNotFoundError`)
-to one red line and exit code 2; anything else is a bug and keeps its traceback.
+project's expected errors (`ValueError`, `FileNotFoundError`,
+`NotADirectoryError`: bad input, options or files) to one red line on stderr
+and exit code 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from cotexit import __version__
 from cotexit.cli import bench, data, grade, models, solve
@@ -49,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print("[yellow]interrupted[/yellow]")
         return 130
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
 
 

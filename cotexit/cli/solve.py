@@ -33,9 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.problem.strip():
         raise ValueError("the problem text is empty")
+    decode, cues = decode_config(args), cue_config(args)  # bad options fail before the model loads
     lm = load_for_cli(args)
     user = args.problem.strip() if args.no_instruction else f"{args.problem.strip()}\n{BOXED_INSTRUCTION}"
-    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode_config(args), cues=cue_config(args))
+    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues)
     session = decoder.session([chat_prompt(lm.tokenizer, user)], keys=["solve"])
     row = session.rows[0]
     shown = 0

@@ -64,10 +64,14 @@ def load_model(
     >>> # lm = load_model("smollm2-135m"); lm.fmt.name -> 'plain'
     """
     import torch
+    from huggingface_hub.errors import EntryNotFoundError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not spec:
         raise ValueError("--model must not be empty")
+    torch_dtype = _dtype(dtype)
+    if device:
+        _check_device(device)
     entry = get_entry(spec)
     if entry is not None:
         if not entry.is_fetched() and progress is not None:
@@ -84,14 +88,14 @@ def load_model(
         if not any((local / f).exists() for f in _TOKENIZER_FILES):
             raise ValueError(f"model folder {local} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)})")
         path = str(local)
-    torch_dtype = _dtype(dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
-    except OSError as exc:
+    except (OSError, ValueError, EntryNotFoundError) as exc:  # hub errors subclass OSError or ValueError
         if not local.exists() and entry is None:
             raise ValueError(unknown_model_message(spec)) from exc
-        raise ValueError(f"could not load model {spec!r} from {path}: {exc}") from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"could not load model {spec!r} from {path}: {first_line}") from exc
     model.eval()
     if device:
         model.to(device)
@@ -112,6 +116,20 @@ def chat_prompt(tokenizer: Any, user_text: str) -> str:
         messages = [{"role": "user", "content": user_text}]
         return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return f"Question: {user_text}\nAnswer:"
+
+
+def _check_device(name: str) -> None:
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name!r} is not a torch device, e.g. cpu, cuda, cuda:0") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _dtype(name: str | None) -> Any:

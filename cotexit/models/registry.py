@@ -45,9 +45,11 @@ def unknown_model_message(name: str) -> str:
     _ensure_builtins()
     close = difflib.get_close_matches(name, list(MODELS), n=3)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    hub = "not in the local hub cache (HF_HUB_OFFLINE is set)" if offline else "not reachable on the model hub"
     return (
         f"unknown model {name!r}: not a registered name ({', '.join(sorted(MODELS))}), "
-        f"not a local folder, and not reachable on the model hub.{hint}"
+        f"not a local folder, and {hub}.{hint}"
     )
 
 
