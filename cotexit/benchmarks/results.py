@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cotexit.benchmarks.provenance import SCHEMA_VERSION
+from cotexit.jsonlines import append_jsonl, read_jsonl_resumable
 
 
 @dataclass
@@ -58,32 +59,12 @@ class ResultsFile:
         return {r["id"] for r in self.rows}
 
     def append(self, result: ProblemResult) -> None:
-        line = json.dumps(result.to_json(), ensure_ascii=False)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_jsonl(self.path, [result.to_json()])
         self.rows.append(result.to_json())
 
     def _read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        rows, good_bytes = [], 0
-        with self.path.open("rb") as f:
-            for raw in f:
-                try:
-                    row = json.loads(raw)
-                except json.JSONDecodeError:
-                    break  # a line torn by an interruption: drop it and everything after
-                if not raw.endswith(b"\n"):
-                    break
-                rows.append(row)
-                good_bytes += len(raw)
-        if good_bytes != self.path.stat().st_size:
-            with self.path.open("r+b") as f:
-                f.truncate(good_bytes)
         seen: dict[str, dict[str, Any]] = {}
-        for row in rows:
+        for row in read_jsonl_resumable(self.path):
             seen.setdefault(row["id"], row)
         return list(seen.values())
 
