@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from cotexit import __version__
-from cotexit.cli import bench, data, grade, models, solve
+from cotexit.cli import bench, collect, data, grade, models, solve
 
 err_console = Console(stderr=True)
 
-SUBCOMMANDS = (solve, bench, models, data, grade)
+SUBCOMMANDS = (solve, bench, collect, models, data, grade)
 
 
 def build_parser() -> argparse.ArgumentParser:

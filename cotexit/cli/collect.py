@@ -1,0 +1,80 @@
+"""`cotexit collect`: run problems to the end and label every cue with a forced exit."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from cotexit.benchmarks.suites import get_suite
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.generation.capture import default_layers
+from cotexit.probes.collect import CollectConfig, run_collect
+from cotexit.probes.cuedata import load_cue_data
+
+console = Console()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "collect",
+        help="collect probe data: hidden states and forced-exit labels at every cue",
+        description="Run each problem to the end; at every cue record the chosen layers' hidden states, "
+        "the forced answer from the prefix before the cue and whether it is right, and the full run's "
+        "answer. Writes OUT/{meta.json, problems.jsonl, cues.jsonl, features-*.safetensors}; rerunning "
+        "with the same --out resumes.",
+    )
+    parser.add_argument("--suite", required=True, help="suite to collect on (e.g. arith, gsm8k)")
+    parser.add_argument("--split", help="split (default: the suite's test split; use a calibration split)")
+    parser.add_argument("--limit", type=int, help="first N problems")
+    parser.add_argument("--layers", help="comma-separated layers, 1..N, negatives from the end (default: 2 evenly spaced + last)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
+    parser.add_argument("--max-forced-tokens", type=int, default=24, help="answer tokens per forced trial (default: 24)")
+    parser.add_argument("--data-dir", help="benchmark data folder")
+    add_model_args(parser)
+    add_decode_args(parser, max_new_tokens=1024)
+    parser.set_defaults(func=run)
+
+
+def parse_layers(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--layers must be comma-separated integers, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    get_suite(args.suite)
+    layers = parse_layers(args.layers)
+    config_args = dict(
+        suite=args.suite,
+        model=args.model,
+        split=args.split,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        max_forced_tokens=args.max_forced_tokens,
+        data_dir=args.data_dir,
+        decode=decode_config(args),
+        cues=cue_config(args),
+    )
+    CollectConfig(**config_args, layers=layers or ())  # validate before loading the model
+    lm = load_for_cli(args)
+    config = CollectConfig(**config_args, layers=layers or default_layers(lm.num_layers))
+    columns = [TextColumn("[bold]collect"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[cues]} cues"),
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("collect", total=None, cues=0)
+        for event in run_collect(lm, config, args.out):
+            progress.update(task, total=event.total, completed=event.done, cues=event.cues)
+    data = load_cue_data(args.out)
+    n_right = sum(c["forced_correct"] for c in data.cues)
+    full = sum(p["full_correct"] for p in data.problems)
+    console.print(
+        f"{len(data.problems)} problems (full runs right: {full}), {len(data.cues)} cues "
+        f"(forced answer right: {n_right}); features {tuple(data.features.shape)} in {args.out}"
+    )
+    return 0

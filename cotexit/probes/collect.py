@@ -1,0 +1,158 @@
+"""Collecting probe training and calibration data: labels from forced exits at every cue.
+
+Owns `CollectConfig` and `run_collect`. Each problem runs to the end with the
+benchmark's decoding settings. At every cue, as soon as it is confirmed, a
+forced-answer trial from the prefix before the cue runs in a branch of the
+cache, batched with the other new cues of that step; the answer is graded.
+The cue's hidden states (chosen layers) come from the decode's own forward.
+Batches are written as they finish (`cotexit.probes.cuedata`), so an
+interrupted collection resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cotexit.benchmarks.extraction import last_boxed
+from cotexit.benchmarks.grading import is_equivalent
+from cotexit.benchmarks.loading import load_problems
+from cotexit.benchmarks.prompts import build_prompt
+from cotexit.benchmarks.provenance import provenance
+from cotexit.benchmarks.runner import grade_row
+from cotexit.generation.capture import CaptureConfig
+from cotexit.generation.cues import CueConfig
+from cotexit.generation.decode import DecodeConfig, Decoder
+from cotexit.generation.forced import ForcedAnswer, ForcedRequest, forced_answers
+from cotexit.models.loading import LoadedModel, chat_prompt
+from cotexit.probes.cuedata import CueDataWriter
+from cotexit.probes.features import FeatureSpec, cue_features
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    suite: str
+    model: str
+    split: str | None = None
+    limit: int | None = None
+    layers: tuple[int, ...] = ()
+    batch_size: int = 8
+    max_forced_tokens: int = 24
+    data_dir: str | None = None
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    cues: CueConfig = field(default_factory=CueConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {self.limit}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CollectProgress:
+    done: int
+    total: int
+    cues: int
+
+
+def forced_answer_text(answer: ForcedAnswer) -> str | None:
+    """The answer inside the forced `\\boxed{`, e.g. "42" from "42}."."""
+    return last_boxed("\\boxed{" + answer.text)
+
+
+def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iterator[CollectProgress]:
+    features = FeatureSpec(
+        CaptureConfig(layers=config.layers).resolve(lm.num_layers), int(lm.model.config.get_text_config().hidden_size)
+    )
+    problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
+    meta = {
+        "fingerprint": lm.fingerprint(),
+        "features": features.to_json(),
+        "thinking_format": lm.fmt.to_json(),
+        "cues": config.cues.to_json(),
+        "decode": config.decode.to_json(),
+        "suite": config.suite,
+        "split": config.split,
+        "provenance": provenance(config.to_json()),
+    }
+    writer = CueDataWriter(out, meta, match_keys=("fingerprint", "features", "thinking_format", "cues", "decode", "suite", "split"))
+    todo = [p for p in problems if p.id not in writer.done]
+    done = len(problems) - len(todo)
+    total_cues = 0
+    yield CollectProgress(done, len(problems), total_cues)
+    decoder = Decoder(
+        lm.model,
+        lm.tokenizer,
+        lm.fmt,
+        config.decode,
+        cues=config.cues,
+        capture=CaptureConfig(layers=features.layers, where="cues"),
+    )
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start : start + config.batch_size]
+        began = time.perf_counter()
+        session = decoder.session([chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch], [p.id for p in batch])
+        trials: dict[tuple[int, int], ForcedAnswer] = {}
+        for event in session.steps():
+            requests, keys = [], []
+            for r, cue in event.cues:
+                if r in session.batch:
+                    requests.append(ForcedRequest(r, cue.token_start))
+                    keys.append((r, session.rows[r].cues.index(cue)))
+            for key, answer in zip(keys, forced_answers(session, requests, max_tokens=config.max_forced_tokens)):
+                trials[key] = answer
+        problem_rows, cue_rows, feature_rows = [], [], []
+        for r, problem in enumerate(batch):
+            result = session.rows[r].result()
+            prediction, correct = grade_row(problem, result)
+            kept = 0
+            for index, cue in enumerate(result.cues):
+                answer = trials.get((r, index))
+                if answer is None or cue.hidden is None:
+                    continue  # confirmed as the row finished: no trial or no states
+                forced = forced_answer_text(answer)
+                cue_rows.append(
+                    {
+                        "problem": problem.id,
+                        "index": kept,
+                        "phrase": cue.phrase,
+                        "token_start": cue.token_start,
+                        "token_end": cue.token_end,
+                        "forced_text": answer.text,
+                        "forced_answer": forced,
+                        "forced_correct": is_equivalent(problem.answer, forced),
+                        "forced_mean_prob": answer.mean_prob,
+                        "forced_tokens": answer.cost_tokens,
+                    }
+                )
+                feature_rows.append(cue_features(cue.hidden, features))
+                kept += 1
+            problem_rows.append(
+                {
+                    "id": problem.id,
+                    "gold": problem.answer,
+                    "prediction": prediction,
+                    "full_correct": correct,
+                    "thinking_tokens": result.thinking_tokens,
+                    "total_tokens": result.total_tokens,
+                    "finish_reason": result.finish_reason,
+                    "n_cues": kept,
+                    "level": problem.metadata.get("level"),
+                    "seconds": time.perf_counter() - began,
+                }
+            )
+        matrix = torch.stack(feature_rows) if feature_rows else torch.zeros((0, features.dim))
+        writer.append(problem_rows, cue_rows, matrix)
+        done += len(batch)
+        total_cues += len(cue_rows)
+        yield CollectProgress(done, len(problems), total_cues)
