@@ -36,6 +36,9 @@ class ProblemResult:
     timings: dict[str, Any]  # row_s: seconds from its batch's start to its end; batch: the batch's first id
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    full: dict[str, Any] | None = None  # paired runs: the plain run of the same problem and seed
+    depth: dict[str, Any] | None = None  # layer exit: the engine's counters for this row's batch
+    probe_scores: list[float] | None = None  # length exit: the probe's score at each cue it saw
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

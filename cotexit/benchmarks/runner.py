@@ -23,6 +23,7 @@ from typing import Any
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.grading import is_equivalent
 from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
+from cotexit.benchmarks.paired import Treatment, disagreement, paired_summary, run_flops, run_pair
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
@@ -46,6 +47,7 @@ class BenchConfig:
     data_dir: str | None = None
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     cues: CueConfig = field(default_factory=CueConfig)
+    exits: dict[str, Any] = field(default_factory=dict)  # the treated run's settings; empty = plain runs only
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -61,6 +63,7 @@ class BenchConfig:
             "model": self.model,
             "decode": self.decode.to_json(),
             "cues": self.cues.to_json(),
+            "exits": self.exits,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -138,9 +141,19 @@ def run_bench(
 
 
 def run_prepared(
-    lm: LoadedModel, prepared: PreparedBench, *, policies: Sequence[ExitPolicy] = ()
+    lm: LoadedModel,
+    prepared: PreparedBench,
+    *,
+    policies: Sequence[ExitPolicy] = (),
+    treatment: Treatment | None = None,
 ) -> Iterator[BenchProgress]:
-    """`run_bench` over what `prepare_bench` returned (how the CLI fails on bad data before loading a model)."""
+    """`run_bench` over what `prepare_bench` returned (how the CLI fails on bad data before loading a model).
+
+    With a `treatment`, each batch is decoded twice (plainly, then with the exits) and written when both finish.
+    """
+    if treatment is not None:
+        yield from _run_paired(lm, prepared, treatment)
+        return
     config, problems, results = prepared.config, prepared.problems, prepared.results
     done_ids = results.done_ids
     todo = [p for p in problems if p.id not in done_ids]
@@ -168,10 +181,71 @@ def run_prepared(
     write_summary(lm, config, prepared.out_dir, [r for r in results.rows if r["id"] in wanted])
 
 
-def write_summary(lm: LoadedModel, config: BenchConfig, out_dir: str | Path, rows: list[dict[str, Any]]) -> dict:
+def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) -> Iterator[BenchProgress]:
+    config, problems, results = prepared.config, prepared.problems, prepared.results
+    todo = [p for p in problems if p.id not in results.done_ids]
+    wanted = {p.id for p in problems}
+    correct = sum(bool(r["correct"]) for r in results.rows if r["id"] in wanted)
+    done = len(problems) - len(todo)
+    yield BenchProgress(done, len(problems), done, None, correct)
+    scores = _probe_scores(treatment)
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start : start + config.batch_size]
+        prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+        pair = run_pair(lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch])
+        full_flops = run_flops(lm.model.config, pair.full)
+        treated_flops = run_flops(lm.model.config, pair.treated)
+        for problem, full_row, row in zip(batch, pair.full, pair.treated):
+            timings = {
+                "row_s": pair.treated_s,
+                "batch": batch[0].id,
+                "batch_size": len(batch),
+                "full_batch_s": pair.full_s,
+                "treated_batch_s": pair.treated_s,
+                "full_batch_flops": full_flops,
+                "treated_batch_flops": treated_flops,
+            }
+            result = to_result(problem, row, timings)
+            full_prediction, full_correct = grade_row(problem, full_row)
+            differing, compared = disagreement(full_row, row)
+            result.full = {
+                "prediction": full_prediction,
+                "correct": full_correct,
+                "thinking_tokens": full_row.thinking_tokens,
+                "total_tokens": full_row.total_tokens,
+                "cue_count": len(full_row.cues),
+                "differing_tokens": differing,
+                "compared_tokens": compared,
+                "same_tokens": full_row.token_ids == row.token_ids,
+            }
+            result.depth = pair.depth
+            result.probe_scores = scores.get(problem.id) if scores is not None else None
+            results.append(result)
+            done += 1
+            correct += result.correct
+            yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
+    rows = [r for r in results.rows if r["id"] in wanted]
+    write_summary(lm, config, prepared.out_dir, rows, extra=paired_summary(rows, treatment.guarantee))
+
+
+def _probe_scores(treatment: Treatment) -> dict[str, list[float]] | None:
+    for policy in treatment.policies:
+        if hasattr(policy, "scores"):
+            return policy.scores
+    return None
+
+
+def write_summary(
+    lm: LoadedModel,
+    config: BenchConfig,
+    out_dir: str | Path,
+    rows: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> dict:
     source = source_path(config.suite, config.split, config.data_dir)
     data = {"file": str(source), "sha256": data_file_sha256(source)} if source else {"source": "generated or hub"}
     summary = {"suite": config.suite, "split": config.split, "model": config.model, **summarize(rows)}
+    summary |= extra or {}
     summary["thinking_format"] = lm.fmt.name
     summary["provenance"] = provenance(config.to_json(), data)
     path = Path(out_dir) / "summary.json"

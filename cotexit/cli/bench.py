@@ -13,6 +13,7 @@ from rich.table import Table
 from cotexit.benchmarks.runner import BenchConfig, prepare_bench, run_prepared
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
 
 console = Console()
 
@@ -33,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="benchmark data folder (default: $COTEXIT_DATA_DIR or ../shared/data)")
     add_model_args(parser)
     add_decode_args(parser, max_new_tokens=1024)
+    add_exit_args(parser)
     parser.set_defaults(func=run)
 
 
@@ -47,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         decode=decode_config(args),
         cues=cue_config(args),
+        exits=exit_settings(args),
     )
     prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
     lm = load_for_cli(args)
+    treatment = build_treatment(args, lm)
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{args.suite}", total=None, acc="-")
-        for event in run_prepared(lm, prepared):
+        for event in run_prepared(lm, prepared, treatment=treatment):
             acc = f"{event.correct_so_far / event.done:.1%}" if event.done else "-"
             progress.update(task, total=event.total, completed=event.done, acc=acc)
             if event.result is None and event.skipped:
@@ -86,4 +90,27 @@ def summary_table(summary: dict) -> Table:
     ]
     for name, value in rows:
         table.add_row(name, value)
+    if "accuracy_full" in summary:
+        table.add_section()
+        paired = [
+            ("accuracy: full / with exits", f"{summary['accuracy_full']:.1%} / {summary['accuracy_exit']:.1%}"),
+            ("thinking tokens: full / with exits",
+             f"{summary['mean_thinking_tokens_full']:.1f} / {summary['mean_thinking_tokens_exit']:.1f}"),
+            ("thinking tokens saved", f"{summary['tokens_saved_pct']:.1f}%"),
+            ("exit rate", f"{summary['exit_rate']:.1%}"),
+            ("compute saved (FLOPs, est.)", f"{summary['compute_saved_pct']:.1f}%"),
+        ]
+        if summary.get("wall_speedup"):
+            paired.append(("wall-clock speedup", f"{summary['wall_speedup']:.2f}x"))
+        if "mean_layers_per_token" in summary:
+            paired += [
+                ("layers per token", f"{summary['mean_layers_per_token']:.2f}"),
+                ("depth saved", f"{summary['depth_saved_pct']:.1f}%"),
+                ("token disagreement", f"{summary['token_disagreement']:.2%}"),
+                ("same text as full run", f"{summary['same_text_as_full']:.1%}"),
+            ]
+            if summary.get("acceptance_rate") is not None:
+                paired.append(("draft acceptance", f"{summary['acceptance_rate']:.1%}"))
+        for name, value in paired:
+            table.add_row(name, value)
     return table

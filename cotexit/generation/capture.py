@@ -1,8 +1,9 @@
 """Which hidden states to keep during decoding, and where.
 
 Owns `CaptureConfig` and the layer-numbering convention used across cotexit:
-layer `l` in 1..N is the output of decoder block `l` (before the final norm),
-0 is the embedding output, and negative numbers count from the end (-1 = N).
+layer `l` in 1..N-1 is the output of decoder block `l`, N is the last block's
+output after the final norm (as transformers reports `hidden_states`), 0 is
+the embedding output, and negative numbers count from the end (-1 = N).
 The decode loop reads these states from the forward pass it already runs; no
 second pass is made.
 """

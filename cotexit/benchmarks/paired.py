@@ -1,0 +1,166 @@
+"""Paired runs: each problem decoded plainly and with exits, same seed, same process.
+
+Owns `Treatment` (what the treated run adds: exit policies for the length
+exit, a step engine for the depth exit), `run_pair` (one batch both ways) and
+`paired_summary` (the savings and the accuracy cost over result rows). The
+plain run is the reference for accuracy, tokens, token disagreement and wall
+time; the treated run is what the result line reports first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cotexit.depth.accounting import DepthStats, block_flops, full_token_flops, head_flops
+from cotexit.generation.decode import DecodeConfig, Decoder
+from cotexit.generation.policies import ExitPolicy
+from cotexit.generation.state import RowResult
+from cotexit.generation.step import StepForward, full_forward
+
+
+@dataclass
+class Treatment:
+    """The exits of the treated run. Factories are called once per run."""
+
+    name: str
+    settings: dict[str, Any]
+    policies: Sequence[ExitPolicy] = ()
+    engine: Callable[[], Any] | None = None  # -> a step_forward with `.stats` (DepthStats)
+    one_row_at_a_time: bool = False
+    guarantee: dict[str, Any] = field(default_factory=dict)
+    capture: Any = None  # CaptureConfig the policies need
+
+
+@dataclass
+class PairedBatch:
+    full: list[RowResult]
+    treated: list[RowResult]
+    full_s: float
+    treated_s: float
+    depth: dict[str, Any] | None
+
+
+def run_pair(lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, prompts: list[str], keys: list[str]) -> PairedBatch:
+    """Decode `prompts` plainly, then with the treatment; returns both and the wall time of each."""
+    plain = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues)
+    began = time.perf_counter()
+    if treatment.one_row_at_a_time:  # the reference decodes the same way, so wall times compare
+        full = [plain.generate([p], [k])[0] for p, k in zip(prompts, keys)]
+    else:
+        full = plain.generate(prompts, keys)
+    full_s = time.perf_counter() - began
+
+    engine = treatment.engine() if treatment.engine is not None else None
+    step: StepForward = engine if engine is not None else full_forward
+    decoder = Decoder(
+        lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, capture=treatment.capture, policies=treatment.policies, step_forward=step
+    )
+    began = time.perf_counter()
+    if treatment.one_row_at_a_time:
+        treated = [decoder.generate([p], [k])[0] for p, k in zip(prompts, keys)]
+    else:
+        treated = decoder.generate(prompts, keys)
+    treated_s = time.perf_counter() - began
+    depth = None
+    if engine is not None:
+        depth = engine.stats.to_json()
+        depth["flops"] = _treated_flops(lm.model.config, engine.stats, treated)
+    return PairedBatch(full, treated, full_s, treated_s, depth)
+
+
+def run_flops(config: Any, rows: Sequence[RowResult]) -> float:
+    """Estimated FLOPs of plain decoding of `rows` (generated tokens only, prompt prefill excluded)."""
+    total = 0.0
+    for row in rows:
+        context = row.prompt_tokens + row.total_tokens / 2
+        total += row.total_tokens * full_token_flops(config, int(context))
+    return total
+
+
+def _treated_flops(config: Any, stats: DepthStats, rows: Sequence[RowResult]) -> float:
+    tokens = sum(r.total_tokens for r in rows) or 1
+    context = sum(r.prompt_tokens + r.total_tokens / 2 for r in rows) / max(len(rows), 1)
+    attention, mlp = block_flops(config, int(context))
+    per_run = stats.blocks_run * (attention + mlp) + stats.blocks_propagated * attention
+    per_run += (stats.head_evals + stats.tokens) * head_flops(config)
+    return per_run * tokens / max(stats.tokens, 1)  # scale counted steps to the rows' tokens
+
+
+def disagreement(full: RowResult, treated: RowResult) -> tuple[int, int]:
+    """(differing positions, compared positions) over the common length of the two token streams."""
+    n = min(len(full.token_ids), len(treated.token_ids))
+    return sum(a != b for a, b in zip(full.token_ids[:n], treated.token_ids[:n])), n
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dict[str, Any]:
+    """Length and depth savings over result lines that carry a `full` block."""
+    n = len(rows)
+    if n == 0:
+        return {}
+    full_right = sum(r["full"]["correct"] for r in rows)
+    exit_right = sum(r["correct"] for r in rows)
+    think_full = sum(r["full"]["thinking_tokens"] for r in rows)
+    think_exit = sum(r["thinking_tokens"] for r in rows)
+    drops = sum(r["full"]["correct"] and not r["correct"] for r in rows)
+    stopped = [r for r in rows if r["exit"] is not None]
+    wrong_stops = sum(not r["correct"] for r in stopped)
+    out: dict[str, Any] = {
+        "accuracy_full": full_right / n,
+        "accuracy_exit": exit_right / n,
+        "accuracy_drop": (full_right - exit_right) / n,
+        "mean_thinking_tokens_full": think_full / n,
+        "mean_thinking_tokens_exit": think_exit / n,
+        "tokens_saved_pct": 100.0 * (1 - think_exit / think_full) if think_full else 0.0,
+        "total_tokens_saved_pct": 100.0
+        * (1 - sum(r["total_tokens"] for r in rows) / max(sum(r["full"]["total_tokens"] for r in rows), 1)),
+        "exit_rate": len(stopped) / n,
+        "guarantee": guarantee,
+        "empirical": {
+            "accuracy_drop_events": {"rate": drops / n, "ci95": wilson(drops, n), "n": n},
+            "wrong_given_stop": {
+                "rate": wrong_stops / len(stopped) if stopped else None,
+                "ci95": wilson(wrong_stops, len(stopped)),
+                "n": len(stopped),
+            },
+        },
+    }
+    batches = {r["timings"]["batch"]: r for r in rows}.values()
+    full_s = sum(b["timings"]["full_batch_s"] for b in batches)
+    treated_s = sum(b["timings"]["treated_batch_s"] for b in batches)
+    out["wall_s_full"], out["wall_s_exit"] = full_s, treated_s
+    out["wall_speedup"] = full_s / treated_s if treated_s else None
+    depth = [b["depth"] for b in batches if b.get("depth")]
+    full_flops = sum(b["timings"]["full_batch_flops"] for b in batches)
+    if depth:
+        tokens = sum(d["tokens"] for d in depth)
+        layer_sum = sum(d["exit_layer_sum"] for d in depth)
+        num_layers = depth[0]["num_layers"]
+        drafted = sum(d["drafted"] for d in depth)
+        differing = sum(r["full"]["differing_tokens"] for r in rows)
+        compared = sum(r["full"]["compared_tokens"] for r in rows)
+        treated_flops = sum(d["flops"] for d in depth)
+        out |= {
+            "mean_layers_per_token": layer_sum / tokens if tokens else float(num_layers),
+            "depth_saved_pct": 100.0 * (1 - layer_sum / (tokens * num_layers)) if tokens else 0.0,
+            "token_disagreement": differing / compared if compared else 0.0,
+            "acceptance_rate": sum(d["accepted"] for d in depth) / drafted if drafted else None,
+            "same_text_as_full": sum(r["full"]["same_tokens"] for r in rows) / n,
+            "compute_saved_pct": 100.0 * (1 - treated_flops / full_flops) if full_flops else 0.0,
+        }
+    else:
+        treated_flops = sum(b["timings"]["treated_batch_flops"] for b in batches)
+        out["compute_saved_pct"] = 100.0 * (1 - treated_flops / full_flops) if full_flops else 0.0
+    return out

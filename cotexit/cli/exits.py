@@ -1,0 +1,117 @@
+"""Options that turn exits on (`--probe`, `--exit`, `--layer-exit ...`) and the `Treatment` they make.
+
+Owns the exit arguments shared by `solve` and `bench`, their validation
+before a model is loaded, and `build_treatment` once it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cotexit.benchmarks.paired import Treatment
+from cotexit.depth.config import LayerExitConfig
+from cotexit.models.loading import LoadedModel
+
+SHIPPED_PROBES = Path(__file__).resolve().parents[2] / "probes"
+SHIPPED_FOR_MODEL = {"toy": "toy-arith"}
+
+
+def add_exit_args(parser: argparse.ArgumentParser) -> None:
+    length = parser.add_argument_group("length exit (stop thinking at a cue)")
+    length.add_argument("--probe", help="probe artifact folder (see `cotexit calibrate`)")
+    length.add_argument("--exit", action="store_true", help="use the probe shipped for --model (probes/<name>)")
+    length.add_argument("--probe-threshold", type=float, help="override the calibrated threshold (drops the guarantee)")
+    depth = parser.add_argument_group("depth exit (skip layers per token)")
+    depth.add_argument("--layer-exit", choices=["propagate", "exact"], help="turn on token-level layer exit")
+    depth.add_argument("--exit-every", type=int, help="an exit point every K layers")
+    depth.add_argument("--exit-layers", help="comma-separated exit points (layers 1..N-1)")
+    depth.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
+    depth.add_argument("--exit-threshold", type=float, default=0.9, help="confidence needed to exit (default: 0.9)")
+    depth.add_argument("--draft-layer", type=int, help="exact mode: the layer drafts come from")
+    depth.add_argument("--max-draft", type=int, default=4, help="exact mode: tokens per draft-and-verify cycle")
+
+
+def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
+    if not args.layer_exit:
+        return None
+    points = tuple(int(x) for x in args.exit_layers.split(",")) if args.exit_layers else ()
+    every = args.exit_every if (args.exit_every or points) else (None if args.draft_layer else 2)
+    return LayerExitConfig(
+        mode=args.layer_exit,
+        measure=args.exit_measure,
+        every=every if not points else None,
+        points=points,
+        thresholds=(args.exit_threshold,),
+        draft_layer=args.draft_layer,
+        max_draft=args.max_draft,
+    )
+
+
+def probe_path(args: argparse.Namespace) -> Path | None:
+    if args.probe and args.exit:
+        raise ValueError("give --probe DIR or --exit, not both")
+    if args.probe:
+        return Path(args.probe)
+    if args.exit:
+        name = SHIPPED_FOR_MODEL.get(args.model)
+        if name is None:
+            raise ValueError(f"no probe ships for model {args.model!r}; pass --probe DIR (shipped: {sorted(SHIPPED_FOR_MODEL)})")
+        return SHIPPED_PROBES / name
+    return None
+
+
+def exit_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What identifies the treated run in `run.json` (empty when no exit is on)."""
+    depth = layer_exit_config(args)
+    probe = probe_path(args)
+    if depth is None and probe is None:
+        return {}
+    return {
+        "probe": str(probe) if probe else None,
+        "probe_threshold": args.probe_threshold,
+        "layer_exit": depth.to_json() if depth else None,
+    }
+
+
+def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | None:
+    from cotexit.depth.propagate import PropagateForward
+    from cotexit.depth.speculative import SpeculativeForward
+    from cotexit.probes.artifact import ProbeArtifact
+    from cotexit.probes.controller import ProbeExitPolicy
+
+    settings = exit_settings(args)
+    if not settings:
+        return None
+    policies, capture, guarantee = [], None, {}
+    probe = probe_path(args)
+    if probe is not None:
+        artifact = ProbeArtifact.load(probe)
+        artifact.check_model(lm.fingerprint())
+        policy = ProbeExitPolicy(artifact, args.probe_threshold)
+        policies, capture = [policy], policy.capture()
+        guarantee = dict(artifact.calibration)
+        if args.probe_threshold is not None:
+            guarantee["note"] = f"threshold overridden to {args.probe_threshold}: the calibrated guarantee does not apply"
+    depth = layer_exit_config(args)
+    engine = None
+    if depth is not None:
+        depth.exit_points(lm.num_layers)  # range errors now, not mid-run
+        engine_cls = SpeculativeForward if depth.mode == "exact" else PropagateForward
+        if depth.mode == "exact" and args.temperature > 0:
+            raise ValueError("--layer-exit exact is greedy only (it reproduces greedy decoding); use --temperature 0")
+
+        def engine() -> Any:
+            return engine_cls(lm.model, depth)
+
+    name = "+".join(n for n, on in (("probe", probe is not None), (f"layer-exit-{args.layer_exit}", depth is not None)) if on)
+    return Treatment(
+        name=name,
+        settings=settings,
+        policies=policies,
+        engine=engine,
+        one_row_at_a_time=depth is not None and depth.mode == "exact",
+        guarantee=guarantee,
+        capture=capture,
+    )

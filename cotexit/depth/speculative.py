@@ -1,0 +1,134 @@
+"""Exact layer exit: self-speculative decoding (LayerSkip), output identical to full greedy decoding.
+
+Owns `SpeculativeForward`, a drop-in `step_forward` for the decode loop, for
+one row at a time and greedy decoding. When the loop feeds a token and no
+verified tokens are queued, it runs the full stack on it (the true next-token
+logits), then drafts up to `max_draft - 1` further tokens from the draft
+layer's prediction (blocks 1..E only), then verifies all drafted positions in
+one pass of blocks E+1..N started from the drafts' own layer-E states. The
+agreeing prefix is accepted and queued with its full-stack logits; every
+cache entry past it is cropped. As the loop feeds the queued tokens their
+logits are returned without computing anything. A fed token that differs
+from the queue (a sampled or forced token) drops the queue and crops it from
+the cache, so the engine never returns logits the full model would not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from cotexit.depth.accounting import DepthStats
+from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.stack import LayerStack
+from cotexit.generation.step import StepOutput
+
+
+@dataclass
+class _Queued:
+    token: int
+    logits: torch.Tensor  # (V,) full-stack logits after this token
+    hidden: tuple[torch.Tensor, ...] | None  # N+1 states (1, 1, H) at this token
+
+
+class SpeculativeForward:
+    def __init__(self, model: Any, config: LayerExitConfig) -> None:
+        if config.mode != "exact":
+            raise ValueError(f"SpeculativeForward needs mode='exact', got {config.mode!r}")
+        self.stack = LayerStack(model)
+        self.config = config
+        self.draft_layer = config.draft(self.stack.num_layers)
+        self.stats = DepthStats(self.stack.num_layers)
+        self.queue: list[_Queued] = []
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: Any,
+        want_hidden: bool,
+    ) -> StepOutput:
+        stack, n = self.stack, self.stack.num_layers
+        if input_ids.shape[0] != 1:
+            raise ValueError(f"exact layer exit decodes one row at a time; got a batch of {input_ids.shape[0]}")
+        if input_ids.shape[1] > 1:  # the prompt
+            self._drop_queue(cache)
+            collected: list[torch.Tensor] = []
+            x = stack.begin(input_ids, attention_mask, position_ids)
+            collected.append(x.hidden)
+            hidden = stack.run(x, 0, n, cache, collected)
+            return StepOutput(stack.head(hidden[:, -1, :]).float(), stack.hidden_states(collected) if want_hidden else None)
+
+        token = int(input_ids[0, 0])
+        if self.queue and self.queue[0].token == token:
+            item = self.queue.pop(0)
+            self.stats.tokens += 1  # its blocks were counted in the cycle that verified it
+            return StepOutput(item.logits.unsqueeze(0), item.hidden if want_hidden else None)
+        self._drop_queue(cache)
+        return self._cycle(input_ids, attention_mask, position_ids, cache, want_hidden)
+
+    def _drop_queue(self, cache: Any) -> None:
+        if self.queue:
+            cache.crop(-len(self.queue))
+            self.queue = []
+
+    def _cycle(self, input_ids, attention_mask, position_ids, cache, want_hidden) -> StepOutput:
+        stack, n, e = self.stack, self.stack.num_layers, self.draft_layer
+        # 1. The fed token through the whole stack: the true next-token logits.
+        x = stack.begin(input_ids, attention_mask, position_ids)
+        states = [x.hidden]
+        hidden = stack.run(x, 0, n, cache, states)
+        logits = stack.head(hidden[:, -1, :]).float()  # (1, V)
+        blocks_before = self.stats.blocks_run
+        self.stats.blocks_run += n
+        self.stats.tokens += 1
+        # 2. Draft: the greedy next token, then more from layer E alone.
+        drafts, draft_states, draft_hidden = [int(logits.argmax(-1))], [], []
+        mask, pos = attention_mask, position_ids
+        for _ in range(self.config.max_draft - 1):
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            pos = pos + 1
+            xd = stack.begin(torch.tensor([[drafts[-1]]], device=input_ids.device), mask, pos)
+            early: list[torch.Tensor] = [xd.hidden]
+            h_e = stack.run(xd, 0, e, cache, early)  # (1, 1, H)
+            self.stats.blocks_run += e
+            self.stats.head_evals += 1
+            draft_states.append(h_e)
+            draft_hidden.append(early)
+            drafts.append(int(stack.head(h_e[:, -1, :]).argmax(-1)))
+        proposed = drafts[1:]  # tokens after the greedy one, each from layer E
+        if not draft_states:
+            self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
+            return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
+        # 3. Verify the drafted positions with blocks E+1..N in one pass from their layer-E states.
+        k = len(draft_states)
+        block_pos = position_ids + torch.arange(1, k + 1, device=input_ids.device)  # (1, k)
+        xv = stack.prepare(torch.cat(draft_states, dim=1), mask, block_pos)
+        late: list[torch.Tensor] = []
+        verified = stack.run(xv, e, n, cache, late)  # (1, k, H)
+        full_logits = stack.head(verified[0]).float()  # (k, V): next-token logits after drafts[0..k-1]
+        self.stats.blocks_run += k * (n - e)
+        self.stats.drafted += len(proposed)
+        # drafts[0] is certain; drafts[i] (i >= 1) is accepted while it equals the full argmax after drafts[i-1].
+        accepted = 0
+        while accepted < len(proposed) and int(full_logits[accepted].argmax()) == proposed[accepted]:
+            accepted += 1
+        self.stats.accepted += accepted
+        # In exact mode "layers per token" is every block evaluated (full pass, drafts, verification) per token.
+        self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
+        # The cache holds drafts[0..k-1]. Queue drafts[0..accepted] (at most k: the last draft has no states
+        # yet, it is fed next like any token) with their full-stack logits; crop the rest.
+        keep = min(accepted + 1, k)
+        if keep < k:
+            cache.crop(-(k - keep))
+        for i in range(keep):
+            hidden_i = None
+            if want_hidden:
+                hidden_i = stack.hidden_states([h[:, :1, :] for h in draft_hidden[i]] + [h[:, i : i + 1, :] for h in late])
+            self.queue.append(_Queued(drafts[i], full_logits[i], hidden_i))
+        return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)

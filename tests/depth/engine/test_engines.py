@@ -1,0 +1,87 @@
+"""Layer-exit engines on tiny random Llama and Qwen2 models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.propagate import PropagateForward
+from cotexit.depth.speculative import SpeculativeForward
+from cotexit.generation import CaptureConfig, DecodeConfig, Decoder, ThinkingBudget
+from cotexit.models import chat_prompt, get_format
+
+QUESTIONS = ["Tom has 5 apples and buys 3 more.", "What is 3 * 4 minus 5?"]
+ALL_LAYERS = CaptureConfig(layers=(0, 1, 2, 3, 4), where="all")
+
+
+def run(model, tokenizer, prompts, engine=None, **kw):
+    options = {"step_forward": engine} if engine is not None else {}
+    decoder = Decoder(model, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=32), capture=ALL_LAYERS, **options, **kw)
+    return decoder.generate(prompts)
+
+
+@pytest.mark.parametrize("draft_layer", [1, 2, 3])
+def test_exact_mode_equals_full_greedy(tiny_model, tokenizer, draft_layer):
+    engine = SpeculativeForward(tiny_model, LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4))
+    for question in QUESTIONS:
+        prompt = [chat_prompt(tokenizer, question)]
+        full = run(tiny_model, tokenizer, prompt)[0]
+        fast = run(tiny_model, tokenizer, prompt, engine)[0]
+        assert fast.token_ids == full.token_ids
+        for index, by_layer in full.captured.items():  # the probe would see the same states
+            for layer, state in by_layer.items():
+                torch.testing.assert_close(fast.captured[index][layer], state, atol=1e-4, rtol=1e-4)
+    assert engine.stats.drafted > 0 and 0.0 <= engine.stats.acceptance_rate <= 1.0
+
+
+def test_exact_mode_survives_a_forced_exit(tiny_llama, tokenizer):
+    """A forced token that differs from the verified queue drops the queue; the run stays exact."""
+    prompt = [chat_prompt(tokenizer, QUESTIONS[0])]
+    fmt = get_format("deepseek-r1")
+    config = DecodeConfig(max_new_tokens=40, max_answer_tokens=8)
+    full = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)]).generate(prompt)[0]
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5))
+    fast = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)], step_forward=engine).generate(prompt)[0]
+    assert fast.token_ids == full.token_ids
+
+
+def test_exact_mode_refuses_batches(tiny_llama, tokenizer):
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2))
+    with pytest.raises(ValueError, match="one row at a time"):
+        run(tiny_llama, tokenizer, [chat_prompt(tokenizer, q) for q in QUESTIONS], engine)
+
+
+def test_propagate_never_exiting_equals_full(tiny_model, tokenizer):
+    prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
+    engine = PropagateForward(tiny_model, LayerExitConfig(every=1, thresholds=(1.0,)))
+    for full, same in zip(run(tiny_model, tokenizer, prompts), run(tiny_model, tokenizer, prompts, engine)):
+        assert same.token_ids == full.token_ids
+    assert engine.stats.mean_layers_per_token == 4
+
+
+def test_propagate_always_exiting_uses_the_exit_layer_and_fills_the_cache(tiny_llama, tokenizer):
+    prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
+    engine = PropagateForward(tiny_llama, LayerExitConfig(points=(2,), thresholds=(0.0,)))
+    decoder = Decoder(tiny_llama, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=12), step_forward=engine)
+    session = decoder.session(prompts)
+    for _ in session.steps():
+        assert all(layer.keys.shape[-2] == session.mask.shape[1] for layer in session.cache.layers)
+    assert engine.stats.mean_layers_per_token == 2
+    assert engine.stats.blocks_propagated == engine.stats.tokens * 2
+    assert engine.stats.depth_saved_pct == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(every=None, points=()), dict(every=0), dict(thresholds=(1.5,)), dict(mode="fast", every=1), dict(every=1, measure="entropy")],
+)
+def test_bad_config_is_named(bad):
+    with pytest.raises(ValueError):
+        LayerExitConfig(**bad)
+
+
+def test_exit_points_must_fit_the_model():
+    with pytest.raises(ValueError, match="exit points"):
+        LayerExitConfig(points=(4,)).exit_points(4)
+    assert LayerExitConfig(every=3).exit_points(10) == (3, 6, 9)
