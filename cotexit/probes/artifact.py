@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,19 @@ class ProbeArtifact:
             "metrics": self.metrics,
         }
 
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write atomically: a half-written artifact never appears under `folder`."""
+    def save(self, folder: str | os.PathLike[str], extras: Callable[[Path], object] | None = None) -> Path:
+        """Write atomically: a half-written artifact never appears under `folder`.
+
+        `extras(staging_folder)` may add files (a report) before the folder is moved into place.
+        """
         target = Path(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
         try:
             save_file(self.probe.arrays, str(staging / WEIGHTS), metadata={"format": "cotexit-probe"})
-            (staging / CARD).write_text(json.dumps(self.card(), indent=2, sort_keys=True) + "\n")
+            (staging / CARD).write_text(json.dumps(self.card(), indent=2, sort_keys=True, default=float) + "\n")
+            if extras is not None:
+                extras(staging)
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)

@@ -1,0 +1,73 @@
+"""`cotexit calibrate-depth`: choose the layer-exit threshold with a bound on token disagreement."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.progress import Progress
+
+from cotexit.benchmarks.loading import load_problems
+from cotexit.benchmarks.prompts import build_prompt
+from cotexit.cli.common import add_model_args, load_for_cli
+from cotexit.depth.calibrate import calibrate_depth, depth_table, save_depth_artifact
+from cotexit.depth.config import LayerExitConfig
+from cotexit.generation import DecodeConfig
+from cotexit.models.loading import chat_prompt
+
+console = Console()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "calibrate-depth",
+        help="calibrate the layer-exit threshold so token disagreement stays <= epsilon_tok",
+        description="Decode problems of a suite greedily with the full model, capturing the exit points' states, "
+        "and choose the most lenient confidence threshold whose expected per-sequence token disagreement with the "
+        "full model is <= --epsilon-tok with probability >= 1 - --delta (Learn-then-Test). Writes OUT/card.json; "
+        "use it with `bench --layer-exit propagate --depth-artifact OUT`.",
+    )
+    parser.add_argument("--suite", required=True)
+    parser.add_argument("--split", help="calibration split (e.g. calib for arith)")
+    parser.add_argument("--limit", type=int, default=200, help="problems (sequences) to calibrate on (default 200)")
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--exit-every", type=int, default=2, help="an exit point every K layers (default 2)")
+    parser.add_argument("--exit-layers", help="comma-separated exit points instead of --exit-every")
+    parser.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
+    parser.add_argument("--epsilon-tok", type=float, required=True, help="bound on the token disagreement rate")
+    parser.add_argument("--delta", type=float, default=0.1)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--out", required=True, help="artifact folder")
+    add_model_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    points = tuple(int(x) for x in args.exit_layers.split(",")) if args.exit_layers else ()
+    config = LayerExitConfig(mode="propagate", measure=args.exit_measure, every=None if points else args.exit_every, points=points)
+    if not 0 < args.epsilon_tok < 1:
+        raise ValueError(f"--epsilon-tok must be in (0, 1), got {args.epsilon_tok}")
+    problems = load_problems(args.suite, args.split, args.limit, args.data_dir)
+    decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
+    lm = load_for_cli(args)
+    prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
+    with Progress(console=console) as progress:
+        task = progress.add_task("decoding", total=len(prompts))
+        table = depth_table(lm, prompts, config, decode, args.batch_size, lambda done: progress.update(task, completed=done))
+    cal = calibrate_depth(table, args.exit_measure, args.epsilon_tok, args.delta)
+    final = LayerExitConfig(
+        mode="propagate", measure=args.exit_measure, points=cal.points, thresholds=(cal.threshold if cal.threshold is not None else 1.0,)
+    )
+    save_depth_artifact(cal, final, lm.fingerprint(), args.out, {"suite": args.suite, "split": args.split, "n": len(problems)})
+    if cal.threshold is None:
+        console.print("[yellow]warning:[/yellow] no threshold certified: the engine would never exit")
+    else:
+        i = cal.candidates.index(cal.threshold)
+        console.print(
+            f"threshold {cal.threshold:.4f} on {args.exit_measure} at layers {list(cal.points)}: calibration "
+            f"disagreement {cal.risks[i]:.3%}, mean exit layer {cal.mean_layers[i]:.2f} of {lm.num_layers}"
+        )
+    console.print(f"guarantee: {cal.guarantee}", highlight=False)
+    console.print(f"wrote {args.out}/card.json")
+    return 0

@@ -1,0 +1,122 @@
+"""From collected cue data to a calibrated probe artifact.
+
+Owns `fit_probe_artifact`: split the problems (never the cues) into a probe
+training part and a calibration part, fit the probe on the first, score the
+second, choose the threshold there with `cotexit.calibration`, and measure
+the probe on those held-out problems (AUROC, expected calibration error, and
+what the chosen threshold does). Writing files is the caller's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from cotexit.calibration import Calibration, CueTable, calibrate, evaluate, split_by_problem
+from cotexit.probes.artifact import ProbeArtifact
+from cotexit.probes.cuedata import CueData
+from cotexit.probes.features import FeatureSpec
+from cotexit.probes.probe import Probe, ProbeConfig
+
+
+@dataclass
+class FitResult:
+    artifact: ProbeArtifact
+    calibration: Calibration
+    table: CueTable  # the calibration problems, scored
+    scores: np.ndarray  # (calibration cues,) probe scores
+    labels: np.ndarray  # (calibration cues,) forced answer right
+
+
+def cue_table(data: CueData, problems: np.ndarray, scores: np.ndarray) -> CueTable:
+    """The CueTable of `problems` (indices into data.problems); `scores` has one entry per cue of `data`."""
+    groups = data.cues_by_problem()
+    return CueTable.from_lists(
+        [[float(scores[j]) for j in groups[i]] for i in problems],
+        [[bool(data.cues[j]["forced_correct"]) for j in groups[i]] for i in problems],
+        [bool(data.problems[i]["full_correct"]) for i in problems],
+        cue_tokens=[[int(data.cues[j]["token_start"]) for j in groups[i]] for i in problems],
+        full_tokens=[int(data.problems[i]["thinking_tokens"]) for i in problems],
+    )
+
+
+def fit_probe_artifact(
+    data: CueData,
+    mode: str,
+    *,
+    alpha: float | None = None,
+    epsilon: float | None = None,
+    delta: float = 0.1,
+    probe: ProbeConfig | None = None,
+    calib_fraction: float = 0.5,
+    seed: int = 0,
+    corpus: dict[str, Any] | None = None,
+) -> FitResult:
+    if len(data.cues) == 0:
+        raise ValueError("the cue data has no cues: nothing to fit a probe on")
+    probe = probe or ProbeConfig(seed=seed)
+    train, calib = split_by_problem(len(data.problems), calib_fraction, seed)
+    groups = data.cues_by_problem()
+    train_cues = np.array([j for i in train for j in groups[i]], dtype=np.int64)
+    calib_cues = np.array([j for i in calib for j in groups[i]], dtype=np.int64)
+    labels = np.array([bool(c["forced_correct"]) for c in data.cues])
+    if len(train_cues) == 0:
+        raise ValueError("no cues in the probe-training problems; collect more problems")
+    fitted = Probe.fit(data.features[train_cues].numpy(), labels[train_cues], probe)
+    with torch.no_grad():
+        scores = fitted.score(data.features).numpy().astype(np.float64)
+    table = cue_table(data, calib, scores)
+    cal = calibrate(table, mode, alpha=alpha, epsilon=epsilon, delta=delta)
+    held_scores, held_labels = scores[calib_cues], labels[calib_cues]
+    metrics = {
+        "auroc_heldout": auroc(held_scores, held_labels),
+        "ece_heldout": expected_calibration_error(held_scores, held_labels),
+        "n_train_problems": int(len(train)),
+        "n_calib_problems": int(len(calib)),
+        "n_train_cues": int(len(train_cues)),
+        "n_calib_cues": int(len(calib_cues)),
+        "calibration_split": evaluate(cal, table),
+    }
+    meta = data.meta
+    artifact = ProbeArtifact(
+        probe=fitted,
+        features=FeatureSpec(**meta["features"]),
+        fingerprint=meta["fingerprint"],
+        cues=meta["cues"],
+        thinking_format=meta["thinking_format"],
+        calibration={k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
+        corpus={**(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed, "calib_fraction": calib_fraction},
+        metrics=metrics,
+    )
+    return FitResult(artifact, cal, table, held_scores, held_labels)
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Area under the ROC curve (None when only one label is present)."""
+    positives, negatives = scores[labels], scores[~labels]
+    if len(positives) == 0 or len(negatives) == 0:
+        return None
+    order = np.argsort(np.concatenate([positives, negatives]), kind="mergesort")
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(1, len(order) + 1)
+    all_scores = np.concatenate([positives, negatives])
+    for value in np.unique(all_scores):  # average ranks over ties
+        tied = all_scores == value
+        ranks[tied] = ranks[tied].mean()
+    return float((ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2) / (len(positives) * len(negatives)))
+
+
+def expected_calibration_error(scores: np.ndarray, labels: np.ndarray, bins: int = 10) -> float | None:
+    if len(scores) == 0:
+        return None
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs(scores[inside].mean() - labels[inside].mean())
+    return float(error)
