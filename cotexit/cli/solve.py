@@ -9,6 +9,7 @@ from rich.console import Console
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
 from cotexit.generation.decode import Decoder
 from cotexit.models.loading import chat_prompt
 
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-instruction", action="store_true", help=f"do not append {BOXED_INSTRUCTION!r}")
     add_model_args(parser)
     add_decode_args(parser, max_new_tokens=1024)
+    add_exit_args(parser)
     parser.set_defaults(func=run)
 
 
@@ -34,17 +36,29 @@ def run(args: argparse.Namespace) -> int:
     if not args.problem.strip():
         raise ValueError("the problem text is empty")
     decode, cues = decode_config(args), cue_config(args)  # bad options fail before the model loads
+    exit_settings(args)
     lm = load_for_cli(args)
+    treatment = build_treatment(args, lm)
+    options = {}
+    if treatment is not None:
+        options = {"policies": treatment.policies, "capture": treatment.capture}
+        if treatment.engine is not None:
+            engine = treatment.engine()
+            options["step_forward"] = engine
     user = args.problem.strip() if args.no_instruction else f"{args.problem.strip()}\n{BOXED_INSTRUCTION}"
-    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues)
+    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, **options)
     session = decoder.session([chat_prompt(lm.tokenizer, user)], keys=["solve"])
     row = session.rows[0]
     shown = 0
     for event in session.steps():
+        for _, info in event.exits:
+            console.print(f"[bold red]⟨exit by {info.policy}: thinking closed at token {info.cut}⟩[/]", end="")
+            shown = min(shown, len(row.text))
         console.print(row.text[shown:], end="", markup=False)
         shown = len(row.text)
         for _, cue in event.cues:
-            console.print(f"[bold yellow]⟨cue {len(row.cues)}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]", end="")
+            if cue in row.cues:
+                console.print(f"[bold yellow]⟨cue {row.cues.index(cue) + 1}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]", end="")
     console.print(row.text[shown:], markup=False)
     result = session.results()[0]
     answer = extract_answer(result.answer_text) or extract_answer(result.text)
@@ -53,5 +67,13 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"tokens: {result.total_tokens} generated, {result.thinking_tokens} thinking, "
         f"{len(result.cues)} cue(s); finished by {result.finish_reason}"
+        + (f"; exited by {result.exit.policy} at token {result.exit.cut}" if result.exit else "")
     )
+    if treatment is not None and treatment.policies and hasattr(treatment.policies[0], "scores"):
+        scores = treatment.policies[0].scores.get("solve", [])
+        console.print(f"probe scores at cues: {', '.join(f'{s:.2f}' for s in scores) or '-'}")
+    if "step_forward" in options:
+        stats = options["step_forward"].stats
+        console.print(f"layers per token: {stats.mean_layers_per_token:.2f} of {stats.num_layers}"
+                      + (f"; draft acceptance {stats.acceptance_rate:.1%}" if stats.acceptance_rate is not None else ""))
     return 0

@@ -187,17 +187,21 @@ class RowState:
 
     def result(self) -> RowResult:
         assert self.finish_reason is not None, "result() of a row that is still running"
-        end = self.think_end_char if self.think_end_char is not None else len(self.text)
+        text = self.text
+        if self.finish_reason == "eos":  # the EOS token counts as generated, its text ("<|im_end|>") is not kept
+            chars = self.watcher.char_token
+            text = text[: next((i for i, t in enumerate(chars) if t == len(self.tokens) - 1), len(text))]
+        end = min(self.think_end_char if self.think_end_char is not None else len(text), len(text))
         return RowResult(
             key=self.key,
-            text=self.text,
+            text=text,
             token_ids=list(self.tokens),
             prompt_tokens=len(self.prompt_ids),
             thinking_tokens=self.thinking_tokens,
             finish_reason=self.finish_reason,
             cues=list(self.cues),
             exit=self.exit,
-            thinking_text=self.text[self.think_start_char : end],
-            answer_text=self.text[end:],
+            thinking_text=text[self.think_start_char : end],
+            answer_text=text[end:],
             captured=self.captured,
         )
