@@ -41,7 +41,8 @@ class DecodeConfig:
     """Budgets and sampling for one decode.
 
     `max_new_tokens` caps every row's generated tokens; `max_answer_tokens`
-    caps what a row writes after a forced exit (the answer inside `\\boxed{`).
+    caps what a row writes after a forced exit (the answer inside `\\boxed{`),
+    which is decoded greedily whatever the sampling, as forced-answer trials are.
     """
 
     max_new_tokens: int = 1024
@@ -177,7 +178,12 @@ class DecodeSession:
             # Cues whose states came with this forward, and per-step policies: every token so far is fed.
             self._evaluate(slot, row, event, cut_now=True)
             from_forced = bool(row.forced)
-            token = row.forced.pop(0) if from_forced else int(sampled[slot])
+            if from_forced:
+                token = row.forced.pop(0)
+            elif row.forced_char is not None:  # a forced answer is decoded greedily, like forced-answer trials
+                token = int(out.logits[slot].argmax())
+            else:
+                token = int(sampled[slot])
             event.cues.extend((r, cue) for cue in row.append(token, step))
             if self._evaluate(slot, row, event, cut_now=False):
                 # The exit cut at a cue before the token just appended: this step feeds the forced text instead.
