@@ -73,11 +73,11 @@ def run_pair(lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, pro
 
 
 def run_flops(config: Any, rows: Sequence[RowResult]) -> float:
-    """Estimated FLOPs of plain decoding of `rows` (generated tokens only, prompt prefill excluded)."""
+    """Estimated FLOPs of decoding `rows` with the full stack: generated and trial tokens, prefill excluded."""
     total = 0.0
     for row in rows:
         context = row.prompt_tokens + row.total_tokens / 2
-        total += row.total_tokens * full_token_flops(config, int(context))
+        total += (row.total_tokens + row.trial_tokens) * full_token_flops(config, int(context))
     return total
 
 
@@ -127,6 +127,9 @@ def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dic
         "total_tokens_saved_pct": 100.0
         * (1 - sum(r["total_tokens"] for r in rows) / max(sum(r["full"]["total_tokens"] for r in rows), 1)),
         "exit_rate": len(stopped) / n,
+        "mean_trial_tokens_exit": sum(r.get("trial_tokens", 0) for r in rows) / n,
+        "cost_tokens_saved_pct": 100.0
+        * (1 - sum(r["total_tokens"] + r.get("trial_tokens", 0) for r in rows) / max(sum(r["full"]["total_tokens"] for r in rows), 1)),
         "guarantee": guarantee,
         "empirical": {
             "accuracy_drop_events": {"rate": drops / n, "ci95": wilson(drops, n), "n": n},

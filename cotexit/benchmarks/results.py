@@ -39,6 +39,7 @@ class ProblemResult:
     full: dict[str, Any] | None = None  # paired runs: the plain run of the same problem and seed
     depth: dict[str, Any] | None = None  # layer exit: the engine's counters for this row's batch
     probe_scores: list[float] | None = None  # length exit: the probe's score at each cue it saw
+    trial_tokens: int = 0  # forced-answer trials a baseline policy ran (DEER, consistency): paid tokens
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> Prob
         timings=timings,
         text=row.text,
         metadata=dict(problem.metadata),
+        trial_tokens=row.trial_tokens,
     )
 
 

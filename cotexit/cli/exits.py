@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cotexit.baselines import parse_baseline
 from cotexit.benchmarks.paired import Treatment
 from cotexit.depth.config import LayerExitConfig
 from cotexit.models.loading import LoadedModel
@@ -23,6 +24,11 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     length.add_argument("--probe", help="probe artifact folder (see `cotexit calibrate`)")
     length.add_argument("--exit", action="store_true", help="use the probe shipped for --model (probes/<name>)")
     length.add_argument("--probe-threshold", type=float, help="override the calibrated threshold (drops the guarantee)")
+    length.add_argument(
+        "--baseline",
+        help="a baseline policy instead of the probe: deer:P (trial answer's mean token prob >= P), "
+        "consistency:K (last K trial answers agree), budget:N (N thinking tokens); trial tokens are counted",
+    )
     depth = parser.add_argument_group("depth exit (skip layers per token)")
     depth.add_argument("--layer-exit", choices=["propagate", "exact"], help="turn on token-level layer exit")
     depth.add_argument("--exit-every", type=int, help="an exit point every K layers")
@@ -76,9 +82,14 @@ def exit_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What identifies the treated run in `run.json` (empty when no exit is on)."""
     depth = layer_exit_config(args)
     probe = probe_path(args)
-    if depth is None and probe is None:
+    if args.baseline:
+        if probe is not None:
+            raise ValueError("give a probe (--probe/--exit) or --baseline, not both")
+        parse_baseline(args.baseline)
+    if depth is None and probe is None and not args.baseline:
         return {}
     return {
+        "baseline": args.baseline,
         "probe": str(probe) if probe else None,
         "probe_threshold": args.probe_threshold,
         "layer_exit": depth.to_json() if depth else None,
@@ -104,6 +115,9 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         guarantee = dict(artifact.calibration)
         if args.probe_threshold is not None:
             guarantee["note"] = f"threshold overridden to {args.probe_threshold}: the calibrated guarantee does not apply"
+    if args.baseline:
+        policies = [parse_baseline(args.baseline)]
+        guarantee = {"mode": "none", "guarantee": f"baseline {args.baseline}: no statistical guarantee"}
     depth = layer_exit_config(args)
     engine = None
     if depth is not None:
@@ -115,7 +129,8 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         def engine() -> Any:
             return engine_cls(lm.model, depth)
 
-    name = "+".join(n for n, on in (("probe", probe is not None), (f"layer-exit-{args.layer_exit}", depth is not None)) if on)
+    parts = (("probe", probe is not None), (args.baseline or "", bool(args.baseline)), (f"layer-exit-{args.layer_exit}", depth is not None))
+    name = "+".join(n for n, on in parts if on)
     return Treatment(
         name=name,
         settings=settings,

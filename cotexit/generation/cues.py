@@ -12,7 +12,7 @@ knows nothing about models or hidden states.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DEFAULT_CUES: tuple[str, ...] = (
@@ -74,7 +74,8 @@ class CueEvent:
     `token_start` and `token_end` index the row's generated tokens (the first
     and last token the cue's characters came from); `step` is the decode step
     at which the cue was confirmed. `hidden` is filled by the decode loop
-    when hidden-state capture is on: {layer: tensor (H,)} at `token_end`.
+    when hidden-state capture is on: {layer: tensor (H,)} at `token_end`;
+    `trial` when an exit policy asked for a forced-answer trial at the cue.
     """
 
     phrase: str
@@ -84,9 +85,10 @@ class CueEvent:
     token_end: int
     step: int
     hidden: dict[int, Any] | None = field(default=None, repr=False)
+    trial: Any = field(default=None, repr=False)  # a ForcedAnswer, when a policy asked for a trial here
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "hidden"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("hidden", "trial")}
 
 
 class CueWatcher:

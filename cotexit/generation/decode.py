@@ -244,6 +244,8 @@ class DecodeSession:
             if policies.needs_hidden and cue.hidden is None:
                 break  # its states come with the next forward
             row.evaluated_cues += 1
+            if policies.needs_trial and cue.trial is None:
+                self._trial(slot, row, cue)
             fired = policies.first_firing(row, cue)
             if fired is not None:
                 self._exit(slot, row, fired, cut=cue.token_start, cue_index=row.evaluated_cues - 1, event=event)
@@ -254,6 +256,14 @@ class DecodeSession:
                 self._exit(slot, row, fired, cut=len(row.tokens), cue_index=None, event=event)
                 return True
         return False
+
+    def _trial(self, slot: int, row: RowState, cue: CueEvent) -> None:
+        """A forced-answer trial from the prefix before `cue`, for policies that judge by it (DEER, consistency)."""
+        from cotexit.generation.forced import ForcedRequest, forced_answers
+
+        answer = forced_answers(self, [ForcedRequest(self.batch[slot], cue.token_start)])[0]
+        cue.trial = answer
+        row.trial_tokens += len(self.d.forced_exit_ids) + answer.cost_tokens
 
     def _exit(self, slot: int, row: RowState, policy: str, cut: int, cue_index: int | None, event: StepEvent) -> None:
         """Close thinking at generated token `cut`: mask out fed tokens from there, rewind, queue the forced exit."""

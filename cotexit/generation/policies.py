@@ -6,7 +6,9 @@ is asked once per new cue (`cue` set) and once per step (`cue=None`); it
 returns True to close thinking there. What happens on exit (cutting the cue,
 appending the forced-exit text, decoding the answer) is the decode loop's job.
 Probe-based policies live with the probes; they set `needs_hidden` so the
-loop asks them only once the cue's hidden states are captured.
+loop asks them only once the cue's hidden states are captured. Policies that
+set `needs_trial` (DEER, answer consistency: `cotexit.baselines`) get a
+forced-answer trial at each cue (`cue.trial`), whose tokens the row pays for.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 @runtime_checkable
 class ExitPolicy(Protocol):
     name: str
-    needs_hidden: bool
+    needs_hidden: bool  # ask only once the cue's hidden states are captured
 
     def __call__(self, row: RowState, cue: CueEvent | None) -> bool: ...
 
@@ -61,6 +63,11 @@ class ExitPolicies:
     @property
     def needs_hidden(self) -> bool:
         return any(p.needs_hidden for p in self.policies)
+
+    @property
+    def needs_trial(self) -> bool:
+        """Some policy judges a cue by a forced-answer trial there (its tokens are counted as cost)."""
+        return any(getattr(p, "needs_trial", False) for p in self.policies)
 
     def first_firing(self, row: RowState, cue: CueEvent | None) -> str | None:
         for policy in self.policies:

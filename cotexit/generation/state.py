@@ -48,6 +48,7 @@ class RowResult:
     thinking_text: str
     answer_text: str
     captured: dict[int, dict[int, torch.Tensor]] = field(default_factory=dict, repr=False)
+    trial_tokens: int = 0  # forced-answer trials run by exit policies (DEER, consistency): a real cost
 
     @property
     def total_tokens(self) -> int:
@@ -93,6 +94,7 @@ class RowState:
         self.fed = 0  # tokens[:fed] have keys and values in the cache
         self.cols: list[int] = []  # cache column of each fed token
         self.evaluated_cues = 0  # cues already shown to the exit policies
+        self.trial_tokens = 0  # tokens spent on forced-answer trials that policies asked for
         self.captured: dict[int, dict[int, torch.Tensor]] = {}
         if not fmt.has_tags or fmt.prompt_opens_thinking:
             self._start_thinking(0)
@@ -204,4 +206,5 @@ class RowState:
             thinking_text=text[self.think_start_char : end],
             answer_text=text[end:],
             captured=self.captured,
+            trial_tokens=self.trial_tokens,
         )
