@@ -35,11 +35,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_args(parser)
     add_decode_args(parser, max_new_tokens=1024)
     add_exit_args(parser)
+    sweep = parser.add_argument_group("Pareto sweep")
+    sweep.add_argument(
+        "--sweep",
+        action="store_true",
+        help="instead of a paired run: one full run per problem with forced answers at every cue, then the probe at "
+        "every calibrated level, DEER, answer consistency and budgets evaluated on it; writes OUT/sweep.csv and OUT/pareto.png",
+    )
+    sweep.add_argument("--sweep-budgets", default="32,64,128,256", help="thinking-token budgets for the budget baseline")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     get_suite(args.suite)  # fail on a bad suite name before loading a model
+    if args.sweep:
+        from cotexit.cli.sweep import run_sweep
+
+        return run_sweep(args)
     config = BenchConfig(
         suite=args.suite,
         model=args.model,

@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
     parser.add_argument("--max-forced-tokens", type=int, default=24, help="answer tokens per forced trial (default: 24)")
+    parser.add_argument("--budgets", help="comma-separated thinking-token budgets at which to also force an answer")
     parser.add_argument("--data-dir", help="benchmark data folder")
     add_model_args(parser)
     add_decode_args(parser, max_new_tokens=1024)
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         batch_size=args.batch_size,
         max_forced_tokens=args.max_forced_tokens,
+        budgets=parse_layers(args.budgets) or (),
         data_dir=args.data_dir,
         decode=decode_config(args),
         cues=cue_config(args),

@@ -114,12 +114,17 @@ class RowState:
 
     @property
     def thinking_tokens(self) -> int:
-        start = self._token_at(self.think_start_char)
         if self.phase == "before":
             return 0
+        start = self._token_at(self.think_start_char)
         if self.think_end_char is None:
             return len(self.tokens) - start
         return self._token_at(self.think_end_char) - start
+
+    @property
+    def thinking_start_token(self) -> int:
+        """Index of the first generated token of thinking (len(tokens) while it has not begun)."""
+        return self._token_at(self.think_start_char) if self.phase != "before" else len(self.tokens)
 
     def _token_at(self, char: int) -> int:
         """Index of the token that produced character `char` (len(tokens) past the end)."""

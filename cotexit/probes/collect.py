@@ -43,12 +43,16 @@ class CollectConfig:
     layers: tuple[int, ...] = ()
     batch_size: int = 8
     max_forced_tokens: int = 24
+    budgets: tuple[int, ...] = ()  # also force an answer after this many thinking tokens (budget baseline)
     data_dir: str | None = None
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     cues: CueConfig = field(default_factory=CueConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "budgets", tuple(sorted(set(int(b) for b in self.budgets))))
+        if any(b < 1 for b in self.budgets):
+            raise ValueError(f"budgets must be >= 1 thinking tokens, got {self.budgets}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
         if self.batch_size < 1:
@@ -103,18 +107,27 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         began = time.perf_counter()
         session = decoder.session([chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch], [p.id for p in batch])
         trials: dict[tuple[int, int], ForcedAnswer] = {}
+        budget_trials: dict[tuple[int, int], ForcedAnswer] = {}
         for event in session.steps():
             requests, keys = [], []
             for r, cue in event.cues:
                 if r in session.batch:
                     requests.append(ForcedRequest(r, cue.token_start))
-                    keys.append((r, session.rows[r].cues.index(cue)))
-            for key, answer in zip(keys, forced_answers(session, requests, max_tokens=config.max_forced_tokens)):
-                trials[key] = answer
+                    keys.append(("cue", r, session.rows[r].cues.index(cue)))
+            for r in session.batch:
+                row = session.rows[r]
+                for budget in config.budgets:
+                    if row.phase == "thinking" and (r, budget) not in budget_trials and row.fed - row.thinking_start_token >= budget:
+                        budget_trials[(r, budget)] = None  # claimed; filled below
+                        requests.append(ForcedRequest(r, row.thinking_start_token + budget))
+                        keys.append(("budget", r, budget))
+            for (kind, r, i), answer in zip(keys, forced_answers(session, requests, max_tokens=config.max_forced_tokens)):
+                (trials if kind == "cue" else budget_trials)[(r, i)] = answer
         problem_rows, cue_rows, feature_rows = [], [], []
         for r, problem in enumerate(batch):
             result = session.rows[r].result()
             prediction, correct = grade_row(problem, result)
+            think_start = session.rows[r].thinking_start_token
             kept = 0
             for index, cue in enumerate(result.cues):
                 answer = trials.get((r, index))
@@ -127,6 +140,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
                         "index": kept,
                         "phrase": cue.phrase,
                         "token_start": cue.token_start,
+                        "thinking_tokens_before": cue.token_start - think_start,
                         "token_end": cue.token_end,
                         "forced_text": answer.text,
                         "forced_answer": forced,
@@ -148,6 +162,15 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
                     "finish_reason": result.finish_reason,
                     "n_cues": kept,
                     "level": problem.metadata.get("level"),
+                    "budget_trials": {
+                        str(b): {
+                            "answer": forced_answer_text(a),
+                            "correct": is_equivalent(problem.answer, forced_answer_text(a)),
+                            "tokens": a.cost_tokens,
+                        }
+                        for (rr, b), a in budget_trials.items()
+                        if rr == r and a is not None
+                    },
                     "seconds": time.perf_counter() - began,
                 }
             )

@@ -101,5 +101,6 @@ def load_cue_data(folder: str | os.PathLike[str]) -> CueData:
         kept.append(cue)
     order = {p["id"]: i for i, p in enumerate(problems)}
     perm = sorted(range(len(kept)), key=lambda j: (order[kept[j]["problem"]], kept[j]["index"]))
-    features = torch.stack([rows[j] for j in perm]) if rows else torch.zeros((0, 0))
+    dim = len(meta["features"]["layers"]) * int(meta["features"]["hidden_size"])
+    features = torch.stack([rows[j] for j in perm]) if rows else torch.zeros((0, dim))
     return CueData(meta=meta, problems=problems, cues=[kept[j] for j in perm], features=features)

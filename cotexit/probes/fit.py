@@ -22,6 +22,9 @@ from cotexit.probes.features import FeatureSpec
 from cotexit.probes.probe import Probe, ProbeConfig
 
 
+SWEEP_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
+
+
 @dataclass
 class FitResult:
     artifact: ProbeArtifact
@@ -70,6 +73,13 @@ def fit_probe_artifact(
         scores = fitted.score(data.features).numpy().astype(np.float64)
     table = cue_table(data, calib, scores)
     cal = calibrate(table, mode, alpha=alpha, epsilon=epsilon, delta=delta)
+    levels = {}
+    for level in SWEEP_LEVELS:  # thresholds at other levels, for the Pareto sweep (same data, same delta)
+        try:
+            other = calibrate(table, mode, delta=delta, **{"epsilon" if mode == "accuracy-drop" else "alpha": level})
+        except ValueError:
+            continue  # too few problems for this level
+        levels[str(level)] = other.threshold
     held_scores, held_labels = scores[calib_cues], labels[calib_cues]
     metrics = {
         "auroc_heldout": auroc(held_scores, held_labels),
@@ -87,7 +97,10 @@ def fit_probe_artifact(
         fingerprint=meta["fingerprint"],
         cues=meta["cues"],
         thinking_format=meta["thinking_format"],
-        calibration={k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
+        calibration={
+            **{k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
+            "thresholds_by_level": levels,
+        },
         corpus={**(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed, "calib_fraction": calib_fraction},
         metrics=metrics,
     )

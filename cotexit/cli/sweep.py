@@ -1,0 +1,65 @@
+"""`cotexit bench --sweep`: the Pareto comparison of the probe against the baselines on one suite."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cotexit.benchmarks.sweep import sweep_points, write_sweep
+from cotexit.cli.common import cue_config, decode_config, load_for_cli
+from cotexit.cli.exits import probe_path
+from cotexit.probes.artifact import ProbeArtifact
+from cotexit.probes.collect import CollectConfig, run_collect
+from cotexit.probes.cuedata import load_cue_data
+
+console = Console()
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    path = probe_path(args)
+    if path is None:
+        raise ValueError("--sweep needs the probe to sweep: --probe DIR or --exit")
+    artifact = ProbeArtifact.load(path)
+    budgets = tuple(int(b) for b in args.sweep_budgets.split(",")) if args.sweep_budgets else ()
+    config = CollectConfig(
+        suite=args.suite,
+        model=args.model,
+        split=args.split,
+        limit=args.limit,
+        layers=artifact.features.layers,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+        decode=decode_config(args),
+        cues=cue_config(args),
+        budgets=budgets,
+    )
+    lm = load_for_cli(args)
+    artifact.check_model(lm.fingerprint())
+    data_dir = Path(args.out) / "sweep-data"
+    columns = [TextColumn("[bold]full runs with trials at every cue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("sweep", total=None)
+        for event in run_collect(lm, config, data_dir):
+            progress.update(task, total=event.total, completed=event.done)
+    data = load_cue_data(data_dir)
+    with torch.no_grad():
+        scores = artifact.probe.score(data.features).numpy() if len(data.cues) else []
+    mode = artifact.calibration.get("mode")
+    level_name = "eps" if mode == "accuracy-drop" else "alpha"
+    thresholds = {f"{level_name}={lvl}": thr for lvl, thr in artifact.calibration.get("thresholds_by_level", {}).items()}
+    forced_tokens = len(lm.tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
+    points = sweep_points(data, scores, forced_tokens, thresholds, budgets=budgets)
+    csv_path, png = write_sweep(points, args.out, f"{args.suite} · {args.model}: accuracy vs tokens")
+    table = Table(title="Pareto sweep (one full run per problem, forced answers at every cue)")
+    for column in ("policy", "setting", "accuracy", "thinking tokens", "cost tokens", "exit rate"):
+        table.add_column(column)
+    for p in points:
+        table.add_row(p.policy, p.setting, f"{p.accuracy:.1%}", f"{p.mean_thinking_tokens:.1f}", f"{p.mean_cost_tokens:.1f}", f"{p.exit_rate:.0%}")
+    console.print(table)
+    console.print(f"wrote {csv_path} and {png}")
+    return 0
