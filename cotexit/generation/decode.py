@@ -88,6 +88,7 @@ class Decoder:
         capture: CaptureConfig | None = None,
         policies: Sequence[ExitPolicy] = (),
         step_forward: StepForward = full_forward,
+        watch_cues: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -97,6 +98,7 @@ class Decoder:
         self.capture = capture or CaptureConfig()
         self.policies = ExitPolicies(policies)
         self.step_forward = step_forward
+        self.watch_cues = watch_cues  # False only to measure what cue watching costs
         self.num_layers = int(model.config.get_text_config().num_hidden_layers)
         self.capture_layers = self.capture.resolve(self.num_layers)
         if self.policies.needs_hidden and not self.capture_layers:
@@ -133,7 +135,10 @@ class DecodeSession:
         self.d = decoder
         self.device = next(decoder.model.parameters()).device
         cfg = decoder.config
-        self.rows = [RowState(k, p, decoder.tokenizer, decoder.fmt, decoder.cues) for k, p in zip(keys, prompt_ids)]
+        self.rows = [
+            RowState(k, p, decoder.tokenizer, decoder.fmt, decoder.cues, watch=decoder.watch_cues)
+            for k, p in zip(keys, prompt_ids)
+        ]
         self.generators = [cfg.sampling.row_generator(k) for k in keys] if not cfg.sampling.greedy else None
         width = max(len(p) for p in prompt_ids)
         ids = torch.full((len(prompt_ids), width), decoder.pad_id, dtype=torch.long)  # (B, T)

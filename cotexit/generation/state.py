@@ -76,13 +76,16 @@ def answer_closed(text: str, forced_exit: str) -> bool:
 class RowState:
     """Everything the decode loop knows about one row while it runs."""
 
-    def __init__(self, key: str, prompt_ids: list[int], tokenizer: Any, fmt: ThinkingFormat, cues: CueConfig) -> None:
+    def __init__(
+        self, key: str, prompt_ids: list[int], tokenizer: Any, fmt: ThinkingFormat, cues: CueConfig, watch: bool = True
+    ) -> None:
         self.key = key
         self.prompt_ids = prompt_ids
         self.fmt = fmt
         self.tokens: list[int] = []
         self.detok = IncrementalDetokenizer(tokenizer)
         self.watcher = CueWatcher(cues, enabled=False)
+        self.watch = watch
         self.phase: Phase = "before"
         self.think_start_char = 0
         self.think_end_char: int | None = None
@@ -175,7 +178,8 @@ class RowState:
     def _start_thinking(self, char: int) -> None:
         self.phase = "thinking"
         self.think_start_char = char
-        self.watcher.enable()
+        if self.watch:
+            self.watcher.enable()
 
     def _update_phase(self) -> None:
         text = self.watcher.text
