@@ -93,6 +93,7 @@ def exit_stats_partial_kernel(
     for t in range(tile_start, tile_end):
         v = t * BLOCK_V + cols  # (BLOCK_V,)
         v_ok = v < V
+        head_rows = head_ptr + v.to(tl.int64) * stride_hv  # (BLOCK_V,) int64 offsets: V*H may pass 2**31
         acc = tl.zeros((BLOCK_R, BLOCK_V), dtype=tl.float32)
         for k0 in range(0, H, BLOCK_K):
             k = k0 + ks
@@ -105,7 +106,7 @@ def exit_stats_partial_kernel(
             g = tl.load(norm_ptr + k, mask=k_ok, other=0.0).to(tl.float32)  # (BLOCK_K,)
             xn = x * rstd[:, None] * g[None, :]  # (BLOCK_R, BLOCK_K) float32
             w = tl.load(
-                head_ptr + v[None, :] * stride_hv + k[:, None],
+                head_rows[None, :] + k[:, None],
                 mask=v_ok[None, :] & k_ok[:, None],
                 other=0.0,
             )  # (BLOCK_K, BLOCK_V)
