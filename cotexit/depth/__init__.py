@@ -1,1 +1,8 @@
-"""Depth: token-level layer exit (engine, confidence, kernels) and the early-exit suitability analysis."""
+"""Depth: token-level layer exit (engines, confidence, kernels, calibration) and the suitability analysis."""
+
+from cotexit.depth.accounting import DepthStats
+from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.propagate import PropagateForward
+from cotexit.depth.speculative import SpeculativeForward
+
+__all__ = ["DepthStats", "LayerExitConfig", "PropagateForward", "SpeculativeForward"]
