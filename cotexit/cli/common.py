@@ -16,7 +16,7 @@ from cotexit.generation.sampling import SamplingConfig
 from cotexit.models.loading import LoadedModel, load_model
 from cotexit.models.thinking import FORMATS
 
-DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_MODEL = "toy"
 
 err = Console(stderr=True)
 
