@@ -43,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "every calibrated level, DEER, answer consistency and budgets evaluated on it; writes OUT/sweep.csv and OUT/pareto.png",
     )
     sweep.add_argument("--sweep-budgets", default="32,64,128,256", help="thinking-token budgets for the budget baseline")
+    sweep.add_argument("--sweep-data", help="where the full runs with trials are kept (default: OUT/sweep-data); resumable")
     parser.set_defaults(func=run)
 
 

@@ -40,7 +40,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     )
     lm = load_for_cli(args)
     artifact.check_model(lm.fingerprint())
-    data_dir = Path(args.out) / "sweep-data"
+    data_dir = Path(args.sweep_data) if args.sweep_data else Path(args.out) / "sweep-data"
     columns = [TextColumn("[bold]full runs with trials at every cue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("sweep", total=None)
