@@ -190,6 +190,7 @@ class DecodeSession:
             else:
                 token = int(sampled[slot])
             event.cues.extend((r, cue) for cue in row.append(token, step))
+            _attach_states(row)  # a cue confirmed now may end at the token whose states this forward computed
             if self._evaluate(slot, row, event, cut_now=False):
                 # The exit cut at a cue before the token just appended: this step feeds the forced text instead.
                 from_forced = True
@@ -231,9 +232,8 @@ class DecodeSession:
             by_layer = {layer: states[slot, j] for j, layer in enumerate(self.d.capture_layers)}
             if self.d.capture.where == "all":
                 row.captured[index] = by_layer
-            for cue in row.cues:
-                if cue.hidden is None and cue.token_end == index:
-                    cue.hidden = by_layer
+            row.last_states = (index, by_layer)
+            _attach_states(row)
 
     def _evaluate(self, slot: int, row: RowState, event: StepEvent, *, cut_now: bool) -> bool:
         """Ask the exit policies about new cues (once their states are in) and, with `cut_now`, about this step.
@@ -305,6 +305,16 @@ class DecodeSession:
         self.cache.batch_select_indices(index)
         self.mask = self.mask[index]
         self.next_pos = self.next_pos[index]
+
+
+def _attach_states(row: RowState) -> None:
+    """Give cues ending at the newest fed token the states captured there."""
+    if row.last_states is None:
+        return
+    index, by_layer = row.last_states
+    for cue in row.cues:
+        if cue.hidden is None and cue.token_end == index:
+            cue.hidden = by_layer
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -99,6 +99,7 @@ class RowState:
         self.evaluated_cues = 0  # cues already shown to the exit policies
         self.trial_tokens = 0  # tokens spent on forced-answer trials that policies asked for
         self.captured: dict[int, dict[int, torch.Tensor]] = {}
+        self.last_states: tuple[int, dict[int, torch.Tensor]] | None = None  # newest fed token's captured states
         if not fmt.has_tags or fmt.prompt_opens_thinking:
             self._start_thinking(0)
 
