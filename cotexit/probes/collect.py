@@ -25,6 +25,7 @@ from cotexit.benchmarks.loading import load_problems
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.runner import grade_row
+from cotexit.benchmarks.suites import get_suite
 from cotexit.generation.capture import CaptureConfig
 from cotexit.generation.cues import CueConfig
 from cotexit.generation.decode import DecodeConfig, Decoder
@@ -78,7 +79,8 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
     features = FeatureSpec(
         CaptureConfig(layers=config.layers).resolve(lm.num_layers), int(lm.model.config.get_text_config().hidden_size)
     )
-    problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
+    split = get_suite(config.suite).check_split(config.split)
+    problems = load_problems(config.suite, split, config.limit, config.data_dir)
     meta = {
         "fingerprint": lm.fingerprint(),
         "features": features.to_json(),
@@ -86,7 +88,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         "cues": config.cues.to_json(),
         "decode": config.decode.to_json(),
         "suite": config.suite,
-        "split": config.split,
+        "split": split,
         "provenance": provenance(config.to_json()),
     }
     writer = CueDataWriter(out, meta, match_keys=("fingerprint", "features", "thinking_format", "cues", "decode", "suite", "split"))

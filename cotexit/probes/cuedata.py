@@ -32,6 +32,7 @@ class CueDataWriter:
         if self.dir.exists() and not self.dir.is_dir():
             raise ValueError(f"--out {self.dir} is a file, not a folder")
         self.dir.mkdir(parents=True, exist_ok=True)
+        meta = json.loads(json.dumps(meta, default=str))  # compare in saved form (tuples become lists)
         meta_path = self.dir / META
         if meta_path.exists():
             old = json.loads(meta_path.read_text())
