@@ -75,7 +75,8 @@ def depth_table(
     norm, head = lm.model.model.norm, lm.model.lm_head.weight
     confidence, agree, sequence = [], [], []
     for start in range(0, len(prompts), batch_size):
-        rows = decoder.generate(list(prompts[start : start + batch_size]), [str(i) for i in range(start, start + batch_size)])
+        batch = list(prompts[start : start + batch_size])
+        rows = decoder.generate(batch, [str(i) for i in range(start, start + len(batch))])
         for offset, row in enumerate(rows):
             indices = sorted(row.captured)
             if not indices:
