@@ -18,11 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from cotexit import __version__
-from cotexit.cli import bench, collect, data, grade, models, solve
+from cotexit.cli import analyze, bench, calibrate, calibrate_depth, collect, data, grade, models, solve
+from cotexit.toy import cli as toy
 
 err_console = Console(stderr=True)
 
-SUBCOMMANDS = (solve, bench, collect, models, data, grade)
+SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, analyze, models, data, grade, toy)
 
 
 def build_parser() -> argparse.ArgumentParser:

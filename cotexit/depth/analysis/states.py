@@ -1,0 +1,78 @@
+"""The pre-norm output of every decoder block for one teacher-forced sequence, and the exit head.
+
+Owns `ExitHead` (the model's final norm and LM head, found on the model) and
+`block_outputs`, which runs the base model once and keeps the output of each
+decoder block through forward hooks. Hooks, not `output_hidden_states`:
+transformers 5 returns the *normed* last state as `hidden_states[N]`, while
+cotexit's convention (see `cotexit.generation.capture`) is that layer N is
+the last block's output before the final norm. Reading the blocks directly
+gives that for every layer, whatever the transformers version.
+
+Knows nothing about texts or statistics (`texts`, `metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class ExitHead:
+    """What turns a layer's hidden state into its prediction: `lm_head(norm(h))`."""
+
+    norm: Any
+    lm_head: Any
+    layers: Any
+    base: Any
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+
+def exit_head(model: Any) -> ExitHead:
+    """Find the decoder stack, final norm and LM head of a Llama/Qwen2-style causal LM."""
+    base = model.get_decoder() if hasattr(model, "get_decoder") else getattr(model, "model", None)
+    norm = getattr(base, "norm", None)
+    layers = getattr(base, "layers", None)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if base is None or norm is None or layers is None or head is None:
+        raise ValueError(
+            f"{type(model).__name__} is not a decoder-only model with .model.layers, .model.norm and an LM head; "
+            "the depth analysis supports Llama/Qwen2-style architectures"
+        )
+    return ExitHead(norm=norm, lm_head=head, layers=layers, base=base)
+
+
+def _hidden(output: Any) -> torch.Tensor:
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def block_outputs(model: Any, input_ids: list[int] | torch.Tensor, head: ExitHead | None = None) -> torch.Tensor:
+    """(N, T, H) outputs of decoder blocks 1..N (pre-norm) for one sequence, on the model's device."""
+    head = head or exit_head(model)
+    ids = torch.as_tensor(input_ids, dtype=torch.long).reshape(1, -1)  # (1, T)
+    if ids.shape[1] == 0:
+        raise ValueError("input_ids must not be empty")
+    device = next(model.parameters()).device
+    captured: list[torch.Tensor | None] = [None] * head.num_layers
+
+    def hook_for(index: int):
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            captured[index] = _hidden(output)[0].detach()  # (T, H)
+
+        return hook
+
+    handles = [layer.register_forward_hook(hook_for(i)) for i, layer in enumerate(head.layers)]
+    try:
+        with torch.inference_mode():
+            head.base(input_ids=ids.to(device), use_cache=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [i + 1 for i, h in enumerate(captured) if h is None]
+    assert not missing, f"decoder blocks {missing} produced no output"
+    return torch.stack(captured)  # type: ignore[arg-type]  # (N, T, H)
