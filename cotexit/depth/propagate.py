@@ -47,12 +47,11 @@ class PropagateForward:
         want_hidden: bool,
     ) -> StepOutput:
         stack, n = self.stack, self.stack.num_layers
+        if input_ids.shape[1] > 1:  # the prompt: no exits
+            logits, states = stack.full(input_ids, attention_mask, position_ids, cache)
+            return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
         x = stack.begin(input_ids, attention_mask, position_ids)
         collected: list[torch.Tensor] = [x.hidden]
-        if input_ids.shape[1] > 1:  # the prompt: no exits
-            hidden = stack.run(x, 0, n, cache, collected)
-            logits = stack.head(hidden[:, -1, :]).float()
-            return StepOutput(logits, stack.hidden_states(collected) if want_hidden else None)
 
         batch = input_ids.shape[0]
         exit_layer = torch.full((batch,), n, dtype=torch.long, device=input_ids.device)  # (B,)

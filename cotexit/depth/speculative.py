@@ -53,16 +53,13 @@ class SpeculativeForward:
         cache: Any,
         want_hidden: bool,
     ) -> StepOutput:
-        stack, n = self.stack, self.stack.num_layers
+        stack = self.stack
         if input_ids.shape[0] != 1:
             raise ValueError(f"exact layer exit decodes one row at a time; got a batch of {input_ids.shape[0]}")
         if input_ids.shape[1] > 1:  # the prompt
             self._drop_queue(cache)
-            collected: list[torch.Tensor] = []
-            x = stack.begin(input_ids, attention_mask, position_ids)
-            collected.append(x.hidden)
-            hidden = stack.run(x, 0, n, cache, collected)
-            return StepOutput(stack.head(hidden[:, -1, :]).float(), stack.hidden_states(collected) if want_hidden else None)
+            logits, states = stack.full(input_ids, attention_mask, position_ids, cache)
+            return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
 
         token = int(input_ids[0, 0])
         if self.queue and self.queue[0].token == token:
@@ -80,10 +77,7 @@ class SpeculativeForward:
     def _cycle(self, input_ids, attention_mask, position_ids, cache, want_hidden) -> StepOutput:
         stack, n, e = self.stack, self.stack.num_layers, self.draft_layer
         # 1. The fed token through the whole stack: the true next-token logits.
-        x = stack.begin(input_ids, attention_mask, position_ids)
-        states = [x.hidden]
-        hidden = stack.run(x, 0, n, cache, states)
-        logits = stack.head(hidden[:, -1, :]).float()  # (1, V)
+        logits, states = stack.full(input_ids, attention_mask, position_ids, cache)  # (1, V)
         blocks_before = self.stats.blocks_run
         self.stats.blocks_run += n
         self.stats.tokens += 1

@@ -93,6 +93,13 @@ class LayerStack:
                 past_key_values=cache,
             )
 
+    def full(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: Any):
+        """The whole stack over `input_ids`: (logits (B, V) at the last position, [embedding, block 1..N states])."""
+        x = self.begin(input_ids, attention_mask, position_ids)
+        states = [x.hidden]
+        hidden = self.run(x, 0, self.num_layers, cache, states)
+        return self.head(hidden[:, -1, :]).float(), states
+
     def hidden_states(self, states: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Embedding plus N block outputs as transformers reports them: the last one after the final norm."""
         assert len(states) == self.num_layers + 1, f"{len(states)} states for {self.num_layers} layers"
