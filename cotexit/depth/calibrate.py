@@ -30,7 +30,8 @@ import torch
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.config import LayerExitConfig
-from cotexit.depth.kernels import exit_stats
+from cotexit.depth.stack import LayerStack
+from cotexit.depth.confidence import confidence
 from cotexit.generation import CaptureConfig, DecodeConfig, Decoder
 from cotexit.models.loading import LoadedModel
 
@@ -72,8 +73,8 @@ def depth_table(
     n = lm.num_layers
     capture = CaptureConfig(layers=(*points, n), where="all")
     decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, capture=capture)
-    norm, head = lm.model.model.norm, lm.model.lm_head.weight
-    confidence, agree, sequence = [], [], []
+    stack, head = LayerStack(lm.model), lm.model.lm_head.weight
+    conf_rows, agree, sequence = [], [], []
     for start in range(0, len(prompts), batch_size):
         batch = list(prompts[start : start + batch_size])
         rows = decoder.generate(batch, [str(i) for i in range(start, start + len(batch))])
@@ -86,24 +87,18 @@ def depth_table(
             conf_cols, agree_cols, previous = [], [], None
             for p in points:
                 states = torch.stack([row.captured[i][p] for i in indices]).to(head.dtype)  # (T, H)
-                stats = exit_stats(states, norm.weight, head, eps=float(norm.variance_epsilon))
-                if config.measure == "softmax":
-                    conf = stats.top1_prob
-                elif config.measure == "margin":
-                    conf = stats.margin
-                else:
-                    conf = torch.zeros(len(indices)) if previous is None else torch.cosine_similarity(states, previous, -1).clamp(min=0)
+                conf, top = confidence(stack, states, config.measure, previous)  # the engines' own measure
                 previous = states
                 conf_cols.append(conf.float().cpu().numpy())
-                agree_cols.append((stats.argmax == final_top).cpu().numpy())
-            confidence.append(np.stack(conf_cols, axis=1))
+                agree_cols.append((top == final_top).cpu().numpy())
+            conf_rows.append(np.stack(conf_cols, axis=1))
             agree.append(np.stack(agree_cols, axis=1))
             sequence.append(np.full(len(indices), start + offset))
         if progress is not None:
             progress(min(start + batch_size, len(prompts)))
     seq = np.concatenate(sequence) if sequence else np.zeros(0, dtype=np.int64)
     _, seq = np.unique(seq, return_inverse=True)
-    return DepthTable(points, n, np.concatenate(confidence), np.concatenate(agree), seq)
+    return DepthTable(points, n, np.concatenate(conf_rows), np.concatenate(agree), seq)
 
 
 @dataclass(frozen=True)
