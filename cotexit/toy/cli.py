@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
     toy_sub = toy.add_subparsers(dest="toy_command", metavar="ACTION", required=True)
     train = toy_sub.add_parser("train", help="train the toy model from scratch (resumes from OUT/checkpoint.pt)")
     train.add_argument("--out", required=True, help="run folder; the model is written to OUT/model")
-    train.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of the training loop")
+    train.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget of the training loop")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     train.add_argument("--eval-problems", type=int, default=200, help="test problems for the final greedy eval")

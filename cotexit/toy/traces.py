@@ -31,6 +31,8 @@ THINK_START = "<think>"
 THINK_END = "</think>"
 FORCED_EXIT = get_format("toy").forced_exit  # "\n</think>\nThe final answer is \\boxed{"
 EOS = "<|end|>"
+# The re-checks after the answer, always in this order; a trace has the first 1..4 of them.
+RECHECKS = ("double-check", "alternatively", "redo", "question")
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,23 @@ class TraceConfig:
 
     p_slip_fixed: float = 0.08  # per step: a wrong result fixed at once by "Wait, ..."
     p_late_fix: float = 0.08  # per problem: last step wrong, caught by the first re-check
-    p_slip_unfixed: float = 0.08  # per problem: a wrong result nobody notices
-    recheck_weights: tuple[float, float, float] = (0.1, 0.3, 0.6)  # P(1, 2, 3 re-checks)
+    p_slip_unfixed: float = 0.05  # per problem: a wrong result nobody notices
+    recheck_weights: tuple[float, ...] = (0.02, 0.08, 0.25, 0.65)  # P(1, 2, 3, 4 re-checks)
 
     def __post_init__(self) -> None:
         for name in ("p_slip_fixed", "p_late_fix", "p_slip_unfixed"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"TraceConfig.{name} must be in [0, 1], got {value!r}")
-        if len(self.recheck_weights) != 3 or min(self.recheck_weights) < 0 or sum(self.recheck_weights) <= 0:
-            raise ValueError(f"TraceConfig.recheck_weights must be 3 non-negative weights, got {self.recheck_weights!r}")
+        if (
+            len(self.recheck_weights) != len(RECHECKS)
+            or min(self.recheck_weights) < 0
+            or sum(self.recheck_weights) <= 0
+        ):
+            raise ValueError(
+                f"TraceConfig.recheck_weights must be {len(RECHECKS)} non-negative weights "
+                f"(P(1..{len(RECHECKS)} re-checks)), got {self.recheck_weights!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,14 @@ def _words(prob: ArithProblem, values: list[int]) -> str:
     return ", ".join(parts)
 
 
+def _redo(prob: ArithProblem, values: list[int]) -> list[str]:
+    """The computation written out again in full sentences, one line per step."""
+    out = [f"{prob.name} had {values[0]} {prob.item} at first."]
+    for i, step in enumerate(prob.steps):
+        out.append(f"After {prob.pronoun.lower()} {prob.step_clause(step)}: {_computation(step, values[i], values[i + 1])}.")
+    return out
+
+
 def write_trace(prob: ArithProblem, rng: random.Random, config: TraceConfig = TraceConfig()) -> Trace:
     """The chain of thought for `prob`, with randomness drawn from `rng` only."""
     lines: list[Line] = [Line(f"{prob.name} starts with {prob.start} {prob.item}.", False, prob.start)]
@@ -153,7 +170,7 @@ def write_trace(prob: ArithProblem, rng: random.Random, config: TraceConfig = Tr
 
     stated = late_wrong if late_wrong is not None else values[-1]
     lines.append(Line(f"So the answer is {stated}.", False, stated))
-    n_checks = rng.choices((1, 2, 3), weights=config.recheck_weights)[0]
+    n_checks = rng.choices(range(1, len(RECHECKS) + 1), weights=config.recheck_weights)[0]
     final = values[-1]
     for k in range(n_checks):
         if k == 0:
@@ -167,6 +184,11 @@ def write_trace(prob: ArithProblem, rng: random.Random, config: TraceConfig = Tr
         elif k == 1:
             lines.append(Line(f"Alternatively, {_words(prob, values)}.", True, final))
             lines.append(Line(f"So it is {final} again.", False, final))
+        elif k == 2:
+            lead = "Hmm, let me redo it from the start." if rng.random() < 0.8 else "But wait, let me go through it again."
+            lines.append(Line(lead, True, final))
+            lines.extend(Line(text, False, final) for text in _redo(prob, values))
+            lines.append(Line(f"Same result, {final}.", False, final))
         else:
             lead = "Hmm, let me make sure I answer the question." if rng.random() < 0.8 else "But wait, what is asked?"
             lines.append(Line(lead, True, final))

@@ -46,12 +46,12 @@ class TrainConfig:
     model: ToyModelConfig = field(default_factory=ToyModelConfig)
     trace: TraceConfig = field(default_factory=TraceConfig)
     seed: int = 0
-    minutes: float = 30.0  # wall-clock budget of the training loop (evaluation comes after)
+    minutes: float = 40.0  # wall-clock budget of the training loop (evaluation comes after)
     max_steps: int = 100_000
-    batch_tokens: int = 6144
+    batch_tokens: int = 3072
     lr: float = 2e-3
     min_lr_ratio: float = 0.05
-    warmup_steps: int = 60
+    warmup_steps: int = 200
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     p_forced: float = 0.15  # fraction of examples cut at a cue and answered with the best guess
@@ -179,7 +179,7 @@ def train_toy(out_dir: str | Path, config: TrainConfig = TrainConfig(), progress
             tokens_seen += int(mask.sum())
             event = {"step": step, "frac": min(frac, 1.0), "loss": loss.item(), "final_ce": per_layer[-1], "lr": lr}
             if step % 25 == 0:
-                log.info("step %d frac %.3f loss %.4f final %.4f layer ce %s", step, frac, float(loss), per_layer[-1],
+                log.info("step %d frac %.3f loss %.4f final %.4f layer ce %s", step, frac, event["loss"], per_layer[-1],
                          " ".join(f"{c:.2f}" for c in per_layer))
             if progress is not None:
                 progress(event)
