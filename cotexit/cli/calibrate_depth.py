@@ -12,6 +12,7 @@ from cotexit.benchmarks.prompts import build_prompt
 from cotexit.cli.common import add_model_args, load_for_cli
 from cotexit.depth.calibrate import calibrate_depth, depth_table, save_depth_artifact
 from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.onpolicy import DEFAULT_GRID, calibrate_depth_on_policy, check_grid
 from cotexit.generation import DecodeConfig
 from cotexit.models.loading import chat_prompt
 
@@ -22,10 +23,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "calibrate-depth",
         help="calibrate the layer-exit threshold so token disagreement stays <= epsilon_tok",
-        description="Decode problems of a suite greedily with the full model, capturing the exit points' states, "
-        "and choose the most lenient confidence threshold whose expected per-sequence token disagreement with the "
-        "full model is <= --epsilon-tok with probability >= 1 - --delta (Learn-then-Test). Writes OUT/card.json; "
-        "use it with `bench --layer-exit propagate --depth-artifact OUT`.",
+        description="Choose the most lenient confidence threshold for `--layer-exit propagate` whose expected "
+        "per-problem token disagreement with full greedy decoding is <= --epsilon-tok with probability >= 1 - --delta "
+        "(Learn-then-Test). --method engine (default) decodes the problems with the full model and then with the "
+        "engine at each threshold of --grid, strict to lenient, until one fails: the certificate covers what the "
+        "engine writes. --method teacher-forced decodes once, scoring the exit points on the full model's own states: "
+        "cheaper, but blind to the errors propagation compounds. Writes OUT/card.json; use it with "
+        "`bench --layer-exit propagate --depth-artifact OUT`.",
     )
     parser.add_argument("--suite", required=True)
     parser.add_argument("--split", help="calibration split (e.g. calib for arith)")
@@ -37,6 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
     parser.add_argument("--epsilon-tok", type=float, required=True, help="bound on the token disagreement rate")
     parser.add_argument("--delta", type=float, default=0.1)
+    parser.add_argument(
+        "--method", choices=["engine", "teacher-forced"], default="engine",
+        help="engine: run the propagate engine at each tested threshold (default); teacher-forced: one full-model pass",
+    )
+    parser.add_argument(
+        "--grid", help="engine method: comma-separated thresholds, strict to lenient "
+        f"(default {','.join(f'{g:g}' for g in DEFAULT_GRID)})",
+    )
     parser.add_argument("--data-dir")
     parser.add_argument("--out", required=True, help="artifact folder")
     add_model_args(parser)
@@ -48,18 +60,32 @@ def run(args: argparse.Namespace) -> int:
     config = LayerExitConfig(mode="propagate", measure=args.exit_measure, every=None if points else args.exit_every, points=points)
     if not 0 < args.epsilon_tok < 1:
         raise ValueError(f"--epsilon-tok must be in (0, 1), got {args.epsilon_tok}")
+    grid = check_grid([float(x) for x in args.grid.split(",")] if args.grid else DEFAULT_GRID)
+    if args.grid and args.method != "engine":
+        raise ValueError("--grid is for --method engine (teacher-forced tries every observed confidence)")
     problems = load_problems(args.suite, args.split, args.limit, args.data_dir)
     decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
     lm = load_for_cli(args)
     prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
     with Progress(console=console) as progress:
         task = progress.add_task("decoding", total=len(prompts))
-        table = depth_table(lm, prompts, config, decode, args.batch_size, lambda done: progress.update(task, completed=done))
-    cal = calibrate_depth(table, args.exit_measure, args.epsilon_tok, args.delta)
+        if args.method == "engine":
+            def on_progress(what: str, done: int, total: int) -> None:
+                progress.update(task, description=what, completed=done, total=total)
+
+            cal = calibrate_depth_on_policy(
+                lm, prompts, config, args.epsilon_tok, args.delta, decode, args.batch_size, grid, on_progress
+            )
+        else:
+            table = depth_table(
+                lm, prompts, config, decode, args.batch_size, lambda done: progress.update(task, completed=done)
+            )
+            cal = calibrate_depth(table, args.exit_measure, args.epsilon_tok, args.delta)
     final = LayerExitConfig(
         mode="propagate", measure=args.exit_measure, points=cal.points, thresholds=(cal.threshold if cal.threshold is not None else 1.0,)
     )
-    save_depth_artifact(cal, final, lm.fingerprint(), args.out, {"suite": args.suite, "split": args.split, "n": len(problems)})
+    corpus = {"suite": args.suite, "split": args.split, "n": len(problems), "max_new_tokens": args.max_new_tokens}
+    save_depth_artifact(cal, final, lm.fingerprint(), args.out, corpus)
     if cal.threshold is None:
         console.print("[yellow]warning:[/yellow] no threshold certified: the engine would never exit")
     else:

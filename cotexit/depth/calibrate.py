@@ -11,8 +11,9 @@ i's disagreement rate (in [0, 1]); Learn-then-Test with Hoeffding-Bentkus
 p-values (valid for bounded losses) and fixed-sequence testing from strict to
 lenient picks the most lenient lambda with E[L] <= epsilon_tok certified.
 The table is teacher-forced on full-model states: in `propagate` mode earlier
-exits perturb later keys and values, which this does not see; the bench
-measures the disagreement that results.
+exits perturb later keys and values, which this does not see, and the
+disagreement the engine then shows can be far above epsilon_tok;
+`cotexit.depth.onpolicy` calibrates on the engine's own output instead.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class DepthCalibration:
     risks: tuple[float, ...]
     p_values: tuple[float, ...]
     mean_layers: tuple[float, ...]
+    method: str = "teacher-forced"  # or "engine": see cotexit.depth.onpolicy
 
 
 def calibrate_depth(table: DepthTable, measure: str, epsilon_tok: float, delta: float = 0.1) -> DepthCalibration:

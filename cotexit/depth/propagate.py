@@ -7,8 +7,11 @@ reaches that point's threshold takes its token from that layer. When every
 row of the batch has exited, the remaining blocks are not run: their keys and
 values for this position are computed from the current state (attention
 projections only), so later tokens attend to a full cache. Rows that exited
-earlier ride along with the batch until then (their later states are
-computed but not used for their token). Hidden states of skipped layers, if
+earlier ride along with the batch until then with their state frozen at the
+exit state, so the blocks they pass through write exactly the keys and
+values propagation would: a row's tokens do not depend on which other rows
+share its batch (which makes the rows of a calibration independent units).
+Hidden states of skipped layers, if
 asked for, are the exit state copied (what propagation assumes); as in
 transformers, the last one is reported after the final norm.
 The output is approximate: tokens may differ from full decoding.
@@ -59,7 +62,8 @@ class PropagateForward:
         hidden, done_at, previous = x.hidden, n, None
         for layer in range(1, n + 1):
             x.hidden = hidden
-            hidden = stack.run(x, layer - 1, layer, cache)  # (B, 1, H)
+            exited = (exit_layer < n).view(batch, 1, 1)  # rows that left at an earlier point
+            hidden = torch.where(exited, hidden, stack.run(x, layer - 1, layer, cache))  # (B, 1, H)
             collected.append(hidden)
             self.stats.blocks_run += batch
             if layer not in self.thresholds:

@@ -261,3 +261,18 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr  # not wrapped at COLUMNS
     assert lines[0].startswith("error: unknown suite 'gsm8kk'; did you mean 'gsm8k'? Known suites: ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--grid", "0.9,0.95"], "strict to lenient"),
+        (["--grid", "0.99,x"], "could not convert"),
+        (["--method", "teacher-forced", "--grid", "0.99,0.9"], "--grid is for --method engine"),
+        (["--epsilon-tok", "0"], "--epsilon-tok must be in (0, 1)"),
+    ],
+)
+def test_bad_calibrate_depth_option_is_rejected_before_loading(capsys, no_model, tmp_path, extra, message):
+    argv = ["calibrate-depth", "--suite", "arith", "--split", "calib", "--epsilon-tok", "0.05", "--out", str(tmp_path / "d")]
+    line = fails_cleanly(capsys, argv + extra)
+    assert message in line

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+
+from cotexit.depth.calibrate import depth_table
 
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.speculative import SpeculativeForward
 from cotexit.generation import CaptureConfig, DecodeConfig, Decoder, ThinkingBudget
 from cotexit.models import chat_prompt, get_format
+from cotexit.models.loading import LoadedModel
 
 QUESTIONS = ["Tom has 5 apples and buys 3 more.", "What is 3 * 4 minus 5?"]
 ALL_LAYERS = CaptureConfig(layers=(0, 1, 2, 3, 4), where="all")
@@ -85,3 +89,20 @@ def test_exit_points_must_fit_the_model():
     with pytest.raises(ValueError, match="exit points"):
         LayerExitConfig(points=(4,)).exit_points(4)
     assert LayerExitConfig(every=3).exit_points(10) == (3, 6, 9)
+
+
+def test_propagate_rows_do_not_depend_on_their_batch_mates(tiny_llama, tokenizer):
+    """A row that exited early rides along with its state frozen, so alone or batched it writes the same tokens."""
+    prompts = [chat_prompt(tokenizer, q) for q in (*QUESTIONS, "Ana has 9 pens and loses 2.")]
+    lm = LoadedModel("tiny", "tiny", tiny_llama, tokenizer, get_format("plain"))
+    table = depth_table(lm, prompts, LayerExitConfig(every=1), DecodeConfig(max_new_tokens=32))
+    mixed = 0
+    for threshold in np.quantile(table.confidence, [0.3, 0.5, 0.7]):  # a random model's own range: exits are mixed
+        config = LayerExitConfig(every=1, thresholds=(threshold,))
+        batched_engine = PropagateForward(tiny_llama, config)
+        batched = run(tiny_llama, tokenizer, prompts, batched_engine)
+        mixed += 1.0 < batched_engine.stats.mean_layers_per_token < 4.0
+        for prompt, row in zip(prompts, batched):
+            alone = run(tiny_llama, tokenizer, [prompt], PropagateForward(tiny_llama, config))[0]
+            assert alone.token_ids == row.token_ids
+    assert mixed >= 1

@@ -1,0 +1,152 @@
+"""Calibrating `propagate` mode on its own output: the engine runs at every threshold it tests.
+
+Owns `calibrate_depth_on_policy` and its default grid. The teacher-forced
+calibration of `cotexit.depth.calibrate` scores exit points on full-model
+states; under propagation an early exit changes the keys and values later
+tokens attend to, errors compound, and its certificate says nothing about
+what the engine then writes. Here the loss is what `bench` measures: for
+each calibration problem, decode greedily with the full model and with the
+engine at threshold lambda, and take the fraction of positions where the two
+token streams differ over their common length. Problems are independent
+units (the engine's output for a row does not depend on its batch-mates),
+losses are bounded in [0, 1], so Hoeffding-Bentkus p-values are valid, and
+fixed-sequence testing over a grid fixed in advance, from strict to lenient,
+stops at the first threshold it cannot certify: only the thresholds tested
+cost a decoding pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from cotexit.benchmarks.paired import disagreement
+from cotexit.calibration.ltt import fixed_sequence
+from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
+from cotexit.depth.calibrate import DepthCalibration
+from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.propagate import PropagateForward
+from cotexit.generation import DecodeConfig, Decoder, RowResult
+from cotexit.models.loading import LoadedModel
+
+# Strict to lenient. Fixed before seeing data, as Learn-then-Test requires.
+DEFAULT_GRID: tuple[float, ...] = (
+    0.9999, 0.9995, 0.999, 0.998, 0.995, 0.99, 0.98, 0.97, 0.95, 0.92, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5,
+)
+
+# (what is being decoded, problems done, problems in all)
+Progress = Callable[[str, int, int], None]
+
+
+def check_grid(grid: Sequence[float]) -> tuple[float, ...]:
+    values = tuple(float(g) for g in grid)
+    if not values:
+        raise ValueError("the threshold grid is empty")
+    if any(not 0.0 <= g <= 1.0 for g in values):
+        raise ValueError(f"grid thresholds must be in [0, 1], got {values}")
+    if any(a <= b for a, b in zip(values, values[1:])):
+        raise ValueError(f"the grid must go from strict to lenient (strictly decreasing), got {values}")
+    return values
+
+
+def sequence_losses(full: Sequence[RowResult], treated: Sequence[RowResult]) -> np.ndarray:
+    """(n,) per-problem disagreement rate: differing positions / compared positions (0 when none compared)."""
+    out = np.zeros(len(full))
+    for i, (a, b) in enumerate(zip(full, treated, strict=True)):
+        differing, compared = disagreement(a, b)
+        out[i] = differing / compared if compared else 0.0
+    return out
+
+
+def _decode(
+    lm: LoadedModel,
+    prompts: Sequence[str],
+    decode: DecodeConfig,
+    batch_size: int,
+    engine: PropagateForward | None,
+    on_batch: Callable[[int], None],
+) -> list[RowResult]:
+    options = {"step_forward": engine} if engine is not None else {}
+    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, **options)
+    rows: list[RowResult] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = list(prompts[start : start + batch_size])
+        rows.extend(decoder.generate(batch, [str(i) for i in range(start, start + len(batch))]))
+        on_batch(len(rows))
+    return rows
+
+
+def fixed_sequence_ltt(
+    grid: Sequence[float],
+    evaluate: Callable[[float], tuple[np.ndarray, float]],
+    epsilon: float,
+    delta: float,
+) -> tuple[float | None, list[float], list[float], list[float]]:
+    """Learn-then-Test over `grid` (strict to lenient), evaluating lazily.
+
+    `evaluate(lam)` returns (per-unit losses in [0, 1], mean layers per token).
+    Returns (certified threshold or None, then per tested threshold: mean loss,
+    Hoeffding-Bentkus p-value, mean layers). Stops at the first p-value above
+    `delta`, so thresholds after it are never evaluated.
+    """
+    risks, p_values, layers = [], [], []
+    for lam in check_grid(grid):
+        losses, mean_layers = evaluate(lam)
+        if losses.size and (losses.min() < 0 or losses.max() > 1):
+            raise ValueError("losses must lie in [0, 1]")
+        risks.append(float(losses.mean()))
+        p_values.append(float(hoeffding_bentkus_p_value(losses.sum(), losses.size, epsilon)))
+        layers.append(float(mean_layers))
+        if p_values[-1] > delta:  # fixed-sequence testing stops at the first failure
+            break
+    rejected = fixed_sequence(np.asarray(p_values), delta)
+    return (float(grid[rejected - 1]) if rejected else None), risks, p_values, layers
+
+
+@torch.inference_mode()
+def calibrate_depth_on_policy(
+    lm: LoadedModel,
+    prompts: Sequence[str],
+    base: LayerExitConfig,
+    epsilon_tok: float,
+    delta: float = 0.1,
+    decode: DecodeConfig | None = None,
+    batch_size: int = 8,
+    grid: Sequence[float] = DEFAULT_GRID,
+    progress: Progress | None = None,
+) -> DepthCalibration:
+    """The most lenient grid threshold whose expected per-problem disagreement is certified <= `epsilon_tok`."""
+    if base.mode != "propagate":
+        raise ValueError(f"on-policy depth calibration is for propagate mode, got {base.mode!r}")
+    grid = check_grid(grid)
+    decode = decode or DecodeConfig()
+    if not decode.sampling.greedy:
+        raise ValueError("on-policy depth calibration compares against full greedy decoding; use temperature 0")
+    n = len(prompts)
+    needed = min_samples(epsilon_tok, delta)
+    if n < needed:
+        raise ValueError(
+            f"{n} calibration problems cannot certify epsilon_tok={epsilon_tok} at delta={delta}; at least {needed} are needed"
+        )
+    report = progress or (lambda _what, _done, _total: None)
+    full = _decode(lm, prompts, decode, batch_size, None, lambda done: report("full model", done, n))
+
+    def evaluate(lam: float) -> tuple[np.ndarray, float]:
+        engine = PropagateForward(lm.model, replace(base, thresholds=(lam,)))
+        rows = _decode(lm, prompts, decode, batch_size, engine, lambda done: report(f"threshold {lam:g}", done, n))
+        return sequence_losses(full, rows), engine.stats.mean_layers_per_token
+
+    threshold, risks, p_values, layers = fixed_sequence_ltt(grid, evaluate, epsilon_tok, delta)
+    guarantee = (
+        f"with probability >= {1 - delta:.2f} over the calibration draw, the expected per-problem fraction of "
+        f"positions where the propagate engine's greedy tokens differ from full greedy decoding's (compared "
+        f"position by position over their common length) is <= {epsilon_tok} (the engine run at each tested "
+        f"threshold; Learn-then-Test, Hoeffding-Bentkus, fixed-sequence over a preset grid; {n} problems)"
+    )
+    return DepthCalibration(
+        threshold, epsilon_tok, delta, n, sum(len(r.token_ids) for r in full), base.exit_points(lm.num_layers),
+        base.measure, guarantee, grid[: len(risks)], tuple(risks), tuple(p_values), tuple(layers), method="engine",
+    )
