@@ -224,15 +224,15 @@ class DecodeSession:
             return
         states = torch.stack([out.hidden_states[layer][:, -1, :] for layer in self.d.capture_layers], 1)  # (B, L, H)
         states = states.float().cpu()
+        layers, every_token = self.d.capture_layers, self.d.capture.where == "all"
         for slot, r in enumerate(self.batch):
             row = self.rows[r]
             index = row.fed - 1
             if index < 0:
                 continue  # the prompt's last token: not a generated position
-            by_layer = {layer: states[slot, j] for j, layer in enumerate(self.d.capture_layers)}
-            if self.d.capture.where == "all":
-                row.captured[index] = by_layer
-            row.last_states = (index, by_layer)
+            if every_token:
+                row.captured[index] = _by_layer(layers, states[slot])
+            row.last_states = (index, layers, states[slot])  # split by layer only when a cue takes them
             _attach_states(row)
 
     def _evaluate(self, slot: int, row: RowState, event: StepEvent, *, cut_now: bool) -> bool:
@@ -307,14 +307,26 @@ class DecodeSession:
         self.next_pos = self.next_pos[index]
 
 
+def _by_layer(layers: Sequence[int], states: torch.Tensor) -> dict[int, torch.Tensor]:
+    """{layer: (H,)} from one row's (L, H) captured states."""
+    return {layer: states[j] for j, layer in enumerate(layers)}
+
+
 def _attach_states(row: RowState) -> None:
-    """Give cues ending at the newest fed token the states captured there."""
+    """Give cues ending at the newest fed token the states captured there.
+
+    Only the newest cues can still be waiting (states arrive one forward after
+    a cue's last token), so the scan runs from the end and stops at the first
+    cue that has its states: this runs for every row at every step.
+    """
     if row.last_states is None:
         return
-    index, by_layer = row.last_states
-    for cue in row.cues:
-        if cue.hidden is None and cue.token_end == index:
-            cue.hidden = by_layer
+    index, layers, states = row.last_states
+    for cue in reversed(row.cues):
+        if cue.hidden is not None:
+            break
+        if cue.token_end == index:
+            cue.hidden = _by_layer(layers, states)
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
