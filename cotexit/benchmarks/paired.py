@@ -159,6 +159,11 @@ def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dic
             "mean_layers_per_token": layer_sum / tokens if tokens else float(num_layers),
             "depth_saved_pct": 100.0 * (1 - layer_sum / (tokens * num_layers)) if tokens else 0.0,
             "token_disagreement": differing / compared if compared else 0.0,
+            # the mean of per-problem rates: what `calibrate-depth` bounds
+            "token_disagreement_per_problem": sum(
+                r["full"]["differing_tokens"] / r["full"]["compared_tokens"] if r["full"]["compared_tokens"] else 0.0
+                for r in rows
+            ) / n,
             "acceptance_rate": sum(d["accepted"] for d in depth) / drafted if drafted else None,
             "same_text_as_full": sum(r["full"]["same_tokens"] for r in rows) / n,
             "compute_saved_pct": 100.0 * (1 - treated_flops / full_flops) if full_flops else 0.0,

@@ -119,7 +119,8 @@ def summary_table(summary: dict) -> Table:
             paired += [
                 ("layers per token", f"{summary['mean_layers_per_token']:.2f}"),
                 ("depth saved", f"{summary['depth_saved_pct']:.1f}%"),
-                ("token disagreement", f"{summary['token_disagreement']:.2%}"),
+                ("token disagreement", f"{summary['token_disagreement']:.2%} of tokens, "
+                 f"{summary['token_disagreement_per_problem']:.2%} per problem (mean)"),
                 ("same text as full run", f"{summary['same_text_as_full']:.1%}"),
             ]
             if summary.get("acceptance_rate") is not None:
