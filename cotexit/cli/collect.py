@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.exits import depth_artifact_config
 from cotexit.generation.capture import default_layers
 from cotexit.probes.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import load_cue_data
@@ -33,6 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
     parser.add_argument("--max-forced-tokens", type=int, default=24, help="answer tokens per forced trial (default: 24)")
     parser.add_argument("--budgets", help="comma-separated thinking-token budgets at which to also force an answer")
+    parser.add_argument(
+        "--depth-artifact",
+        help="decode with propagate-mode layer exit from this `calibrate-depth` artifact, so the probe is fitted and "
+        "calibrated on the states and forced answers it will see when used with the same --depth-artifact",
+    )
     parser.add_argument("--data-dir", help="benchmark data folder")
     add_model_args(parser)
     add_decode_args(parser, max_new_tokens=1024)
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         decode=decode_config(args),
         cues=cue_config(args),
+        layer_exit=depth_artifact_config(args.depth_artifact) if args.depth_artifact else None,
     )
     CollectConfig(**config_args, layers=layers or ())  # validate before loading the model
     lm = load_for_cli(args)

@@ -40,18 +40,24 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     depth.add_argument("--depth-artifact", help="propagate mode: exit points, measure and threshold from `calibrate-depth`")
 
 
+def depth_artifact_config(folder: str) -> LayerExitConfig:
+    """The propagate-mode config a `calibrate-depth` artifact certified; an error if it certified none."""
+    from cotexit.depth.calibrate import load_depth_artifact
+
+    card = load_depth_artifact(folder)
+    if card["never_exit"]:
+        raise ValueError(f"{folder} certified no threshold: layer exit would never fire")
+    saved = card["layer_exit"]
+    return LayerExitConfig(**{**saved, "points": tuple(saved["points"]), "thresholds": tuple(saved["thresholds"])})
+
+
 def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
     if args.depth_artifact and args.layer_exit != "propagate":
         raise ValueError("--depth-artifact needs --layer-exit propagate")
     if not args.layer_exit:
         return None
     if args.depth_artifact:
-        from cotexit.depth.calibrate import load_depth_artifact
-
-        card = load_depth_artifact(args.depth_artifact)
-        if card["never_exit"]:
-            raise ValueError(f"{args.depth_artifact} certified no threshold: layer exit would never fire")
-        return LayerExitConfig(**{**card["layer_exit"], "points": tuple(card["layer_exit"]["points"]), "thresholds": tuple(card["layer_exit"]["thresholds"])})
+        return depth_artifact_config(args.depth_artifact)
     points = tuple(int(x) for x in args.exit_layers.split(",")) if args.exit_layers else ()
     every = args.exit_every if (args.exit_every or points) else (None if args.draft_layer else 2)
     return LayerExitConfig(

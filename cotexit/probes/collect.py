@@ -26,6 +26,8 @@ from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.runner import grade_row
 from cotexit.benchmarks.suites import get_suite
+from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.propagate import PropagateForward
 from cotexit.generation.capture import CaptureConfig
 from cotexit.generation.cues import CueConfig
 from cotexit.generation.decode import DecodeConfig, Decoder
@@ -48,9 +50,14 @@ class CollectConfig:
     data_dir: str | None = None
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     cues: CueConfig = field(default_factory=CueConfig)
+    # propagate-mode layer exit during collection, so a probe meant to run with depth exits on is fitted
+    # and calibrated on the states and forced answers it will see
+    layer_exit: LayerExitConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        if self.layer_exit is not None and self.layer_exit.mode != "propagate":
+            raise ValueError("collect runs layer exit in propagate mode only (exact mode changes nothing)")
         object.__setattr__(self, "budgets", tuple(sorted(set(int(b) for b in self.budgets))))
         if any(b < 1 for b in self.budgets):
             raise ValueError(f"budgets must be >= 1 thinking tokens, got {self.budgets}")
@@ -89,9 +96,11 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         "decode": config.decode.to_json(),
         "suite": config.suite,
         "split": split,
+        "layer_exit": config.layer_exit.to_json() if config.layer_exit else None,
         "provenance": provenance(config.to_json()),
     }
-    writer = CueDataWriter(out, meta, match_keys=("fingerprint", "features", "thinking_format", "cues", "decode", "suite", "split"))
+    match = ("fingerprint", "features", "thinking_format", "cues", "decode", "suite", "split", "layer_exit")
+    writer = CueDataWriter(out, meta, match_keys=match)
     todo = [p for p in problems if p.id not in writer.done]
     done = len(problems) - len(todo)
     total_cues = 0
@@ -103,6 +112,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         config.decode,
         cues=config.cues,
         capture=CaptureConfig(layers=features.layers, where="cues"),
+        **({"step_forward": PropagateForward(lm.model, config.layer_exit)} if config.layer_exit else {}),
     )
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]

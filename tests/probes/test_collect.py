@@ -1,0 +1,43 @@
+"""`run_collect` on the shipped toy model: cue rows with features and labels, resume, and settings that must match."""
+
+from __future__ import annotations
+
+import pytest
+
+from cotexit.depth.config import LayerExitConfig
+from cotexit.generation import DecodeConfig
+from cotexit.models import load_model
+from cotexit.probes.collect import CollectConfig, run_collect
+from cotexit.probes.cuedata import load_cue_data
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return load_model("toy", device="cpu")
+
+
+def collect(toy, out, **kw):
+    config = CollectConfig(suite="arith", model="toy", split="calib", limit=3, layers=(4, 8), batch_size=2,
+                           budgets=(16,), decode=DecodeConfig(max_new_tokens=200), **kw)
+    return list(run_collect(toy, config, out))
+
+
+def test_collects_every_cue_and_resumes(toy, tmp_path):
+    events = collect(toy, tmp_path / "c")
+    assert events[-1].done == events[-1].total == 3
+    data = load_cue_data(tmp_path / "c")
+    assert len(data.problems) == 3 and len(data.cues) >= 3
+    assert data.features.shape == (len(data.cues), 2 * toy.model.config.hidden_size)
+    assert all(isinstance(c["forced_correct"], bool) for c in data.cues)
+    again = collect(toy, tmp_path / "c")  # nothing left to do
+    assert again[0].done == 3 and len(load_cue_data(tmp_path / "c").problems) == 3
+
+
+def test_layer_exit_is_recorded_and_must_match_on_resume(toy, tmp_path):
+    depth = LayerExitConfig(every=1, thresholds=(0.99,))
+    collect(toy, tmp_path / "d", layer_exit=depth)
+    assert load_cue_data(tmp_path / "d").meta["layer_exit"]["thresholds"] == [0.99]
+    with pytest.raises(ValueError, match="layer_exit"):
+        collect(toy, tmp_path / "d")
+    with pytest.raises(ValueError, match="propagate mode only"):
+        CollectConfig(suite="arith", model="toy", layer_exit=LayerExitConfig(mode="exact", draft_layer=2))
