@@ -42,7 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="instead of a paired run: one full run per problem with forced answers at every cue, then the probe at "
         "every calibrated level, DEER, answer consistency and budgets evaluated on it; writes OUT/sweep.csv and OUT/pareto.png",
     )
-    sweep.add_argument("--sweep-budgets", default="32,64,128,256", help="thinking-token budgets for the budget baseline")
+    sweep.add_argument(
+        "--sweep-budgets",
+        help="thinking-token budgets for the budget baseline (default: those of existing --sweep-data, else 32,64,128,256)",
+    )
     sweep.add_argument("--sweep-data", help="where the full runs with trials are kept (default: OUT/sweep-data); resumable")
     parser.set_defaults(func=run)
 

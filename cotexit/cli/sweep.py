@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
@@ -20,12 +21,34 @@ from cotexit.probes.cuedata import load_cue_data
 console = Console()
 
 
+DEFAULT_BUDGETS = (32, 64, 128, 256)
+
+
+def sweep_budgets(option: str | None, data_dir: Path) -> tuple[int, ...]:
+    """The budgets to sweep: --sweep-budgets, else those the existing sweep data was collected with, else the default.
+
+    Budget trials are forced answers recorded during collection, so existing data can only serve its own budgets.
+    """
+    requested = tuple(sorted({int(b) for b in option.split(",") if b.strip()})) if option else None
+    meta = data_dir / "meta.json"
+    if not meta.is_file():
+        return requested if requested is not None else DEFAULT_BUDGETS
+    recorded = tuple(json.loads(meta.read_text()).get("provenance", {}).get("config", {}).get("budgets", ()))
+    if requested is not None and requested != recorded:
+        raise ValueError(
+            f"{data_dir} was collected with budget trials at {list(recorded)}, not {list(requested)}; "
+            f"pass --sweep-budgets {','.join(map(str, recorded)) or '(none)'} or another --sweep-data"
+        )
+    return recorded
+
+
 def run_sweep(args: argparse.Namespace) -> int:
     path = probe_path(args)
     if path is None:
         raise ValueError("--sweep needs the probe to sweep: --probe DIR or --exit")
     artifact = ProbeArtifact.load(path)
-    budgets = tuple(int(b) for b in args.sweep_budgets.split(",")) if args.sweep_budgets else ()
+    data_dir = Path(args.sweep_data) if args.sweep_data else Path(args.out) / "sweep-data"
+    budgets = sweep_budgets(args.sweep_budgets, data_dir)
     config = CollectConfig(
         suite=args.suite,
         model=args.model,
@@ -40,7 +63,6 @@ def run_sweep(args: argparse.Namespace) -> int:
     )
     lm = load_for_cli(args)
     artifact.check_model(lm.fingerprint())
-    data_dir = Path(args.sweep_data) if args.sweep_data else Path(args.out) / "sweep-data"
     columns = [TextColumn("[bold]full runs with trials at every cue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("sweep", total=None)

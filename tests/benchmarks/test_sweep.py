@@ -83,3 +83,17 @@ def test_a_budget_exit_answers_what_the_trial_at_the_budget_answers(tiny_llama, 
     for r, row in enumerate(exited):
         cut = row.exit.cut
         assert row.token_ids[cut + forced :] == trials[r].token_ids[: len(row.token_ids) - cut - forced]
+
+
+def test_sweep_budgets_follow_existing_data_and_refuse_others(tmp_path):
+    import json
+
+    from cotexit.cli.sweep import DEFAULT_BUDGETS, sweep_budgets
+
+    assert sweep_budgets(None, tmp_path / "none") == DEFAULT_BUDGETS
+    assert sweep_budgets("64,32", tmp_path / "none") == (32, 64)
+    (tmp_path / "meta.json").write_text(json.dumps({"provenance": {"config": {"budgets": [64, 128]}}}))
+    assert sweep_budgets(None, tmp_path) == (64, 128)
+    assert sweep_budgets("128,64", tmp_path) == (64, 128)
+    with pytest.raises(ValueError, match="--sweep-budgets 64,128"):
+        sweep_budgets("32", tmp_path)
