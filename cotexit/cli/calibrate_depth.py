@@ -25,10 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="calibrate the layer-exit threshold so token disagreement stays <= epsilon_tok",
         description="Choose the most lenient confidence threshold for `--layer-exit propagate` whose expected "
         "per-problem token disagreement with full greedy decoding is <= --epsilon-tok with probability >= 1 - --delta "
-        "(Learn-then-Test). --method engine (default) decodes the problems with the full model and then with the "
-        "engine at each threshold of --grid, strict to lenient, until one fails: the certificate covers what the "
-        "engine writes. --method teacher-forced decodes once, scoring the exit points on the full model's own states: "
-        "cheaper, but blind to the errors propagation compounds. Writes OUT/card.json; use it with "
+        "(Learn-then-Test). The full model first decodes the problems greedily. --method engine (default): the engine "
+        "then reads that text with its own propagated cache at each threshold of --grid, strict to lenient, until one "
+        "fails; the loss is the share of positions where it predicts another next token. --method free-run: the engine "
+        "generates freely and its tokens are compared position by position (one divergence shifts every later "
+        "position; far harsher). --method full-states: one pass scoring exit points on the full model's own states; "
+        "cheapest, but blind to what propagated keys and values do. Writes OUT/card.json; use it with "
         "`bench --layer-exit propagate --depth-artifact OUT`.",
     )
     parser.add_argument("--suite", required=True)
@@ -42,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--epsilon-tok", type=float, required=True, help="bound on the token disagreement rate")
     parser.add_argument("--delta", type=float, default=0.1)
     parser.add_argument(
-        "--method", choices=["engine", "teacher-forced"], default="engine",
-        help="engine: run the propagate engine at each tested threshold (default); teacher-forced: one full-model pass",
+        "--method", choices=["engine", "free-run", "full-states"], default="engine",
+        help="engine: the engine reads the full model's text at each tested threshold (default); free-run: the engine "
+        "generates; full-states: one pass on the full model's states",
     )
     parser.add_argument(
         "--grid", help="engine method: comma-separated thresholds, strict to lenient "
@@ -61,20 +64,21 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.epsilon_tok < 1:
         raise ValueError(f"--epsilon-tok must be in (0, 1), got {args.epsilon_tok}")
     grid = check_grid([float(x) for x in args.grid.split(",")] if args.grid else DEFAULT_GRID)
-    if args.grid and args.method != "engine":
-        raise ValueError("--grid is for --method engine (teacher-forced tries every observed confidence)")
+    if args.grid and args.method == "full-states":
+        raise ValueError("--grid is for --method engine or free-run (full-states tries every observed confidence)")
     problems = load_problems(args.suite, args.split, args.limit, args.data_dir)
     decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
     lm = load_for_cli(args)
     prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
     with Progress(console=console) as progress:
         task = progress.add_task("decoding", total=len(prompts))
-        if args.method == "engine":
+        if args.method in ("engine", "free-run"):
             def on_progress(what: str, done: int, total: int) -> None:
                 progress.update(task, description=what, completed=done, total=total)
 
             cal = calibrate_depth_on_policy(
-                lm, prompts, config, args.epsilon_tok, args.delta, decode, args.batch_size, grid, on_progress
+                lm, prompts, config, args.epsilon_tok, args.delta, decode, args.batch_size, grid, on_progress,
+                free_run=args.method == "free-run",
             )
         else:
             table = depth_table(

@@ -116,7 +116,7 @@ class DepthCalibration:
     risks: tuple[float, ...]
     p_values: tuple[float, ...]
     mean_layers: tuple[float, ...]
-    method: str = "teacher-forced"  # or "engine": see cotexit.depth.onpolicy
+    method: str = "full-states"  # or "engine", "free-run": see cotexit.depth.onpolicy
 
 
 def calibrate_depth(table: DepthTable, measure: str, epsilon_tok: float, delta: float = 0.1) -> DepthCalibration:

@@ -1,18 +1,24 @@
-"""Calibrating `propagate` mode on its own output: the engine runs at every threshold it tests.
+"""Calibrating `propagate` mode on the engine itself: it runs at every threshold Learn-then-Test tests.
 
-Owns `calibrate_depth_on_policy` and its default grid. The teacher-forced
-calibration of `cotexit.depth.calibrate` scores exit points on full-model
-states; under propagation an early exit changes the keys and values later
-tokens attend to, errors compound, and its certificate says nothing about
-what the engine then writes. Here the loss is what `bench` measures: for
-each calibration problem, decode greedily with the full model and with the
-engine at threshold lambda, and take the fraction of positions where the two
-token streams differ over their common length. Problems are independent
-units (the engine's output for a row does not depend on its batch-mates),
-losses are bounded in [0, 1], so Hoeffding-Bentkus p-values are valid, and
-fixed-sequence testing over a grid fixed in advance, from strict to lenient,
-stops at the first threshold it cannot certify: only the thresholds tested
-cost a decoding pass.
+Owns `calibrate_depth_on_policy` and its default grid. The `full-states`
+calibration of `cotexit.depth.calibrate` scores exit points on the full
+model's own states; under propagation an early exit changes the keys and
+values later tokens attend to, and its certificate says nothing about what
+the engine then does. Here the loss of a calibration problem comes from the
+engine. First the full model decodes each problem greedily. Then, per
+threshold lambda, either
+- `engine` (default): the engine reads that text with its own propagated
+  cache, and the loss is the fraction of positions where its next-token
+  prediction differs from the full model's (`cotexit.depth.forced`); or
+- `free-run`: the engine generates freely, and the loss is the fraction of
+  positions where its tokens differ from the full model's, compared position
+  by position over their common length (`bench`'s `token_disagreement`);
+  one early divergence shifts every later position, so this is far harsher.
+Problems are independent units (the engine's output for a row does not
+depend on its batch-mates), losses are bounded in [0, 1], so
+Hoeffding-Bentkus p-values are valid, and fixed-sequence testing over a grid
+fixed in advance, from strict to lenient, stops at the first threshold it
+cannot certify: only the thresholds tested cost a pass.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.calibrate import DepthCalibration
 from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
 from cotexit.generation import DecodeConfig, Decoder, RowResult
 from cotexit.models.loading import LoadedModel
@@ -117,6 +124,7 @@ def calibrate_depth_on_policy(
     batch_size: int = 8,
     grid: Sequence[float] = DEFAULT_GRID,
     progress: Progress | None = None,
+    free_run: bool = False,
 ) -> DepthCalibration:
     """The most lenient grid threshold whose expected per-problem disagreement is certified <= `epsilon_tok`."""
     if base.mode != "propagate":
@@ -134,19 +142,40 @@ def calibrate_depth_on_policy(
     report = progress or (lambda _what, _done, _total: None)
     full = _decode(lm, prompts, decode, batch_size, None, lambda done: report("full model", done, n))
 
+    prompt_ids = [lm.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    pad_id = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+
     def evaluate(lam: float) -> tuple[np.ndarray, float]:
         engine = PropagateForward(lm.model, replace(base, thresholds=(lam,)))
-        rows = _decode(lm, prompts, decode, batch_size, engine, lambda done: report(f"threshold {lam:g}", done, n))
-        return sequence_losses(full, rows), engine.stats.mean_layers_per_token
+        if free_run:
+            rows = _decode(lm, prompts, decode, batch_size, engine, lambda done: report(f"threshold {lam:g}", done, n))
+            return sequence_losses(full, rows), engine.stats.mean_layers_per_token
+        losses, layers, tokens = [], 0, 0
+        for start in range(0, n, batch_size):
+            end = min(start + batch_size, n)
+            counts = forced_disagreement(
+                lm.model, engine, prompt_ids[start:end], [r.token_ids for r in full[start:end]], pad_id
+            )
+            losses += counts.rates()
+            layers, tokens = layers + sum(counts.layer_sum), tokens + sum(counts.compared)
+            report(f"threshold {lam:g}", end, n)
+        return np.asarray(losses), layers / tokens if tokens else float(lm.num_layers)
 
     threshold, risks, p_values, layers = fixed_sequence_ltt(grid, evaluate, epsilon_tok, delta)
+    measured = (
+        "the propagate engine's greedy tokens differ from full greedy decoding's, compared position by position "
+        "over their common length (free run)"
+        if free_run
+        else "the propagate engine, reading the full model's greedy text with its own propagated cache, predicts "
+        "another next token than the full model"
+    )
     guarantee = (
         f"with probability >= {1 - delta:.2f} over the calibration draw, the expected per-problem fraction of "
-        f"positions where the propagate engine's greedy tokens differ from full greedy decoding's (compared "
-        f"position by position over their common length) is <= {epsilon_tok} (the engine run at each tested "
-        f"threshold; Learn-then-Test, Hoeffding-Bentkus, fixed-sequence over a preset grid; {n} problems)"
+        f"positions where {measured} is <= {epsilon_tok} (the engine run at each tested threshold; Learn-then-Test, "
+        f"Hoeffding-Bentkus, fixed-sequence over a preset grid; {n} problems)"
     )
     return DepthCalibration(
         threshold, epsilon_tok, delta, n, sum(len(r.token_ids) for r in full), base.exit_points(lm.num_layers),
-        base.measure, guarantee, grid[: len(risks)], tuple(risks), tuple(p_values), tuple(layers), method="engine",
+        base.measure, guarantee, grid[: len(risks)], tuple(risks), tuple(p_values), tuple(layers),
+        method="free-run" if free_run else "engine",
     )

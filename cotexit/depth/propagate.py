@@ -38,6 +38,7 @@ class PropagateForward:
         self.config = config
         self.thresholds = config.threshold_at(self.stack.num_layers)
         self.stats = DepthStats(self.stack.num_layers)
+        self.last_exit_layers: torch.Tensor | None = None
 
     @torch.inference_mode()
     def __call__(
@@ -90,4 +91,5 @@ class PropagateForward:
         rows = [exit_logits[r] if exit_logits[r] is not None else final[r] for r in range(batch)]
         self.stats.tokens += batch
         self.stats.exit_layer_sum += int(exit_layer.sum())
+        self.last_exit_layers = exit_layer  # (B,) per row, for callers that account rows separately
         return StepOutput(torch.stack(rows), stack.hidden_states(collected) if want_hidden else None)

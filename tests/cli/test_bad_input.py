@@ -268,7 +268,7 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     [
         (["--grid", "0.9,0.95"], "strict to lenient"),
         (["--grid", "0.99,x"], "could not convert"),
-        (["--method", "teacher-forced", "--grid", "0.99,0.9"], "--grid is for --method engine"),
+        (["--method", "full-states", "--grid", "0.99,0.9"], "--grid is for --method engine"),
         (["--epsilon-tok", "0"], "--epsilon-tok must be in (0, 1)"),
     ],
 )
