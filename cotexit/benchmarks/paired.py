@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cotexit.depth.accounting import DepthStats, block_flops, full_token_flops, head_flops
+from cotexit.depth.forced import forced_disagreement
+from cotexit.depth.propagate import PropagateForward
 from cotexit.generation.decode import DecodeConfig, Decoder
 from cotexit.generation.policies import ExitPolicy
 from cotexit.generation.state import RowResult
@@ -42,6 +44,7 @@ class PairedBatch:
     full_s: float
     treated_s: float
     depth: dict[str, Any] | None
+    forced: Any = None  # propagate mode: ForcedDisagreement of a fresh engine reading the full run's text
 
 
 def run_pair(lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, prompts: list[str], keys: list[str]) -> PairedBatch:
@@ -69,7 +72,12 @@ def run_pair(lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, pro
     if engine is not None:
         depth = engine.stats.to_json()
         depth["flops"] = _treated_flops(lm.model.config, engine.stats, treated)
-    return PairedBatch(full, treated, full_s, treated_s, depth)
+    forced = None
+    if isinstance(engine, PropagateForward):  # what calibrate-depth bounds; an untimed extra pass
+        ids = [lm.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+        forced = forced_disagreement(lm.model, treatment.engine(), ids, [r.token_ids for r in full], pad)
+    return PairedBatch(full, treated, full_s, treated_s, depth, forced)
 
 
 def run_flops(config: Any, rows: Sequence[RowResult]) -> float:
@@ -168,6 +176,11 @@ def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dic
             "same_text_as_full": sum(r["full"]["same_tokens"] for r in rows) / n,
             "compute_saved_pct": 100.0 * (1 - treated_flops / full_flops) if full_flops else 0.0,
         }
+        forced = [r["full"] for r in rows if "forced_compared" in r["full"]]
+        if forced:  # propagate mode: the engine reading the full run's text (what calibrate-depth bounds)
+            out["token_disagreement_on_full_text"] = sum(
+                f["forced_differing"] / f["forced_compared"] if f["forced_compared"] else 0.0 for f in forced
+            ) / len(forced)
     else:
         treated_flops = sum(b["timings"]["treated_batch_flops"] for b in batches)
         out["compute_saved_pct"] = 100.0 * (1 - treated_flops / full_flops) if full_flops else 0.0

@@ -196,7 +196,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
         pair = run_pair(lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch])
         full_flops = run_flops(lm.model.config, pair.full)
         treated_flops = run_flops(lm.model.config, pair.treated)
-        for problem, full_row, row in zip(batch, pair.full, pair.treated):
+        for i, (problem, full_row, row) in enumerate(zip(batch, pair.full, pair.treated)):
             timings = {
                 "row_s": pair.treated_s,
                 "batch": batch[0].id,
@@ -219,6 +219,9 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
                 "compared_tokens": compared,
                 "same_tokens": full_row.token_ids == row.token_ids,
             }
+            if pair.forced is not None:
+                result.full["forced_differing"] = pair.forced.differing[i]
+                result.full["forced_compared"] = pair.forced.compared[i]
             result.depth = pair.depth
             result.probe_scores = scores.get(problem.id) if scores is not None else None
             results.append(result)

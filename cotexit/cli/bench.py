@@ -124,6 +124,11 @@ def summary_table(summary: dict) -> Table:
                 ("depth saved", f"{summary['depth_saved_pct']:.1f}%"),
                 ("token disagreement", f"{summary['token_disagreement']:.2%} of tokens, "
                  f"{summary['token_disagreement_per_problem']:.2%} per problem (mean)"),
+                *(
+                    [("disagreement reading the full text", f"{summary['token_disagreement_on_full_text']:.2%} per problem (mean)")]
+                    if "token_disagreement_on_full_text" in summary
+                    else []
+                ),
                 ("same text as full run", f"{summary['same_text_as_full']:.1%}"),
             ]
             if summary.get("acceptance_rate") is not None:
