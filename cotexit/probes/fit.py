@@ -22,7 +22,7 @@ from cotexit.probes.features import FeatureSpec
 from cotexit.probes.probe import Probe, ProbeConfig
 
 
-SWEEP_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
+SWEEP_LEVELS = (0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.1, 0.2, 0.3)
 
 
 @dataclass
