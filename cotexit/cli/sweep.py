@@ -16,7 +16,7 @@ from cotexit.cli.common import cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import probe_path
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.collect import CollectConfig, run_collect
-from cotexit.probes.cuedata import load_cue_data
+from cotexit.probes.cuedata import META, load_cue_data
 
 console = Console()
 
@@ -30,7 +30,7 @@ def sweep_budgets(option: str | None, data_dir: Path) -> tuple[int, ...]:
     Budget trials are forced answers recorded during collection, so existing data can only serve its own budgets.
     """
     requested = tuple(sorted({int(b) for b in option.split(",") if b.strip()})) if option else None
-    meta = data_dir / "meta.json"
+    meta = data_dir / META
     if not meta.is_file():
         return requested if requested is not None else DEFAULT_BUDGETS
     recorded = tuple(json.loads(meta.read_text()).get("provenance", {}).get("config", {}).get("budgets", ()))

@@ -20,6 +20,7 @@ import torch
 from transformers import DynamicCache
 
 from cotexit.depth.propagate import PropagateForward
+from cotexit.generation.decode import left_pad
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,7 @@ def forced_disagreement(
         raise ValueError("give one reference per prompt, and at least one prompt")
     device = next(model.parameters()).device
     batch = len(prompts)
-    width = max(len(p) for p in prompts)
-    ids = torch.full((batch, width), pad_id, dtype=torch.long)  # (B, T)
-    mask = torch.zeros((batch, width), dtype=torch.long)  # (B, T)
-    for i, p in enumerate(prompts):
-        ids[i, width - len(p) :] = torch.tensor(list(p))
-        mask[i, width - len(p) :] = 1
+    ids, mask = left_pad(prompts, pad_id)
     mask = mask.to(device)
     cache = DynamicCache(config=model.config)
     out = engine(model, ids.to(device), mask, (mask.cumsum(-1) - 1).clamp(min=0), cache, False)

@@ -70,6 +70,17 @@ class StepEvent:
     finished: list[int]
 
 
+def left_pad(prompt_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), each (B, T): prompts right-aligned, pads on the left with mask 0."""
+    width = max(len(p) for p in prompt_ids)
+    ids = torch.full((len(prompt_ids), width), pad_id, dtype=torch.long)  # (B, T)
+    mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)  # (B, T)
+    for i, p in enumerate(prompt_ids):
+        ids[i, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
+        mask[i, width - len(p) :] = 1
+    return ids, mask
+
+
 class Decoder:
     """Runs prompts through a model with cue watching, capture and exit policies.
 
@@ -140,12 +151,7 @@ class DecodeSession:
             for k, p in zip(keys, prompt_ids)
         ]
         self.generators = [cfg.sampling.row_generator(k) for k in keys] if not cfg.sampling.greedy else None
-        width = max(len(p) for p in prompt_ids)
-        ids = torch.full((len(prompt_ids), width), decoder.pad_id, dtype=torch.long)  # (B, T)
-        mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)  # (B, T)
-        for i, p in enumerate(prompt_ids):
-            ids[i, width - len(p) :] = torch.tensor(p)
-            mask[i, width - len(p) :] = 1
+        ids, mask = left_pad(prompt_ids, decoder.pad_id)
         self.batch = list(range(len(prompt_ids)))  # active slot -> row index
         self.mask = mask.to(self.device)  # (B, C) one column per cache position
         self.next_pos = torch.tensor([len(p) for p in prompt_ids], device=self.device)  # (B,)
