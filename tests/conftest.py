@@ -13,6 +13,10 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+if not torch.cuda.is_available():
+    # Before anything imports triton (transformers may), whichever test runs first: the kernel tests
+    # then run the Triton kernels in Triton's CPU interpreter.
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 CORPUS = [
     "<think>\nLet me compute 12 + 7 = 19. Wait, let me double-check: 12 + 7 = 19. Hmm, yes.\n</think>\n",

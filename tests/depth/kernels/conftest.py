@@ -1,18 +1,15 @@
 """Fixtures for the exit-statistics kernels: random inputs of odd shapes, per-dtype tolerances.
 
-On a machine without CUDA, `TRITON_INTERPRET=1` is set here, before any test
-imports triton, so the Triton kernels run in Triton's CPU interpreter.
+On a machine without CUDA, the top-level `tests/conftest.py` sets
+`TRITON_INTERPRET=1` before any test imports triton, so the Triton kernels
+run in Triton's CPU interpreter.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 @pytest.fixture
 def make_inputs():
