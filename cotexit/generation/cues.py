@@ -12,6 +12,7 @@ knows nothing about models or hidden states.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -26,6 +27,7 @@ DEFAULT_CUES: tuple[str, ...] = (
 )
 
 PARAGRAPH = "\n\n"
+_CUE_CONTINUES = frozenset(string.ascii_letters + "-")  # a cue followed by one of these is not over yet
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class CueWatcher:
         self.enabled = enabled
         self._pattern = config.pattern()
         self._canonical = [(re.compile(_phrase_regex(p), re.IGNORECASE), p) for p in config.phrases]
+        self._enders = frozenset(c for p in config.phrases for c in (p[-1].lower(), p[-1].upper()))
         self.text = ""
         self.char_token: list[int] = []  # token index of every character of `text`
         self._settled = 0  # no cue may start before this character
@@ -120,7 +123,7 @@ class CueWatcher:
         before = len(self.text)
         self.text += delta
         self.char_token.extend([token_index] * len(delta))
-        if not self.enabled or not delta:
+        if not self.enabled or not delta or not self._may_end_a_cue(before):
             return []
         return self._scan(before, step)
 
@@ -137,6 +140,23 @@ class CueWatcher:
         self.events[:] = [c for c in self.events if c.token_end < tokens]
         self._settled = min(self._settled, cut)
         return cut
+
+    def _may_end_a_cue(self, before: int) -> bool:
+        """Cheap necessary condition for `_scan` to find a cue in text that grew from `before` characters.
+
+        A cue is confirmed by the character after it, which is neither an ASCII letter nor "-", so that
+        character is new: somewhere in the new text such a character follows a character a phrase can end
+        with (any non-ASCII one, to stay exact under case folding) or, for paragraph breaks, is a newline.
+        Most tokens fail this, and the regex scan, the costly part of watching, is skipped.
+        """
+        text, enders = self.text, self._enders
+        for at in range(max(before, 1), len(text)):
+            ch = text[at]
+            if ch in _CUE_CONTINUES:
+                continue
+            if text[at - 1] in enders or not text[at - 1].isascii() or (ch == "\n" and self.config.paragraph_breaks):
+                return True
+        return False
 
     def _scan(self, before: int, step: int) -> list[CueEvent]:
         """Find cues in the new text and the window of older text a cue could still end in."""

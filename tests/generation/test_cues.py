@@ -74,3 +74,33 @@ def test_real_tokenizer_splits(tokenizer):
 def test_bad_cue_config(bad):
     with pytest.raises(ValueError):
         CueConfig(**bad)
+
+
+@pytest.mark.parametrize("paragraph_breaks", [False, True])
+def test_skipping_the_scan_changes_no_cue(paragraph_breaks, monkeypatch):
+    """The cheap pre-check only skips scans that would find nothing: same cues as scanning every delta."""
+    import random
+
+    fragments = ["Wait", "wait", "Hmm", "m", "But", "Let me check", "Alternatively", " ", "  ", "\n", "\n\n", ".", ","]
+    fragments += ["x", "-", "ing", "1", "=", "é", "Let me chec", "\u212a"]  # KELVIN SIGN matches "k" ignoring case
+    config = CueConfig(paragraph_breaks=paragraph_breaks)
+
+    def cues(pieces, scan_always):
+        watcher = CueWatcher(config)
+        if scan_always:
+            monkeypatch.setattr(watcher, "_may_end_a_cue", lambda before: True)
+        found = []
+        for index, piece in enumerate(pieces):
+            found += watcher.feed(piece, index, step=index)
+        return [(c.phrase, c.char_start, c.token_start, c.token_end, c.step) for c in found]
+
+    rng = random.Random(0)
+    total = 0
+    for _ in range(400):
+        text = "".join(rng.choice(fragments) for _ in range(rng.randint(5, 60)))
+        cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(1, 30))))
+        pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+        expected = cues(pieces, scan_always=True)
+        assert cues(pieces, scan_always=False) == expected, text
+        total += len(expected)
+    assert total > 200  # the texts are full of cues, so the check is not vacuous
