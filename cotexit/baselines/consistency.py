@@ -25,6 +25,7 @@ class AnswerConsistency:
 
     needs_hidden = False
     needs_trial = True
+    per_step = False  # judges cues only
 
     def __init__(self, k: int) -> None:
         if k < 2:

@@ -18,6 +18,7 @@ class Deer:
 
     needs_hidden = False
     needs_trial = True
+    per_step = False  # judges cues only
 
     def __init__(self, threshold: float) -> None:
         if not 0.0 < threshold <= 1.0:

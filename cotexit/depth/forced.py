@@ -52,7 +52,7 @@ def forced_disagreement(
     ids, mask = left_pad(prompts, pad_id)
     mask = mask.to(device)
     cache = DynamicCache(config=model.config)
-    out = engine(model, ids.to(device), mask, (mask.cumsum(-1) - 1).clamp(min=0), cache, False)
+    out = engine(model, ids.to(device), mask, (mask.cumsum(-1) - 1).clamp(min=0), cache, ())
     next_pos = torch.tensor([len(p) for p in prompts], device=device)  # (B,)
     differing, compared, layer_sum = [0] * batch, [0] * batch, [0] * batch
     exit_layers = torch.full((batch,), engine.stack.num_layers)  # the prompt runs the whole stack
@@ -71,7 +71,7 @@ def forced_disagreement(
         feed = torch.tensor([[r[i] if i < len(r) else pad_id] for r in references], device=device)  # (B, 1)
         column = torch.tensor([[int(v)] for v in live], dtype=mask.dtype, device=device)  # (B, 1)
         mask = torch.cat([mask, column], dim=1)
-        out = engine(model, feed, mask, next_pos.unsqueeze(1), cache, False)
+        out = engine(model, feed, mask, next_pos.unsqueeze(1), cache, ())
         exit_layers = engine.last_exit_layers.cpu()
         next_pos = next_pos + 1
     # The first prediction comes from the prompt pass (whole stack); count it at full depth.

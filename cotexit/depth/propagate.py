@@ -27,7 +27,7 @@ from cotexit.depth.accounting import DepthStats
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.confidence import confidence
 from cotexit.depth.stack import LayerStack
-from cotexit.generation.step import StepOutput
+from cotexit.generation.step import StepOutput, last_position
 
 
 class PropagateForward:
@@ -48,12 +48,12 @@ class PropagateForward:
         attention_mask: torch.Tensor,
         position_ids: torch.Tensor,
         cache: Any,
-        want_hidden: bool,
+        layers: tuple[int, ...],
     ) -> StepOutput:
         stack, n = self.stack, self.stack.num_layers
         if input_ids.shape[1] > 1:  # the prompt: no exits
             logits, states = stack.full(input_ids, attention_mask, position_ids, cache)
-            return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
+            return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
         x = stack.begin(input_ids, attention_mask, position_ids)
         collected: list[torch.Tensor] = [x.hidden]
 
@@ -92,4 +92,4 @@ class PropagateForward:
         self.stats.tokens += batch
         self.stats.exit_layer_sum += int(exit_layer.sum())
         self.last_exit_layers = exit_layer  # (B,) per row, for callers that account rows separately
-        return StepOutput(torch.stack(rows), stack.hidden_states(collected) if want_hidden else None)
+        return StepOutput(torch.stack(rows), last_position(stack.hidden_states(collected), layers) if layers else None)

@@ -23,14 +23,14 @@ import torch
 from cotexit.depth.accounting import DepthStats
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.stack import LayerStack
-from cotexit.generation.step import StepOutput
+from cotexit.generation.step import StepOutput, last_position
 
 
 @dataclass
 class _Queued:
     token: int
     logits: torch.Tensor  # (V,) full-stack logits after this token
-    hidden: tuple[torch.Tensor, ...] | None  # N+1 states (1, 1, H) at this token
+    hidden: dict[int, torch.Tensor] | None  # {layer: (1, H)} at this token, the layers asked for
 
 
 class SpeculativeForward:
@@ -51,7 +51,7 @@ class SpeculativeForward:
         attention_mask: torch.Tensor,
         position_ids: torch.Tensor,
         cache: Any,
-        want_hidden: bool,
+        layers: tuple[int, ...],
     ) -> StepOutput:
         stack = self.stack
         if input_ids.shape[0] != 1:
@@ -59,22 +59,22 @@ class SpeculativeForward:
         if input_ids.shape[1] > 1:  # the prompt
             self._drop_queue(cache)
             logits, states = stack.full(input_ids, attention_mask, position_ids, cache)
-            return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
+            return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
 
         token = int(input_ids[0, 0])
         if self.queue and self.queue[0].token == token:
             item = self.queue.pop(0)
             self.stats.tokens += 1  # its blocks were counted in the cycle that verified it
-            return StepOutput(item.logits.unsqueeze(0), item.hidden if want_hidden else None)
+            return StepOutput(item.logits.unsqueeze(0), item.hidden if layers else None)
         self._drop_queue(cache)
-        return self._cycle(input_ids, attention_mask, position_ids, cache, want_hidden)
+        return self._cycle(input_ids, attention_mask, position_ids, cache, layers)
 
     def _drop_queue(self, cache: Any) -> None:
         if self.queue:
             cache.crop(-len(self.queue))
             self.queue = []
 
-    def _cycle(self, input_ids, attention_mask, position_ids, cache, want_hidden) -> StepOutput:
+    def _cycle(self, input_ids, attention_mask, position_ids, cache, layers) -> StepOutput:
         stack, n, e = self.stack, self.stack.num_layers, self.draft_layer
         # 1. The fed token through the whole stack: the true next-token logits.
         logits, states = stack.full(input_ids, attention_mask, position_ids, cache)  # (1, V)
@@ -98,7 +98,7 @@ class SpeculativeForward:
         proposed = drafts[1:]  # tokens after the greedy one, each from layer E
         if not draft_states:
             self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
-            return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
+            return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
         # 3. Verify the drafted positions with blocks E+1..N in one pass from their layer-E states.
         k = len(draft_states)
         block_pos = position_ids + torch.arange(1, k + 1, device=input_ids.device)  # (1, k)
@@ -122,7 +122,8 @@ class SpeculativeForward:
             cache.crop(-(k - keep))
         for i in range(keep):
             hidden_i = None
-            if want_hidden:
-                hidden_i = stack.hidden_states([h[:, :1, :] for h in draft_hidden[i]] + [h[:, i : i + 1, :] for h in late])
+            if layers:
+                states_i = [h[:, :1, :] for h in draft_hidden[i]] + [h[:, i : i + 1, :] for h in late]
+                hidden_i = last_position(stack.hidden_states(states_i), layers)
             self.queue.append(_Queued(drafts[i], full_logits[i], hidden_i))
-        return StepOutput(logits, stack.hidden_states(states) if want_hidden else None)
+        return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)

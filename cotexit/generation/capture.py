@@ -4,8 +4,9 @@ Owns `CaptureConfig` and the layer-numbering convention used across cotexit:
 layer `l` in 1..N-1 is the output of decoder block `l`, N is the last block's
 output after the final norm (as transformers reports `hidden_states`), 0 is
 the embedding output, and negative numbers count from the end (-1 = N).
-The decode loop reads these states from the forward pass it already runs; no
-second pass is made.
+The decode loop reads these states from the forward pass it already runs
+(hooks on just the asked-for modules, `cotexit.generation.step`); no second
+pass is made.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ benchmarks, grading or probes.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ from cotexit.generation.policies import ExitPolicies, ExitPolicy
 from cotexit.generation.sampling import SamplingConfig, sample_next
 from cotexit.generation.state import ExitInfo, RowResult, RowState
 from cotexit.generation.step import StepForward, StepOutput, full_forward
+from cotexit.generation.tap import tapped
 from cotexit.models.thinking import ThinkingFormat
 
 log = logging.getLogger(__name__)
@@ -157,13 +160,31 @@ class DecodeSession:
         self.next_pos = torch.tensor([len(p) for p in prompt_ids], device=self.device)  # (B,)
         self.cache = DynamicCache(config=decoder.model.config)
         self.step_index = 0
+        self._hidden: dict[int, torch.Tensor] | None = None  # the last forward's captured {layer: (B, H)}
+        self._waiting: set[int] = set()  # rows with a cue whose last token the next forward feeds
+        # The default step reads the capture layers through hooks installed once for the whole session.
+        self._closing = ExitStack()
+        weakref.finalize(self, self._closing.close)  # a session dropped half-way still takes its hooks off
+        if decoder.capture_layers and decoder.step_forward is full_forward:
+            self._closing.enter_context(tapped(decoder.model, decoder.capture_layers))
         positions = (self.mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
-        self._last = self._forward(ids.to(self.device), positions)
+        try:
+            self._last = self._forward(ids.to(self.device), positions)
+        except BaseException:
+            self.close()
+            raise
 
     # --- the loop ----------------------------------------------------------
     def steps(self) -> Iterator[StepEvent]:
-        while self.batch:
-            yield self._step()
+        try:
+            while self.batch:
+                yield self._step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Take off the session's hooks; `steps()` does this when it ends or is closed."""
+        self._closing.close()
 
     def results(self) -> list[RowResult]:
         if self.batch:
@@ -175,8 +196,7 @@ class DecodeSession:
         return [self.rows[r] for r in self.batch]
 
     def _forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> StepOutput:
-        want_hidden = bool(self.d.capture_layers)
-        return self.d.step_forward(self.d.model, input_ids, self.mask, positions, self.cache, want_hidden)
+        return self.d.step_forward(self.d.model, input_ids, self.mask, positions, self.cache, self.d.capture_layers)
 
     def _step(self) -> StepEvent:
         cfg, step = self.d.config, self.step_index
@@ -184,10 +204,12 @@ class DecodeSession:
         event = StepEvent(step=step, active=list(self.batch), cues=[], exits=[], finished=[])
         self._record_hidden(out)
         sampled = sample_next(out.logits, cfg.sampling, self._active_generators())  # (B,)
+        per_step = self.d.policies.per_step
         for slot, r in enumerate(self.batch):
             row = self.rows[r]
             # Cues whose states came with this forward, and per-step policies: every token so far is fed.
-            self._evaluate(slot, row, event, cut_now=True)
+            if per_step or row.evaluated_cues < len(row.cues):  # (most steps of most rows have neither)
+                self._evaluate(slot, row, event, cut_now=True)
             from_forced = bool(row.forced)
             if from_forced:
                 token = row.forced.pop(0)
@@ -195,9 +217,11 @@ class DecodeSession:
                 token = int(out.logits[slot].argmax())
             else:
                 token = int(sampled[slot])
-            event.cues.extend((r, cue) for cue in row.append(token, step))
-            _attach_states(row)  # a cue confirmed now may end at the token whose states this forward computed
-            if self._evaluate(slot, row, event, cut_now=False):
+            found = row.append(token, step)
+            if found:
+                event.cues.extend((r, cue) for cue in found)
+                self._attach_states(slot, r, row)
+            if found and self._evaluate(slot, row, event, cut_now=False):
                 # The exit cut at a cue before the token just appended: this step feeds the forced text instead.
                 from_forced = True
                 token = row.forced.pop(0)
@@ -225,21 +249,41 @@ class DecodeSession:
         return None if self.generators is None else [self.generators[r] for r in self.batch]
 
     def _record_hidden(self, out: StepOutput) -> None:
-        """Store the captured layers' states at the token each row just fed."""
-        if out.hidden_states is None:
+        """Keep the states the last forward captured (at the token each row fed) for the cues that need them.
+
+        They are copied out per row only where they are kept: at a cue's last token, or, with
+        `where="all"`, at every token. Rows without a cue cost nothing here.
+        """
+        self._hidden = out.hidden
+        if out.hidden is None:
             return
-        states = torch.stack([out.hidden_states[layer][:, -1, :] for layer in self.d.capture_layers], 1)  # (B, L, H)
-        states = states.float().cpu()
-        layers, every_token = self.d.capture_layers, self.d.capture.where == "all"
-        for slot, r in enumerate(self.batch):
-            row = self.rows[r]
-            index = row.fed - 1
-            if index < 0:
-                continue  # the prompt's last token: not a generated position
-            if every_token:
-                row.captured[index] = _by_layer(layers, states[slot])
-            row.last_states = (index, layers, states[slot])  # split by layer only when a cue takes them
-            _attach_states(row)
+        if self.d.capture.where == "all":
+            for slot, r in enumerate(self.batch):
+                row = self.rows[r]
+                if row.fed > 0:  # fed == 0: the prompt's last token, not a generated position
+                    row.captured[row.fed - 1] = _row_states(out.hidden, slot)
+        if self._waiting:
+            for slot, r in enumerate(self.batch):
+                if r in self._waiting:
+                    self._attach_states(slot, r, self.rows[r])
+            self._waiting.clear()
+
+    def _attach_states(self, slot: int, r: int, row: RowState) -> None:
+        """Give the row's cues ending at its newest fed token the states captured there; wait for newer ones.
+
+        A cue is confirmed by the character after it, so it ends at the newest fed token (its states are in)
+        or at the token just appended (they come with the next forward).
+        """
+        if self._hidden is None:
+            return
+        index = row.fed - 1
+        for cue in reversed(row.cues):
+            if cue.hidden is not None or cue.token_end < index:
+                break
+            if cue.token_end == index:
+                cue.hidden = row.captured.get(index) or _row_states(self._hidden, slot)
+            else:
+                self._waiting.add(r)
 
     def _evaluate(self, slot: int, row: RowState, event: StepEvent, *, cut_now: bool) -> bool:
         """Ask the exit policies about new cues (once their states are in) and, with `cut_now`, about this step.
@@ -252,8 +296,10 @@ class DecodeSession:
             return False
         while row.evaluated_cues < len(row.cues):
             cue = row.cues[row.evaluated_cues]
-            if policies.needs_hidden and cue.hidden is None:
+            if policies.needs_hidden and cue.hidden is None and cue.token_end >= row.fed:
                 break  # its states come with the next forward
+            # (a cue confirmed only after its states were gone, which takes characters split across several
+            # tokens right after it, is shown without states; probe policies pass on it)
             row.evaluated_cues += 1
             if policies.needs_trial and cue.trial is None:
                 self._trial(slot, row, cue)
@@ -313,26 +359,9 @@ class DecodeSession:
         self.next_pos = self.next_pos[index]
 
 
-def _by_layer(layers: Sequence[int], states: torch.Tensor) -> dict[int, torch.Tensor]:
-    """{layer: (H,)} from one row's (L, H) captured states."""
-    return {layer: states[j] for j, layer in enumerate(layers)}
-
-
-def _attach_states(row: RowState) -> None:
-    """Give cues ending at the newest fed token the states captured there.
-
-    Only the newest cues can still be waiting (states arrive one forward after
-    a cue's last token), so the scan runs from the end and stops at the first
-    cue that has its states: this runs for every row at every step.
-    """
-    if row.last_states is None:
-        return
-    index, layers, states = row.last_states
-    for cue in reversed(row.cues):
-        if cue.hidden is not None:
-            break
-        if cue.token_end == index:
-            cue.hidden = _by_layer(layers, states)
+def _row_states(hidden: dict[int, torch.Tensor], slot: int) -> dict[int, torch.Tensor]:
+    """{layer: (H,)} float32 on the CPU: one row of a step's captured {layer: (B, H)}."""
+    return {layer: states[slot].float().cpu() for layer, states in hidden.items()}
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

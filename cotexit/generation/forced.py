@@ -80,7 +80,7 @@ def forced_answers(
     start = torch.tensor([len(session.rows[r.row].prompt_ids) + r.prefix for r in requests], device=session.device)
     positions = start.unsqueeze(1) + torch.arange(forced.shape[1], device=session.device)  # (K, F)
     mask = torch.cat([mask, torch.ones_like(forced)], dim=1)  # (K, C+F)
-    out = decoder.step_forward(decoder.model, forced, mask, positions, cache, False)
+    out = decoder.step_forward(decoder.model, forced, mask, positions, cache, ())
 
     texts = [IncrementalDetokenizer(decoder.tokenizer) for _ in requests]
     answers = [ForcedAnswer(req, "", [], []) for req in requests]
@@ -109,6 +109,6 @@ def forced_answers(
         mask = torch.cat([mask[keep], torch.ones_like(mask[keep][:, :1])], dim=1)
         next_pos = next_pos[keep]
         feed = tokens[keep].unsqueeze(1)  # (K', 1)
-        out = decoder.step_forward(decoder.model, feed, mask, next_pos.unsqueeze(1), cache, False)
+        out = decoder.step_forward(decoder.model, feed, mask, next_pos.unsqueeze(1), cache, ())
         next_pos = next_pos + 1
     return answers

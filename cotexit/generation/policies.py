@@ -2,8 +2,8 @@
 
 Owns the `ExitPolicy` protocol, `ExitPolicies` (an ordered list that records
 which policy fired) and the simplest policy, a thinking-token budget. A policy
-is asked once per new cue (`cue` set) and once per step (`cue=None`); it
-returns True to close thinking there. What happens on exit (cutting the cue,
+is asked once per new cue (`cue` set) and, unless it sets `per_step = False`,
+once per step (`cue=None`); it returns True to close thinking there. What happens on exit (cutting the cue,
 appending the forced-exit text, decoding the answer) is the decode loop's job.
 Probe-based policies live with the probes; they set `needs_hidden` so the
 loop asks them only once the cue's hidden states are captured. Policies that
@@ -56,21 +56,17 @@ class ExitPolicies:
             if not isinstance(policy, ExitPolicy):
                 raise TypeError(f"{policy!r} is not an ExitPolicy (needs .name, .needs_hidden and __call__)")
         self.policies = tuple(policies)
+        self.needs_hidden = any(p.needs_hidden for p in self.policies)
+        # Some policy judges a cue by a forced-answer trial there (its tokens are counted as cost).
+        self.needs_trial = any(getattr(p, "needs_trial", False) for p in self.policies)
+        self._per_step = tuple(p for p in self.policies if getattr(p, "per_step", True))
+        self.per_step = bool(self._per_step)  # some policy is asked at every step, not only at cues
 
     def __bool__(self) -> bool:
         return bool(self.policies)
 
-    @property
-    def needs_hidden(self) -> bool:
-        return any(p.needs_hidden for p in self.policies)
-
-    @property
-    def needs_trial(self) -> bool:
-        """Some policy judges a cue by a forced-answer trial there (its tokens are counted as cost)."""
-        return any(getattr(p, "needs_trial", False) for p in self.policies)
-
     def first_firing(self, row: RowState, cue: CueEvent | None) -> str | None:
-        for policy in self.policies:
+        for policy in self.policies if cue is not None else self._per_step:
             if policy(row, cue):
                 return policy.name
         return None

@@ -99,8 +99,6 @@ class RowState:
         self.evaluated_cues = 0  # cues already shown to the exit policies
         self.trial_tokens = 0  # tokens spent on forced-answer trials that policies asked for
         self.captured: dict[int, dict[int, torch.Tensor]] = {}
-        # newest fed token's captured states: (token index, capture layers, (L, H) tensor)
-        self.last_states: tuple[int, tuple[int, ...], torch.Tensor] | None = None
         if not fmt.has_tags or fmt.prompt_opens_thinking:
             self._start_thinking(0)
 

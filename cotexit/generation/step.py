@@ -1,23 +1,30 @@
 """One forward step of the decode loop, as a replaceable function.
 
-Owns `StepOutput` and `full_forward`, the default step: the whole layer stack
-over the new tokens, reading the logits of the last position and, when
-asked, every layer's hidden states from the same pass. A layer-exit engine
-plugs in here with the same signature and computes fewer layers per token.
+Owns `StepOutput`, `full_forward` (the default step) and `last_position`.
+`full_forward` runs the whole layer stack over the new tokens and reads the
+logits of the last position; when the loop asks for layers, the forward
+hooks of a `cotexit.generation.tap.LayerTap` on just those modules keep
+their states at the last position from the same pass (transformers'
+`output_hidden_states` would record every layer, which costs a measurable
+share of a small model's step). A layer-exit engine plugs in here with the
+same signature and computes fewer layers per token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 
+from cotexit.generation.tap import installed_tap, tapped
+
 
 @dataclass
 class StepOutput:
     logits: torch.Tensor  # (B, V) at the last fed position
-    hidden_states: tuple[torch.Tensor, ...] | None  # N+1 tensors (B, T, H): embeddings, then each layer
+    hidden: dict[int, torch.Tensor] | None  # {layer: (B, H)} at the last fed position, the layers asked for
 
 
 class StepForward(Protocol):
@@ -28,7 +35,7 @@ class StepForward(Protocol):
         attention_mask: torch.Tensor,  # (B, C) over every cache column, including the new ones
         position_ids: torch.Tensor,  # (B, T)
         cache: Any,
-        want_hidden: bool,
+        layers: tuple[int, ...],  # resolved layer numbers to capture (see `cotexit.generation.capture`); () for none
     ) -> StepOutput: ...
 
 
@@ -39,15 +46,28 @@ def full_forward(
     attention_mask: torch.Tensor,
     position_ids: torch.Tensor,
     cache: Any,
-    want_hidden: bool,
+    layers: tuple[int, ...],
 ) -> StepOutput:
-    out = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids,
-        past_key_values=cache,
-        use_cache=True,
-        output_hidden_states=want_hidden,
-        logits_to_keep=1,
-    )
-    return StepOutput(logits=out.logits[:, -1, :].float(), hidden_states=out.hidden_states if want_hidden else None)
+    tap = installed_tap(model, layers) if layers else None
+    if layers and tap is None:  # a one-off call: install a tap for it alone
+        with tapped(model, layers):
+            return full_forward(model, input_ids, attention_mask, position_ids, cache, layers)
+    hidden = tap.arm() if tap is not None else None
+    try:
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+    finally:
+        if tap is not None:
+            tap.disarm()
+    return StepOutput(logits=out.logits[:, -1, :].float(), hidden=hidden)
+
+
+def last_position(hidden_states: Sequence[torch.Tensor], layers: tuple[int, ...]) -> dict[int, torch.Tensor] | None:
+    """{layer: (B, H)} at the last position from N+1 states (B, T, H); None when no layer is asked for."""
+    return {layer: hidden_states[layer][:, -1, :] for layer in layers} if layers else None

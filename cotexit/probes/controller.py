@@ -30,6 +30,7 @@ class ProbeExitPolicy:
     """
 
     needs_hidden = True
+    per_step = False  # judges cues only
 
     def __init__(self, artifact: ProbeArtifact, threshold: float | None = None, *, use_calibrated: bool = True) -> None:
         self.artifact = artifact

@@ -30,7 +30,7 @@ def test_captured_states_equal_teacher_forced(tiny_model, tokenizer):
         tokenizer,
         get_format("deepseek-r1"),
         DecodeConfig(max_new_tokens=12),
-        capture=CaptureConfig(layers=(1, 3, -1), where="all"),
+        capture=CaptureConfig(layers=(0, 1, 3, -1), where="all"),
     )
     results = decoder.generate(prompts(tokenizer), keys=["a", "b", "c"])
     for prompt, result in zip(prompts(tokenizer), results):
@@ -38,7 +38,7 @@ def test_captured_states_equal_teacher_forced(tiny_model, tokenizer):
         out = teacher_forced(tiny_model, prompt_ids + result.token_ids)
         assert len(result.captured) == len(result.token_ids) - 1  # the newest token is never fed
         for index, by_layer in result.captured.items():
-            for layer in (1, 3, 4):
+            for layer in (0, 1, 3, 4):
                 expected = out.hidden_states[layer][0, len(prompt_ids) + index]
                 torch.testing.assert_close(by_layer[layer], expected, atol=1e-5, rtol=1e-4)
 
@@ -102,3 +102,49 @@ def test_bad_decode_config_values_are_named():
         SamplingConfig(top_p=0.0)
     with pytest.raises(ValueError, match="temperature"):
         SamplingConfig(temperature=-1)
+
+
+def test_capture_leaves_no_hooks_on_the_model(tiny_model, tokenizer):
+    decoder = Decoder(
+        tiny_model, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=4), capture=CaptureConfig(layers=(2, -1))
+    )
+    before = [len(module._forward_hooks) for module in tiny_model.modules()]  # transformers may keep its own
+    decoder.generate(prompts(tokenizer)[:1])
+    assert [len(module._forward_hooks) for module in tiny_model.modules()] == before
+
+
+def test_a_session_left_half_way_takes_its_hooks_off(tiny_llama, tokenizer):
+    decoder = Decoder(
+        tiny_llama, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=8), capture=CaptureConfig(layers=(2, -1))
+    )
+    before = [len(module._forward_hooks) for module in tiny_llama.modules()]
+    session = decoder.session(prompts(tokenizer)[:2])
+    steps = session.steps()
+    next(steps)
+    assert [len(module._forward_hooks) for module in tiny_llama.modules()] != before  # installed for the session
+    steps.close()
+    assert [len(module._forward_hooks) for module in tiny_llama.modules()] == before
+    session = decoder.session(prompts(tokenizer)[:2])  # never stepped, then dropped
+    del session
+    import gc
+
+    gc.collect()
+    assert [len(module._forward_hooks) for module in tiny_llama.modules()] == before
+
+
+def test_interleaved_sessions_on_one_model_capture_the_same_states(tiny_llama, tokenizer):
+    capture = CaptureConfig(layers=(1, -1), where="all")
+    config = DecodeConfig(max_new_tokens=10)
+    alone = Decoder(tiny_llama, tokenizer, get_format("plain"), config, capture=capture).generate(prompts(tokenizer))
+    plain = Decoder(tiny_llama, tokenizer, get_format("plain"), config)
+    a = Decoder(tiny_llama, tokenizer, get_format("plain"), config, capture=capture).session(prompts(tokenizer))
+    b = Decoder(tiny_llama, tokenizer, get_format("plain"), config, capture=capture).session(prompts(tokenizer)[::-1])
+    c = plain.session(prompts(tokenizer))
+    running = [a.steps(), b.steps(), c.steps()]
+    while running:  # one step each in turn: the sessions share one tap, the plain one passes through it
+        running = [s for s in running if next(s, None) is not None]
+    for x, y in zip(alone + alone[::-1], a.results() + b.results()):
+        assert x.token_ids == y.token_ids and x.captured.keys() == y.captured.keys()
+        for index in x.captured:
+            for layer in (1, 4):
+                torch.testing.assert_close(x.captured[index][layer], y.captured[index][layer])
