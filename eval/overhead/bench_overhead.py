@@ -1,23 +1,34 @@
 """What the length-exit controller costs at inference: cue watching plus probe scoring, against plain decoding.
 
-Both arms decode the same problems with the same settings in this process,
-several times; the controller arm captures the probe's layers at
-cues and scores every cue but is given no threshold (it never exits), so both
-arms generate identical tokens and only the controller's work differs.
+Both arms decode the same problems with the same settings in this process;
+the controller arm captures the probe's layers at cues and scores every cue
+but is given no threshold (it never exits), so both arms generate identical
+tokens and only the controller's work differs.
 
     python eval/overhead/bench_overhead.py --model toy --probe probes/toy-arith --limit 64 --repeats 5
 
-Both arms decode each batch back to back (the order flips from batch to
-batch), so the headline is the median over all (batch, repeat) pairs of the
-controller's time against the plain run next to it, with its interquartile
-range; the ratio of the two totals is written too. Pairing cancels the slow
-drifts of a shared machine; run it with nothing else on the machine anyway.
+The two arms run side by side, one decode step each in turn (which goes first
+flips every step, and which starts flips every batch), and each step is timed: both arms see the machine in the
+same state to within milliseconds, so the slow drifts and bursts of a shared
+machine hit them alike. The headline is the controller's total step time
+against the plain arm's over everything, with a bootstrap 95% interval over
+batches; the per-batch ratios give its spread. Run it with nothing else on
+the machine anyway.
+
+The controller's session installs its hooks for its lifetime, so the plain
+arm's forwards, interleaved with it, pass through them idle (each returns at
+once). That makes the reported overhead smaller by the cost of three idle
+hook calls per step: about a microsecond each, against milliseconds a step.
+
+`--treatment` swaps the controller for one of its parts (or for plain
+decoding again, the noise floor); those runs go to `eval/overhead/parts/`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import time
@@ -29,9 +40,18 @@ from cotexit.benchmarks.loading import load_problems
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.generation import DecodeConfig, Decoder, SamplingConfig
+from cotexit.generation.step import full_forward
 from cotexit.models import chat_prompt, load_model
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.controller import ProbeExitPolicy
+
+TREATMENTS = {
+    "controller": "cue watching, capture of the probe's layers and probe scores at every cue",
+    "cues": "cue watching alone",
+    "capture": "capture alone (hooks installed for the session)",
+    "capture-hooks-per-step": "capture with hooks registered and removed at every step",
+    "plain": "plain decoding again (an A/A run: the noise floor)",
+}
 
 
 def main() -> None:
@@ -43,8 +63,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=1024)
-    parser.add_argument("--out", default="eval/overhead/overhead_toy.json")
+    parser.add_argument(
+        "--treatment",
+        choices=sorted(TREATMENTS),
+        default="controller",
+        help="what runs against plain decoding: the controller (the headline), or one of its parts: "
+        + "; ".join(f"{name}: {text}" for name, text in sorted(TREATMENTS.items())),
+    )
+    parser.add_argument("--out", default=None, help="default: eval/overhead/overhead_toy.json for the controller, "
+                        "eval/overhead/parts/<treatment>.json otherwise")
     args = parser.parse_args()
+    out = Path(args.out or ("eval/overhead/overhead_toy.json" if args.treatment == "controller" else f"eval/overhead/parts/{args.treatment}.json"))
 
     lm = load_model(args.model, device="cpu")
     artifact = ProbeArtifact.load(args.probe)
@@ -59,41 +88,59 @@ def main() -> None:
 
     def controlled() -> Decoder:
         policy = ProbeExitPolicy(artifact, None, use_calibrated=False)  # scores every cue, never exits
-        return Decoder(lm.model, lm.tokenizer, lm.fmt, config, capture=policy.capture(), policies=[policy])
+        capture = policy.capture()
+        if args.treatment == "plain":
+            return plain()
+        if args.treatment == "cues":
+            return Decoder(lm.model, lm.tokenizer, lm.fmt, config)
+        if args.treatment == "capture":
+            return Decoder(lm.model, lm.tokenizer, lm.fmt, config, capture=capture, watch_cues=False)
+        if args.treatment == "capture-hooks-per-step":
+            # Not `full_forward` itself, so the session installs no tap and each step registers its own hooks.
+            def per_step(*step_args):
+                return full_forward(*step_args)
+
+            return Decoder(lm.model, lm.tokenizer, lm.fmt, config, capture=capture, watch_cues=False, step_forward=per_step)
+        return Decoder(lm.model, lm.tokenizer, lm.fmt, config, capture=capture, policies=[policy])
 
     plain_decoder, controlled_decoder = plain(), controlled()
     batches = [(prompts[i : i + args.batch_size], keys[i : i + args.batch_size]) for i in range(0, len(prompts), args.batch_size)]
 
-    # Per batch, both arms back to back (order flipping each time): a slow drift of a shared machine
-    # hits both arms of a pair alike, and the paired ratios cancel it.
-    times: dict[str, list[float]] = {"plain": [], "controller": []}
+    times: dict[str, list[float]] = {"plain": [], "controller": []}  # per (repeat, batch)
     pair_pct: list[float] = []
     rows: list = []
     for repeat in range(args.repeats):
         for b, (batch, batch_keys) in enumerate(batches):
-            arms = [("plain", plain_decoder), ("controller", controlled_decoder)]
-            seconds, outputs = {}, {}
-            for name, decoder in arms if (repeat + b) % 2 == 0 else arms[::-1]:
-                began = time.perf_counter()
-                outputs[name] = decoder.generate(batch, batch_keys)
-                seconds[name] = time.perf_counter() - began
-                times[name].append(seconds[name])
-            if [r.token_ids for r in outputs["plain"]] != [r.token_ids for r in outputs["controller"]]:
+            arms = {"plain": plain_decoder, "controller": controlled_decoder}
+            seconds, results = timed_side_by_side(arms, batch, batch_keys, flip=(repeat + b) % 2 == 1)
+            if [r.token_ids for r in results["plain"]] != [r.token_ids for r in results["controller"]]:
                 sys.exit("the two arms generated different tokens: the comparison would be unfair")
+            for name in times:
+                times[name].append(seconds[name])
             pair_pct.append(100.0 * (seconds["controller"] - seconds["plain"]) / seconds["plain"])
             if repeat == 0:
-                rows += outputs["controller"]
+                rows += results["controller"]
     plain_s, ctrl_s = sum(times["plain"]), sum(times["controller"])
+    # Bootstrap over batches: the spread of the headline ratio that the batch-to-batch noise allows.
+    rng = random.Random(0)
+    boot = []
+    for _ in range(2000):
+        picks = [rng.randrange(len(pair_pct)) for _ in pair_pct]
+        p, c = sum(times["plain"][i] for i in picks), sum(times["controller"][i] for i in picks)
+        boot.append(100.0 * (c - p) / p)
+    boot.sort()
     ordered = sorted(pair_pct)
     lo, hi = ordered[int(0.25 * len(ordered))], ordered[int(0.75 * len(ordered))]
     result = {
-        "overhead_pct": statistics.median(pair_pct),
-        "overhead_pct_interquartile": [lo, hi],
-        "overhead_pct_of_totals": 100.0 * (ctrl_s - plain_s) / plain_s,
-        "pairs": len(pair_pct),
+        "overhead_pct": 100.0 * (ctrl_s - plain_s) / plain_s,
+        "overhead_pct_ci95": [boot[int(0.025 * len(boot))], boot[int(0.975 * len(boot)) - 1]],
+        "overhead_pct_per_batch_median": statistics.median(pair_pct),
+        "overhead_pct_per_batch_interquartile": [lo, hi],
+        "batches": len(pair_pct),
         "plain_s_total": plain_s,
         "controller_s_total": ctrl_s,
-        "overhead_pct_per_pair": pair_pct,
+        "overhead_pct_per_batch": pair_pct,
+        "treatment": args.treatment,
         "problems": len(problems),
         "generated_tokens": sum(len(r.token_ids) for r in rows),
         "cues": sum(len(r.cues) for r in rows),
@@ -101,9 +148,39 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "provenance": provenance(vars(args)),
     }
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    keys_shown = ("overhead_pct", "overhead_pct_interquartile", "overhead_pct_of_totals", "pairs", "cues")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    keys_shown = ("overhead_pct", "overhead_pct_ci95", "overhead_pct_per_batch_median", "overhead_pct_per_batch_interquartile", "batches", "cues")
     print(json.dumps({k: result[k] for k in keys_shown}, indent=2))
+
+
+def timed_side_by_side(
+    decoders: dict[str, Decoder], prompts: list[str], keys: list[str], *, flip: bool = False
+) -> tuple[dict, dict]:
+    """Decode `prompts` with every decoder, one step each in turn; (seconds per decoder, results per decoder).
+
+    `flip` reverses which decoder starts (its session is made first and it steps first); callers alternate
+    it, since the second of two steps in a row runs on warmer caches.
+    """
+    names = list(decoders)[::-1] if flip else list(decoders)
+    seconds = dict.fromkeys(names, 0.0)
+    sessions, running = {}, {}
+    for name in names:
+        began = time.perf_counter()
+        sessions[name] = decoders[name].session(prompts, keys)  # runs the prompt through the model
+        running[name] = sessions[name].steps()
+        seconds[name] += time.perf_counter() - began
+    turn = 0
+    while running:
+        order = [n for n in names if n in running]
+        for name in order if turn % 2 == 0 else order[::-1]:
+            began = time.perf_counter()
+            finished = next(running[name], None) is None
+            seconds[name] += time.perf_counter() - began
+            if finished:
+                del running[name]
+        turn += 1
+    return seconds, {name: session.results() for name, session in sessions.items()}
 
 
 if __name__ == "__main__":
