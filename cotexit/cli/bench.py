@@ -120,7 +120,10 @@ def summary_table(summary: dict) -> Table:
             paired.append(("wall-clock speedup", f"{summary['wall_speedup']:.2f}x"))
         if "mean_layers_per_token" in summary:
             paired += [
-                ("layers per token", f"{summary['mean_layers_per_token']:.2f}"),
+                (
+                    "layers per token" if summary.get("acceptance_rate") is None else "blocks run per token (drafts too)",
+                    f"{summary['mean_layers_per_token']:.2f}",
+                ),
                 ("depth saved", f"{summary['depth_saved_pct']:.1f}%"),
                 ("token disagreement", f"{summary['token_disagreement']:.2%} of tokens, "
                  f"{summary['token_disagreement_per_problem']:.2%} per problem (mean)"),

@@ -74,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"probe scores at cues: {', '.join(f'{s:.2f}' for s in scores) or '-'}")
     if "step_forward" in options:
         stats = options["step_forward"].stats
-        console.print(f"layers per token: {stats.mean_layers_per_token:.2f} of {stats.num_layers}"
-                      + (f"; draft acceptance {stats.acceptance_rate:.1%}" if stats.acceptance_rate is not None else ""))
+        if stats.acceptance_rate is None:
+            console.print(f"layers per token: {stats.mean_layers_per_token:.2f} of {stats.num_layers}")
+        else:  # exact mode: drafts and their verification are counted too, so this can pass the stack's depth
+            console.print(
+                f"blocks run per token: {stats.mean_layers_per_token:.2f} (full stack: {stats.num_layers}; "
+                f"drafts and verification included); draft acceptance {stats.acceptance_rate:.1%}"
+            )
     return 0
