@@ -7,7 +7,8 @@ step, far more than calling them, so a decode session installs its tap
 once (`tapped`) and the step arms it around its own forward only. While
 installed and not armed, the hooks return at once: other forwards of the
 same model (forced-answer trials, another decoder) pass through them
-untouched.
+untouched. Sessions on one model share its tap, so their forwards must not
+run at the same time from several threads.
 """
 
 from __future__ import annotations
