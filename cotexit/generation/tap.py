@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from cotexit.models.parts import exit_head
+
 # model -> {layers: installed tap}
 _TAPS: weakref.WeakKeyDictionary[Any, dict[tuple[int, ...], LayerTap]] = weakref.WeakKeyDictionary()
 
@@ -29,14 +31,10 @@ def layer_modules(model: Any, layers: Sequence[int]) -> list[Any]:
 
     Layer N is read after the final norm, as transformers reports `hidden_states[N]`.
     """
-    base = getattr(model, "model", None)
-    if base is None or not all(hasattr(base, name) for name in ("embed_tokens", "layers", "norm")):
-        raise TypeError(
-            f"capturing hidden states needs a decoder with model.model.embed_tokens, .layers and .norm "
-            f"(Llama, Qwen2, Qwen3, Mistral); got {type(model).__name__}"
-        )
-    n = int(model.config.get_text_config().num_hidden_layers)
-    return [base.embed_tokens if layer == 0 else base.norm if layer == n else base.layers[layer - 1] for layer in layers]
+    parts = exit_head(model)
+    n = parts.num_layers
+    embed = parts.base.get_input_embeddings()
+    return [embed if layer == 0 else parts.norm if layer == n else parts.layers[layer - 1] for layer in layers]
 
 
 class LayerTap:

@@ -25,7 +25,8 @@ from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.suites import get_suite
 from cotexit.depth.analysis.metrics import DEFAULT_CHUNK, DEFAULT_TOP_K, LayerTokenStats, layer_token_stats
 from cotexit.depth.analysis.report import AnalysisReport, TextReport, summarize
-from cotexit.depth.analysis.states import block_outputs, exit_head
+from cotexit.depth.analysis.states import block_outputs
+from cotexit.models.parts import exit_head
 from cotexit.depth.analysis.texts import (
     TEXT_KINDS,
     TeacherForced,

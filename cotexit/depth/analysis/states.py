@@ -1,7 +1,6 @@
-"""The pre-norm output of every decoder block for one teacher-forced sequence, and the exit head.
+"""The pre-norm output of every decoder block for one teacher-forced sequence.
 
-Owns `ExitHead` (the model's final norm and LM head, found on the model) and
-`block_outputs`, which runs the base model once and keeps the output of each
+Owns `block_outputs`, which runs the base model once and keeps the output of each
 decoder block through forward hooks. Hooks, not `output_hidden_states`:
 transformers 5 returns the *normed* last state as `hidden_states[N]`, while
 cotexit's convention (see `cotexit.generation.capture`) is that layer N is
@@ -13,38 +12,11 @@ Knows nothing about texts or statistics (`texts`, `metrics`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-
-@dataclass(frozen=True)
-class ExitHead:
-    """What turns a layer's hidden state into its prediction: `lm_head(norm(h))`."""
-
-    norm: Any
-    lm_head: Any
-    layers: Any
-    base: Any
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
-
-
-def exit_head(model: Any) -> ExitHead:
-    """Find the decoder stack, final norm and LM head of a Llama/Qwen2-style causal LM."""
-    base = model.get_decoder() if hasattr(model, "get_decoder") else getattr(model, "model", None)
-    norm = getattr(base, "norm", None)
-    layers = getattr(base, "layers", None)
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if base is None or norm is None or layers is None or head is None:
-        raise ValueError(
-            f"{type(model).__name__} is not a decoder-only model with .model.layers, .model.norm and an LM head; "
-            "the depth analysis supports Llama/Qwen2-style architectures"
-        )
-    return ExitHead(norm=norm, lm_head=head, layers=layers, base=base)
+from cotexit.models.parts import ExitHead, exit_head
 
 
 def _hidden(output: Any) -> torch.Tensor:

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from cotexit.benchmarks.records import Problem
-from cotexit.depth.analysis.states import block_outputs, exit_head
+from cotexit.depth.analysis.states import block_outputs
+from cotexit.models.parts import exit_head
 from cotexit.depth.analysis.texts import (
     TeacherForced,
     check_gold_available,
