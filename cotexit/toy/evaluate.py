@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from cotexit.depth.analysis.states import block_outputs
+from cotexit.models.parts import exit_head
 from cotexit.toy.suite import arith_structured
 from cotexit.toy.tokenizer import prompt_text
 from cotexit.toy.traces import FORCED_EXIT, THINK_END, THINK_START, reply_text, write_trace
@@ -128,27 +130,14 @@ def layer_agreement(model, tok, n_problems: int = 100) -> list[float]:
     import random
 
     probs = arith_structured("test", n_problems)
-    layers = model.model.layers
-    captured: list[torch.Tensor] = []
-
-    def hook(_module, _inp, out):
-        captured.append(out[0] if isinstance(out, tuple) else out)
-
-    handles = [layer.register_forward_hook(hook) for layer in layers]
-    agree = torch.zeros(len(layers))
+    head = exit_head(model)
+    agree = torch.zeros(head.num_layers)
     count = 0
-    try:
-        for p in probs:
-            prompt = tok(prompt_text(p.text), add_special_tokens=False)["input_ids"]
-            reply = tok(reply_text(write_trace(p, random.Random(0))), add_special_tokens=False)["input_ids"]
-            ids = torch.tensor([prompt + reply])  # (1, T)
-            captured.clear()
-            model(input_ids=ids)
-            top = [model.lm_head(model.model.norm(h[0, len(prompt) - 1 : -1])).argmax(-1) for h in captured]
-            for l, t in enumerate(top):
-                agree[l] += (t == top[-1]).sum()
-            count += len(reply)
-    finally:
-        for h in handles:
-            h.remove()
+    for p in probs:
+        prompt = tok(prompt_text(p.text), add_special_tokens=False)["input_ids"]
+        reply = tok(reply_text(write_trace(p, random.Random(0))), add_special_tokens=False)["input_ids"]
+        states = block_outputs(model, prompt + reply, head)  # (N, T, H)
+        top = head.lm_head(head.norm(states[:, len(prompt) - 1 : -1])).argmax(-1)  # (N, len(reply))
+        agree += (top == top[-1]).sum(-1).float()
+        count += len(reply)
     return [round(float(a) / count, 4) for a in agree]
