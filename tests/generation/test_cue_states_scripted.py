@@ -65,3 +65,33 @@ def test_cue_confirmed_by_its_own_token_gets_the_states_of_that_token():
         assert cue.hidden is not None, f"cue {cue.phrase!r} got no states"
         for layer in (2, 3):
             torch.testing.assert_close(cue.hidden[layer], out.hidden_states[layer][0, 1 + cue.token_end])
+
+
+class Recorder:
+    """A policy that needs states and never fires; it notes each cue it is shown."""
+
+    name = "recorder"
+    needs_hidden = True
+    per_step = False
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, row, cue):
+        self.seen.append((cue.phrase, cue.hidden is not None))
+        return False
+
+
+def test_a_cue_confirmed_after_its_states_are_gone_does_not_hold_up_later_cues(tiny_llama, tokenizer):
+    """ "…" is three byte tokens, so "Wait" is confirmed three tokens late, when its states are gone."""
+    ids = tokenizer(" Wait\u2026\nHmm. ok", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    assert [tokenizer.decode(ids[:1]), tokenizer.decode(ids[:4])] == [" Wait", " Wait\u2026"]  # then 3 byte tokens
+    recorder = Recorder()
+    decoder = Decoder(
+        tiny_llama, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=20),
+        capture=CaptureConfig(layers=(2,)), policies=[recorder], step_forward=scripted(ids),
+    )
+    result = decoder.generate(["x."])[0]
+    assert result.token_ids == ids
+    assert [c.phrase for c in result.cues] == ["Wait", "Hmm"]
+    assert recorder.seen == [("Wait", False), ("Hmm", True)]
