@@ -179,6 +179,20 @@ def _as_text(value: object) -> str | None:
     return None
 
 
+def answers_differ(a: str | None, b: str | None) -> bool:
+    """Whether two extracted answers are spelled differently once normalised (`None` matches only `None`).
+
+    Two spellings of one value ("0.5", "1/2") count as different: for a bound on how often answers change,
+    that errs on the safe side.
+
+    >>> answers_differ("$18$", "18"), answers_differ("18", "19"), answers_differ(None, "18")
+    (False, True, True)
+    """
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    return normalize_answer(a) != normalize_answer(b)
+
+
 def is_equivalent(gold: str, pred: str | None) -> bool:
     """Whether `pred` (an extracted answer) denotes the same value as `gold`; never raises.
 

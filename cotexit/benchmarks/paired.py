@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cotexit.benchmarks.grading import answers_differ
 from cotexit.depth.accounting import DepthStats, block_flops, full_token_flops, head_flops
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
@@ -174,6 +175,8 @@ def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dic
             ) / n,
             "acceptance_rate": sum(d["accepted"] for d in depth) / drafted if drafted else None,
             "same_text_as_full": sum(r["full"]["same_tokens"] for r in rows) / n,
+            # what `calibrate-depth --method answer` bounds
+            "answer_changed": sum(answers_differ(r["full"]["prediction"], r["prediction"]) for r in rows) / n,
             "compute_saved_pct": 100.0 * (1 - treated_flops / full_flops) if full_flops else 0.0,
         }
         forced = [r["full"] for r in rows if "forced_compared" in r["full"]]

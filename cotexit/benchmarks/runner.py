@@ -81,11 +81,15 @@ class BenchProgress:
     correct_so_far: int
 
 
-def grade_row(problem: Problem, row: RowResult) -> tuple[str | None, bool]:
-    """Extract the answer (from the answer part first, then the whole text) and grade it."""
+def predicted_answer(row: RowResult) -> str | None:
+    """The row's final answer: extracted from its answer part first, then from its whole text."""
     prediction = extract_answer(row.answer_text) if row.answer_text.strip() else None
-    if prediction is None:
-        prediction = extract_answer(row.text)
+    return prediction if prediction is not None else extract_answer(row.text)
+
+
+def grade_row(problem: Problem, row: RowResult) -> tuple[str | None, bool]:
+    """Extract the answer and grade it."""
+    prediction = predicted_answer(row)
     return prediction, is_equivalent(problem.answer, prediction)
 
 

@@ -133,6 +133,7 @@ def summary_table(summary: dict) -> Table:
                     else []
                 ),
                 ("same text as full run", f"{summary['same_text_as_full']:.1%}"),
+                ("answer changed from the full run's", f"{summary['answer_changed']:.1%}"),
             ]
             if summary.get("acceptance_rate") is not None:
                 paired.append(("draft acceptance", f"{summary['acceptance_rate']:.1%}"))

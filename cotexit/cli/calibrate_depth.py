@@ -1,4 +1,4 @@
-"""`cotexit calibrate-depth`: choose the layer-exit threshold with a bound on token disagreement."""
+"""`cotexit calibrate-depth`: choose the layer-exit threshold with a bound on token disagreement or answer changes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cotexit.benchmarks.prompts import build_prompt
 from cotexit.cli.common import add_model_args, load_for_cli
 from cotexit.depth.calibrate import calibrate_depth, depth_table, save_depth_artifact
 from cotexit.depth.config import LayerExitConfig
-from cotexit.depth.onpolicy import DEFAULT_GRID, calibrate_depth_on_policy, check_grid
+from cotexit.depth.onpolicy import DEFAULT_GRID, METHODS, calibrate_depth_on_policy, check_grid
 from cotexit.generation import DecodeConfig
 from cotexit.models.loading import chat_prompt
 
@@ -22,14 +22,16 @@ console = Console()
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "calibrate-depth",
-        help="calibrate the layer-exit threshold so token disagreement stays <= epsilon_tok",
+        help="calibrate the layer-exit threshold so token disagreement (or answer changes) stays <= epsilon",
         description="Choose the most lenient confidence threshold for `--layer-exit propagate` whose expected "
-        "per-problem token disagreement with full greedy decoding is <= --epsilon-tok with probability >= 1 - --delta "
+        "per-problem loss against full greedy decoding is <= --epsilon with probability >= 1 - --delta "
         "(Learn-then-Test). The full model first decodes the problems greedily. --method engine (default): the engine "
         "then reads that text with its own propagated cache at each threshold of --grid, strict to lenient, until one "
         "fails; the loss is the share of positions where it predicts another next token. --method free-run: the engine "
         "generates freely and its tokens are compared position by position (one divergence shifts every later "
-        "position; far harsher). --method full-states: one pass scoring exit points on the full model's own states; "
+        "position; far harsher). --method answer: the engine generates freely and the loss is 1 where its final answer "
+        "differs from the full model's: the bound that protects accuracy (no gold answers needed). "
+        "--method full-states: one pass scoring exit points on the full model's own states; "
         "cheapest, but blind to what propagated keys and values do. Writes OUT/card.json; use it with "
         "`bench --layer-exit propagate --depth-artifact OUT`.",
     )
@@ -41,15 +43,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--exit-every", type=int, default=2, help="an exit point every K layers (default 2)")
     parser.add_argument("--exit-layers", help="comma-separated exit points instead of --exit-every")
     parser.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
-    parser.add_argument("--epsilon-tok", type=float, required=True, help="bound on the token disagreement rate")
+    parser.add_argument(
+        "--epsilon", "--epsilon-tok", dest="epsilon", type=float, required=True,
+        help="bound on the expected loss: the token disagreement rate, or with --method answer the answer-change rate",
+    )
     parser.add_argument("--delta", type=float, default=0.1)
     parser.add_argument(
-        "--method", choices=["engine", "free-run", "full-states"], default="engine",
+        "--method", choices=[*METHODS, "full-states"], default="engine",
         help="engine: the engine reads the full model's text at each tested threshold (default); free-run: the engine "
-        "generates; full-states: one pass on the full model's states",
+        "generates, tokens compared; answer: the engine generates, final answers compared; full-states: one pass on "
+        "the full model's states",
     )
     parser.add_argument(
-        "--grid", help="engine method: comma-separated thresholds, strict to lenient "
+        "--grid", help="engine, free-run and answer methods: comma-separated thresholds, strict to lenient "
         f"(default {','.join(f'{g:g}' for g in DEFAULT_GRID)})",
     )
     parser.add_argument("--data-dir")
@@ -61,30 +67,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     points = tuple(int(x) for x in args.exit_layers.split(",")) if args.exit_layers else ()
     config = LayerExitConfig(mode="propagate", measure=args.exit_measure, every=None if points else args.exit_every, points=points)
-    if not 0 < args.epsilon_tok < 1:
-        raise ValueError(f"--epsilon-tok must be in (0, 1), got {args.epsilon_tok}")
+    if not 0 < args.epsilon < 1:
+        raise ValueError(f"--epsilon must be in (0, 1), got {args.epsilon}")
     grid = check_grid([float(x) for x in args.grid.split(",")] if args.grid else DEFAULT_GRID)
     if args.grid and args.method == "full-states":
-        raise ValueError("--grid is for --method engine or free-run (full-states tries every observed confidence)")
+        raise ValueError("--grid is for --method engine, free-run or answer (full-states tries every observed confidence)")
     problems = load_problems(args.suite, args.split, args.limit, args.data_dir)
     decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
     lm = load_for_cli(args)
     prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
     with Progress(console=console) as progress:
         task = progress.add_task("decoding", total=len(prompts))
-        if args.method in ("engine", "free-run"):
+        if args.method in METHODS:
             def on_progress(what: str, done: int, total: int) -> None:
                 progress.update(task, description=what, completed=done, total=total)
 
             cal = calibrate_depth_on_policy(
-                lm, prompts, config, args.epsilon_tok, args.delta, decode, args.batch_size, grid, on_progress,
-                free_run=args.method == "free-run",
+                lm, prompts, config, args.epsilon, args.delta, decode, args.batch_size, grid, on_progress,
+                method=args.method,
             )
         else:
             table = depth_table(
                 lm, prompts, config, decode, args.batch_size, lambda done: progress.update(task, completed=done)
             )
-            cal = calibrate_depth(table, args.exit_measure, args.epsilon_tok, args.delta)
+            cal = calibrate_depth(table, args.exit_measure, args.epsilon, args.delta)
     final = LayerExitConfig(
         mode="propagate", measure=args.exit_measure, points=cal.points, thresholds=(cal.threshold if cal.threshold is not None else 1.0,)
     )
@@ -96,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         i = cal.candidates.index(cal.threshold)
         console.print(
             f"threshold {cal.threshold:.4f} on {args.exit_measure} at layers {list(cal.points)}: calibration "
-            f"disagreement {cal.risks[i]:.3%}, mean exit layer {cal.mean_layers[i]:.2f} of {lm.num_layers}"
+            f"{'answer changes' if args.method == 'answer' else 'disagreement'} {cal.risks[i]:.3%}, "
+            f"mean exit layer {cal.mean_layers[i]:.2f} of {lm.num_layers}"
         )
     console.print(f"guarantee: {cal.guarantee}", highlight=False)
     console.print(f"wrote {args.out}/card.json")

@@ -13,7 +13,11 @@ threshold lambda, either
 - `free-run`: the engine generates freely, and the loss is the fraction of
   positions where its tokens differ from the full model's, compared position
   by position over their common length (`bench`'s `token_disagreement`);
-  one early divergence shifts every later position, so this is far harsher.
+  one early divergence shifts every later position, so this is far harsher;
+- `answer`: the engine generates freely, and the loss is 1 when its final
+  answer differs from the full model's (`bench`'s `answer_changed`): the
+  risk that matters to a user, where a token-level bound does not protect
+  accuracy. No gold answers are needed.
 Problems are independent units (the engine's output for a row does not
 depend on its batch-mates), losses are bounded in [0, 1], so
 Hoeffding-Bentkus p-values are valid, and fixed-sequence testing over a grid
@@ -29,7 +33,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from cotexit.benchmarks.grading import answers_differ
 from cotexit.benchmarks.paired import disagreement
+from cotexit.benchmarks.runner import predicted_answer
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.calibrate import DepthCalibration
@@ -47,6 +53,17 @@ DEFAULT_GRID: tuple[float, ...] = (
 # (what is being decoded, problems done, problems in all)
 Progress = Callable[[str, int, int], None]
 
+METHODS = ("engine", "free-run", "answer")
+
+_MEASURED = {
+    "engine": "positions where the propagate engine, reading the full model's greedy text with its own propagated "
+    "cache, predicts another next token than the full model",
+    "free-run": "positions where the propagate engine's greedy tokens differ from full greedy decoding's, compared "
+    "position by position over their common length (free run)",
+    "answer": "problems whose final answer under the propagate engine (free run, greedy) differs from full greedy "
+    "decoding's (normalised spelling; two spellings of one value count as a change)",
+}
+
 
 def check_grid(grid: Sequence[float]) -> tuple[float, ...]:
     values = tuple(float(g) for g in grid)
@@ -57,6 +74,13 @@ def check_grid(grid: Sequence[float]) -> tuple[float, ...]:
     if any(a <= b for a, b in zip(values, values[1:])):
         raise ValueError(f"the grid must go from strict to lenient (strictly decreasing), got {values}")
     return values
+
+
+def answer_losses(full: Sequence[RowResult], treated: Sequence[RowResult]) -> np.ndarray:
+    """(n,) 1.0 where the treated run's final answer differs from the full run's, else 0.0."""
+    return np.array(
+        [float(answers_differ(predicted_answer(a), predicted_answer(b))) for a, b in zip(full, treated, strict=True)]
+    )
 
 
 def sequence_losses(full: Sequence[RowResult], treated: Sequence[RowResult]) -> np.ndarray:
@@ -124,9 +148,11 @@ def calibrate_depth_on_policy(
     batch_size: int = 8,
     grid: Sequence[float] = DEFAULT_GRID,
     progress: Progress | None = None,
-    free_run: bool = False,
+    method: str = "engine",
 ) -> DepthCalibration:
-    """The most lenient grid threshold whose expected per-problem disagreement is certified <= `epsilon_tok`."""
+    """The most lenient grid threshold whose expected per-problem loss (see `method`) is certified <= `epsilon_tok`."""
+    if method not in METHODS:
+        raise ValueError(f"unknown on-policy method {method!r}; choose one of {', '.join(METHODS)}")
     if base.mode != "propagate":
         raise ValueError(f"on-policy depth calibration is for propagate mode, got {base.mode!r}")
     grid = check_grid(grid)
@@ -147,9 +173,10 @@ def calibrate_depth_on_policy(
 
     def evaluate(lam: float) -> tuple[np.ndarray, float]:
         engine = PropagateForward(lm.model, replace(base, thresholds=(lam,)))
-        if free_run:
+        if method != "engine":
             rows = _decode(lm, prompts, decode, batch_size, engine, lambda done: report(f"threshold {lam:g}", done, n))
-            return sequence_losses(full, rows), engine.stats.mean_layers_per_token
+            losses = answer_losses(full, rows) if method == "answer" else sequence_losses(full, rows)
+            return losses, engine.stats.mean_layers_per_token
         losses, layers, tokens = [], 0, 0
         for start in range(0, n, batch_size):
             end = min(start + batch_size, n)
@@ -162,20 +189,15 @@ def calibrate_depth_on_policy(
         return np.asarray(losses), layers / tokens if tokens else float(lm.num_layers)
 
     threshold, risks, p_values, layers = fixed_sequence_ltt(grid, evaluate, epsilon_tok, delta)
-    measured = (
-        "the propagate engine's greedy tokens differ from full greedy decoding's, compared position by position "
-        "over their common length (free run)"
-        if free_run
-        else "the propagate engine, reading the full model's greedy text with its own propagated cache, predicts "
-        "another next token than the full model"
-    )
+    share = "fraction of" if method == "answer" else "per-problem fraction of"
     guarantee = (
-        f"with probability >= {1 - delta:.2f} over the calibration draw, the expected per-problem fraction of "
-        f"positions where {measured} is <= {epsilon_tok} (the engine run at each tested threshold; Learn-then-Test, "
-        f"Hoeffding-Bentkus, fixed-sequence over a preset grid; {n} problems)"
+        f"with probability >= {1 - delta:.2f} over the calibration draw, the expected {share} {_MEASURED[method]} "
+        f"is <= {epsilon_tok} "
+        f"(the engine run at each tested threshold; Learn-then-Test, Hoeffding-Bentkus, fixed-sequence over a preset "
+        f"grid; {n} problems)"
     )
     return DepthCalibration(
         threshold, epsilon_tok, delta, n, sum(len(r.token_ids) for r in full), base.exit_points(lm.num_layers),
         base.measure, guarantee, grid[: len(risks)], tuple(risks), tuple(p_values), tuple(layers),
-        method="free-run" if free_run else "engine",
+        method=method,
     )

@@ -7,10 +7,12 @@ import pytest
 from cotexit.benchmarks.paired import paired_summary
 
 
-def row(pid: str, differing: int, compared: int, depth: dict) -> dict:
+def row(pid: str, differing: int, compared: int, depth: dict, answers: tuple = ("18", "18")) -> dict:
     return {
         "correct": True, "thinking_tokens": 10, "total_tokens": compared, "exit": None, "trial_tokens": 0,
-        "full": {"correct": True, "thinking_tokens": 10, "total_tokens": compared, "differing_tokens": differing,
+        "prediction": answers[1],
+        "full": {"prediction": answers[0], "correct": True, "thinking_tokens": 10, "total_tokens": compared,
+                 "differing_tokens": differing,
                  "compared_tokens": compared, "same_tokens": differing == 0},
         "timings": {"batch": "b0", "full_batch_s": 2.0, "treated_batch_s": 1.0,
                     "full_batch_flops": 100.0, "treated_batch_flops": 0.0},
@@ -20,8 +22,9 @@ def row(pid: str, differing: int, compared: int, depth: dict) -> dict:
 
 def test_disagreement_is_reported_per_token_and_per_problem():
     depth = {"tokens": 110, "exit_layer_sum": 440, "num_layers": 8, "drafted": 0, "accepted": 0, "flops": 60.0}
-    rows = [row("a", 0, 100, depth), row("b", 5, 10, depth)]
+    rows = [row("a", 0, 100, depth), row("b", 5, 10, depth, answers=("7", "8"))]
     out = paired_summary(rows, {})
+    assert out["answer_changed"] == 0.5
     assert out["token_disagreement"] == pytest.approx(5 / 110)
     assert out["token_disagreement_per_problem"] == pytest.approx((0 + 0.5) / 2)
     assert out["mean_layers_per_token"] == pytest.approx(4.0) and out["depth_saved_pct"] == pytest.approx(50.0)

@@ -269,7 +269,7 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
         (["--grid", "0.9,0.95"], "strict to lenient"),
         (["--grid", "0.99,x"], "could not convert"),
         (["--method", "full-states", "--grid", "0.99,0.9"], "--grid is for --method engine"),
-        (["--epsilon-tok", "0"], "--epsilon-tok must be in (0, 1)"),
+        (["--epsilon-tok", "0"], "--epsilon must be in (0, 1)"),
     ],
 )
 def test_bad_calibrate_depth_option_is_rejected_before_loading(capsys, no_model, tmp_path, extra, message):

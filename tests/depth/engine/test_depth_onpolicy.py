@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cotexit.depth.config import LayerExitConfig
-from cotexit.depth.onpolicy import calibrate_depth_on_policy, check_grid, fixed_sequence_ltt
-from cotexit.generation import DecodeConfig, SamplingConfig
+from cotexit.depth.onpolicy import answer_losses, calibrate_depth_on_policy, check_grid, fixed_sequence_ltt
+from cotexit.generation import DecodeConfig, RowResult, SamplingConfig
 from cotexit.models import chat_prompt
 from cotexit.models.loading import LoadedModel
 from cotexit.models.thinking import get_format
@@ -113,5 +113,31 @@ def test_free_run_method_is_recorded(tiny_llama, tokenizer):
     lm = LoadedModel("tiny", "tiny", tiny_llama, tokenizer, get_format("plain"))
     prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
     cal = calibrate_depth_on_policy(lm, prompts, LayerExitConfig(every=1), epsilon_tok=0.5, delta=0.1,
-                                    decode=DecodeConfig(max_new_tokens=8), batch_size=4, grid=(1.0,), free_run=True)
+                                    decode=DecodeConfig(max_new_tokens=8), batch_size=4, grid=(1.0,), method="free-run")
     assert cal.method == "free-run" and cal.risks == (0.0,) and cal.threshold == 1.0
+
+
+def _row(answer_text: str) -> RowResult:
+    text = "<think>\nsome thinking\n</think>\n" + answer_text
+    return RowResult(
+        key="k", text=text, token_ids=[1, 2], prompt_tokens=1, thinking_tokens=1, finish_reason="eos", cues=[],
+        exit=None, thinking_text="some thinking", answer_text=answer_text,
+    )
+
+
+def test_answer_losses_count_changed_final_answers():
+    full = [_row("The answer is \\boxed{18}."), _row("\\boxed{7}"), _row("no answer here"), _row("\\boxed{1/2}")]
+    treated = [_row("So \\boxed{ 18 }"), _row("\\boxed{8}"), _row("still none"), _row("\\boxed{0.5}")]
+    # same value spelled alike: 0; another value: 1; no answer either way: 0; one value spelled two ways: 1 (safe side)
+    assert answer_losses(full, treated).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_answer_method_is_recorded_and_says_what_it_bounds(tiny_llama, tokenizer):
+    lm = LoadedModel("tiny", "tiny", tiny_llama, tokenizer, get_format("plain"))
+    prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
+    cal = calibrate_depth_on_policy(lm, prompts, LayerExitConfig(every=1), epsilon_tok=0.5, delta=0.1,
+                                    decode=DecodeConfig(max_new_tokens=8), batch_size=4, grid=(1.0,), method="answer")
+    assert cal.method == "answer" and cal.risks == (0.0,) and cal.threshold == 1.0
+    assert "final answer" in cal.guarantee
+    with pytest.raises(ValueError, match="unknown on-policy method"):
+        calibrate_depth_on_policy(lm, prompts, LayerExitConfig(every=1), epsilon_tok=0.5, method="answers")
