@@ -38,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--suite", required=True)
     parser.add_argument("--split", help="calibration split (e.g. calib for arith)")
     parser.add_argument("--limit", type=int, default=200, help="problems (sequences) to calibrate on (default 200)")
+    parser.add_argument(
+        "--skip", type=int, default=0,
+        help="leave out the split's first N problems (for a fresh calibration set after looking at those; default 0)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--exit-every", type=int, default=2, help="an exit point every K layers (default 2)")
@@ -72,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
     grid = check_grid([float(x) for x in args.grid.split(",")] if args.grid else DEFAULT_GRID)
     if args.grid and args.method == "full-states":
         raise ValueError("--grid is for --method engine, free-run or answer (full-states tries every observed confidence)")
-    problems = load_problems(args.suite, args.split, args.limit, args.data_dir)
+    if args.skip < 0:
+        raise ValueError(f"--skip must be >= 0, got {args.skip}")
+    problems = load_problems(args.suite, args.split, args.skip + args.limit, args.data_dir)[args.skip :]
+    if not problems:
+        raise ValueError(f"--skip {args.skip} leaves no problems in {args.suite}/{args.split}")
     decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
     lm = load_for_cli(args)
     prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
@@ -94,14 +102,16 @@ def run(args: argparse.Namespace) -> int:
     final = LayerExitConfig(
         mode="propagate", measure=args.exit_measure, points=cal.points, thresholds=(cal.threshold if cal.threshold is not None else 1.0,)
     )
-    corpus = {"suite": args.suite, "split": args.split, "n": len(problems), "max_new_tokens": args.max_new_tokens}
+    corpus = {
+        "suite": args.suite, "split": args.split, "skip": args.skip, "n": len(problems), "max_new_tokens": args.max_new_tokens,
+    }
     save_depth_artifact(cal, final, lm.fingerprint(), args.out, corpus)
     if cal.threshold is None:
         console.print("[yellow]warning:[/yellow] no threshold certified: the engine would never exit")
     else:
         i = cal.candidates.index(cal.threshold)
         console.print(
-            f"threshold {cal.threshold:.4f} on {args.exit_measure} at layers {list(cal.points)}: calibration "
+            f"threshold {cal.threshold:g} on {args.exit_measure} at layers {list(cal.points)}: calibration "
             f"{'answer changes' if args.method == 'answer' else 'disagreement'} {cal.risks[i]:.3%}, "
             f"mean exit layer {cal.mean_layers[i]:.2f} of {lm.num_layers}"
         )

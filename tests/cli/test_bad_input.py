@@ -270,6 +270,8 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
         (["--grid", "0.99,x"], "could not convert"),
         (["--method", "full-states", "--grid", "0.99,0.9"], "--grid is for --method engine"),
         (["--epsilon-tok", "0"], "--epsilon must be in (0, 1)"),
+        (["--skip", "-1"], "--skip must be >= 0"),
+        (["--suite", "gsm8k", "--split", "test", "--skip", "100000"], "leaves no problems"),
     ],
 )
 def test_bad_calibrate_depth_option_is_rejected_before_loading(capsys, no_model, tmp_path, extra, message):
