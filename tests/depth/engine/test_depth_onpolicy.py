@@ -109,14 +109,6 @@ def test_forced_disagreement_is_zero_without_exits_and_independent_of_batching(t
         assert alone.differing[0] == batched.differing[i]
 
 
-def test_free_run_method_is_recorded(tiny_llama, tokenizer):
-    lm = LoadedModel("tiny", "tiny", tiny_llama, tokenizer, get_format("plain"))
-    prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
-    cal = calibrate_depth_on_policy(lm, prompts, LayerExitConfig(every=1), epsilon_tok=0.5, delta=0.1,
-                                    decode=DecodeConfig(max_new_tokens=8), batch_size=4, grid=(1.0,), method="free-run")
-    assert cal.method == "free-run" and cal.risks == (0.0,) and cal.threshold == 1.0
-
-
 def _row(answer_text: str) -> RowResult:
     text = "<think>\nsome thinking\n</think>\n" + answer_text
     return RowResult(
@@ -132,12 +124,17 @@ def test_answer_losses_count_changed_final_answers():
     assert answer_losses(full, treated).tolist() == [0.0, 1.0, 0.0, 1.0]
 
 
-def test_answer_method_is_recorded_and_says_what_it_bounds(tiny_llama, tokenizer):
+@pytest.mark.parametrize(("method", "bounded"), [("free-run", "greedy tokens differ"), ("answer", "final answer")])
+def test_method_is_recorded_and_the_guarantee_says_what_it_bounds(tiny_llama, tokenizer, method, bounded):
     lm = LoadedModel("tiny", "tiny", tiny_llama, tokenizer, get_format("plain"))
     prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
     cal = calibrate_depth_on_policy(lm, prompts, LayerExitConfig(every=1), epsilon_tok=0.5, delta=0.1,
-                                    decode=DecodeConfig(max_new_tokens=8), batch_size=4, grid=(1.0,), method="answer")
-    assert cal.method == "answer" and cal.risks == (0.0,) and cal.threshold == 1.0
-    assert "final answer" in cal.guarantee
+                                    decode=DecodeConfig(max_new_tokens=8), batch_size=4, grid=(1.0,), method=method)
+    assert cal.method == method and cal.risks == (0.0,) and cal.threshold == 1.0
+    assert bounded in cal.guarantee
+
+
+def test_unknown_method_is_named(tiny_llama, tokenizer):
+    lm = LoadedModel("tiny", "tiny", tiny_llama, tokenizer, get_format("plain"))
     with pytest.raises(ValueError, match="unknown on-policy method"):
-        calibrate_depth_on_policy(lm, prompts, LayerExitConfig(every=1), epsilon_tok=0.5, method="answers")
+        calibrate_depth_on_policy(lm, ["x"], LayerExitConfig(every=1), epsilon_tok=0.5, method="answers")
