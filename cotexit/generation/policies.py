@@ -3,8 +3,9 @@
 Owns the `ExitPolicy` protocol, `ExitPolicies` (an ordered list that records
 which policy fired) and the simplest policy, a thinking-token budget. A policy
 is asked once per new cue (`cue` set) and, unless it sets `per_step = False`,
-once per step (`cue=None`); it returns True to close thinking there. What happens on exit (cutting the cue,
-appending the forced-exit text, decoding the answer) is the decode loop's job.
+once per step (`cue=None`); it returns True to close thinking there. What
+happens on exit (cutting the cue, appending the forced-exit text, decoding
+the answer) is the decode loop's job.
 Probe-based policies live with the probes; they set `needs_hidden` so the
 loop asks them only once the cue's hidden states are captured. Policies that
 set `needs_trial` (DEER, answer consistency: `cotexit.baselines`) get a
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 class ExitPolicy(Protocol):
     name: str
     needs_hidden: bool  # ask only once the cue's hidden states are captured
+    # optional: per_step = False for a policy that judges cues only (it is then not asked every step)
 
     def __call__(self, row: RowState, cue: CueEvent | None) -> bool: ...
 
