@@ -124,7 +124,7 @@ def calibrate_depth(table: DepthTable, measure: str, epsilon_tok: float, delta: 
     needed = min_samples(epsilon_tok, delta)
     if n < needed:
         raise ValueError(
-            f"{n} calibration sequences cannot certify epsilon_tok={epsilon_tok} at delta={delta}; "
+            f"{n} calibration sequences cannot certify epsilon={epsilon_tok} at delta={delta}; "
             f"at least {needed} are needed"
         )
     values = np.unique(table.confidence)

@@ -163,7 +163,7 @@ def calibrate_depth_on_policy(
     needed = min_samples(epsilon_tok, delta)
     if n < needed:
         raise ValueError(
-            f"{n} calibration problems cannot certify epsilon_tok={epsilon_tok} at delta={delta}; at least {needed} are needed"
+            f"{n} calibration problems cannot certify epsilon={epsilon_tok} at delta={delta}; at least {needed} are needed"
         )
     report = progress or (lambda _what, _done, _total: None)
     full = _decode(lm, prompts, decode, batch_size, None, lambda done: report("full model", done, n))
