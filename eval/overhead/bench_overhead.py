@@ -5,7 +5,7 @@ the controller arm captures the probe's layers at cues and scores every cue
 but is given no threshold (it never exits), so both arms generate identical
 tokens and only the controller's work differs.
 
-    python eval/overhead/bench_overhead.py --model toy --probe probes/toy-arith --limit 64 --repeats 5
+    python eval/overhead/bench_overhead.py --model toy --probe probes/toy-arith --limit 64 --repeats 10
 
 The two arms run side by side, one decode step each in turn (which goes first
 flips every step, and which starts flips every batch), and each step is timed: both arms see the machine in the
