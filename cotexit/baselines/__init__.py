@@ -1,6 +1,6 @@
 """Baseline exit policies for fair comparisons with the probe: DEER, answer consistency, a token budget.
 
-Each is an `ExitPolicy` (see `cotexit.generation.policies`). DEER and answer
+Each is an `ExitPolicy` (see `cotexit.controller.policies`). DEER and answer
 consistency decode a forced-answer trial at every cue (`needs_trial`); the
 decode loop runs it and charges its tokens to the row, as those methods pay
 them at inference. `parse_baseline("deer:0.95")` builds one from the CLI form.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cotexit.baselines.consistency import AnswerConsistency
 from cotexit.baselines.deer import Deer
-from cotexit.generation.policies import ExitPolicy, ThinkingBudget
+from cotexit.controller.policies import ExitPolicy, ThinkingBudget
 
 __all__ = ["AnswerConsistency", "Deer", "ThinkingBudget", "parse_baseline"]
 

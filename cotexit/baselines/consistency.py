@@ -8,8 +8,8 @@ from cotexit.benchmarks.extraction import last_boxed
 from cotexit.benchmarks.grading import is_equivalent
 
 if TYPE_CHECKING:
-    from cotexit.generation.cues import CueEvent
-    from cotexit.generation.state import RowState
+    from cotexit.controller.cues import CueEvent
+    from cotexit.controller.rows import RowState
 
 
 def trial_answer(cue: CueEvent) -> str | None:

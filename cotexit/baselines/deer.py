@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cotexit.generation.cues import CueEvent
-    from cotexit.generation.state import RowState
+    from cotexit.controller.cues import CueEvent
+    from cotexit.controller.rows import RowState
 
 
 class Deer:

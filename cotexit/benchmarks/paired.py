@@ -19,10 +19,10 @@ from cotexit.benchmarks.grading import answers_differ
 from cotexit.depth.accounting import DepthStats, block_flops, full_token_flops, head_flops
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
-from cotexit.generation.decode import DecodeConfig, Decoder
-from cotexit.generation.policies import ExitPolicy
-from cotexit.generation.state import RowResult
-from cotexit.generation.step import StepForward, full_forward
+from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.controller.policies import ExitPolicy
+from cotexit.controller.rows import RowResult
+from cotexit.engines.loop.step import StepForward, full_forward
 
 
 @dataclass

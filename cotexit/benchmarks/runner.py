@@ -5,7 +5,7 @@ Owns `BenchConfig`, `BenchProgress`, `prepare_bench`, `run_prepared` and
 `DIR/results.jsonl` (refusing other settings), so that bad data or a bad
 `--out` fail before a model is loaded. `run_prepared` then skips the problems
 already in the results file, decodes the rest in batches with
-`cotexit.generation`, grades each row as soon as it finishes, appends it to
+`cotexit.engines.loop`, grades each row as soon as it finishes, appends it to
 the results file and yields a progress event. After the last batch it writes
 `DIR/summary.json` (summary plus provenance). Rendering the progress is the
 CLI's job.
@@ -28,10 +28,10 @@ from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
-from cotexit.generation.cues import CueConfig
-from cotexit.generation.decode import DecodeConfig, Decoder
-from cotexit.generation.policies import ExitPolicy
-from cotexit.generation.state import RowResult
+from cotexit.controller.cues import CueConfig
+from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.controller.policies import ExitPolicy
+from cotexit.controller.rows import RowResult
 from cotexit.models.loading import LoadedModel, chat_prompt
 
 

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import depth_artifact_config
-from cotexit.generation.capture import default_layers
+from cotexit.controller.capture import default_layers
 from cotexit.probes.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import load_cue_data
 

@@ -10,9 +10,9 @@ import argparse
 
 from rich.console import Console
 
-from cotexit.generation.cues import DEFAULT_CUES, CueConfig
-from cotexit.generation.decode import DecodeConfig
-from cotexit.generation.sampling import SamplingConfig
+from cotexit.controller.cues import DEFAULT_CUES, CueConfig
+from cotexit.engines.loop.decode import DecodeConfig
+from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.models.loading import LoadedModel, load_model
 from cotexit.models.thinking import FORMATS
 

@@ -10,7 +10,7 @@ from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
-from cotexit.generation.decode import Decoder
+from cotexit.engines.loop.decode import Decoder
 from cotexit.models.loading import chat_prompt
 
 console = Console(highlight=False)

@@ -33,7 +33,8 @@ from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.stack import LayerStack
 from cotexit.depth.confidence import confidence
-from cotexit.generation import CaptureConfig, DecodeConfig, Decoder
+from cotexit.controller import CaptureConfig
+from cotexit.engines.loop import DecodeConfig, Decoder
 from cotexit.models.loading import LoadedModel
 
 CARD_VERSION = 1

@@ -42,7 +42,8 @@ from cotexit.depth.calibrate import DepthCalibration
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
-from cotexit.generation import DecodeConfig, Decoder, RowResult
+from cotexit.controller import RowResult
+from cotexit.engines.loop import DecodeConfig, Decoder
 from cotexit.models.loading import LoadedModel
 
 # Strict to lenient. Fixed before seeing data, as Learn-then-Test requires.

@@ -27,7 +27,7 @@ from cotexit.depth.accounting import DepthStats
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.confidence import confidence
 from cotexit.depth.stack import LayerStack
-from cotexit.generation.step import StepOutput, last_position
+from cotexit.engines.loop.step import StepOutput, last_position
 
 
 class PropagateForward:

@@ -59,7 +59,7 @@ def load_model(
     dtype: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LoadedModel:
-    """Load `spec` (registered name, folder or hub id) ready for `cotexit.generation`.
+    """Load `spec` (registered name, folder or hub id) ready for any engine (`cotexit.engines`).
 
     >>> # lm = load_model("smollm2-135m"); lm.fmt.name -> 'plain'
     """

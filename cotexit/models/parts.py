@@ -1,7 +1,7 @@
 """Where a decoder-only causal LM keeps its parts: the decoder stack, its blocks, the final norm, the LM head.
 
 Owns `ExitHead` and `exit_head`, shared by whatever reads layers directly: the
-hooks that capture hidden states while decoding (`cotexit.generation.tap`)
+hooks that capture hidden states while decoding (`cotexit.engines.tap`)
 and the depth analysis (`cotexit.depth.analysis`).
 """
 

@@ -3,7 +3,8 @@
 Owns `ProbeArtifact` (save, load, the model-fingerprint check) and the card's
 schema migrations (`_migrate`, the one place old cards are upgraded). The
 card records everything needed to use the probe honestly: the model it was
-fitted on, the layers, cues and forced-exit text, the corpus, the calibration
+fitted on, the layers, cues and forced-exit text, the exit semantics its
+labels assumed (`cotexit.controller.semantics`), the corpus, the calibration
 mode with its threshold and levels, and validation metrics. A threshold of
 `None` means calibration found no valid threshold: the controller never exits.
 """
@@ -22,10 +23,11 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from cotexit.controller.semantics import EXIT_SEMANTICS
 from cotexit.probes.features import FeatureSpec
 from cotexit.probes.probe import Probe, ProbeConfig
 
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: exit_semantics
 WEIGHTS = "probe.safetensors"
 CARD = "card.json"
 _FINGERPRINT_KEYS = ("config_sha256", "num_layers", "hidden_size", "tokenizer_sha256")
@@ -41,6 +43,7 @@ class ProbeArtifact:
     calibration: dict[str, Any]  # mode, threshold (None = never exit), alpha/epsilon, delta, n, guarantee
     corpus: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    exit_semantics: dict[str, Any] = field(default_factory=EXIT_SEMANTICS.to_json)  # what its labels' exits meant
 
     @property
     def threshold(self) -> float | None:
@@ -54,6 +57,7 @@ class ProbeArtifact:
             "probe": self.probe.config.to_json(),
             "cues": self.cues,
             "thinking_format": self.thinking_format,
+            "exit_semantics": self.exit_semantics,
             "calibration": self.calibration,
             "never_exit": self.threshold is None,
             "corpus": self.corpus,
@@ -104,6 +108,7 @@ class ProbeArtifact:
             calibration=card["calibration"],
             corpus=card.get("corpus", {}),
             metrics=card.get("metrics", {}),
+            exit_semantics=card["exit_semantics"],
         )
 
     def check_model(self, fingerprint: dict[str, Any]) -> None:
@@ -118,8 +123,15 @@ class ProbeArtifact:
 
 
 def _migrate(card: dict[str, Any]) -> dict[str, Any]:
-    """Upgrade older cards to CARD_VERSION (none exist yet); refuse newer ones."""
+    """Upgrade older cards to CARD_VERSION; refuse newer ones.
+
+    1 -> 2: version 1 cards predate recorded exit semantics; their labels all came from cotexit's decode
+    loop, which has always cut thinking before the cue and forced the format's text: `EXIT_SEMANTICS`.
+    """
     version = card.get("card_version")
+    if version == 1:
+        card = {**card, "card_version": 2, "exit_semantics": EXIT_SEMANTICS.to_json()}
+        version = 2
     if version != CARD_VERSION:
         raise ValueError(f"card_version {version!r} is not supported (this cotexit reads {CARD_VERSION})")
     return card

@@ -28,10 +28,11 @@ from cotexit.benchmarks.runner import grade_row
 from cotexit.benchmarks.suites import get_suite
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward
-from cotexit.generation.capture import CaptureConfig
-from cotexit.generation.cues import CueConfig
-from cotexit.generation.decode import DecodeConfig, Decoder
-from cotexit.generation.forced import ForcedAnswer, ForcedRequest, forced_answers
+from cotexit.controller.capture import CaptureConfig
+from cotexit.controller.cues import CueConfig
+from cotexit.controller.semantics import EXIT_SEMANTICS
+from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest, forced_answers
 from cotexit.models.loading import LoadedModel, chat_prompt
 from cotexit.probes.cuedata import CueDataWriter
 from cotexit.probes.features import FeatureSpec, cue_features
@@ -92,6 +93,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         "fingerprint": lm.fingerprint(),
         "features": features.to_json(),
         "thinking_format": lm.fmt.to_json(),
+        "exit_semantics": EXIT_SEMANTICS.to_json(),
         "cues": config.cues.to_json(),
         "decode": config.decode.to_json(),
         "suite": config.suite,

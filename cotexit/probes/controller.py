@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from cotexit.generation.capture import CaptureConfig
+from cotexit.controller.capture import CaptureConfig
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.features import cue_features
 
 if TYPE_CHECKING:
-    from cotexit.generation.cues import CueEvent
-    from cotexit.generation.state import RowState
+    from cotexit.controller.cues import CueEvent
+    from cotexit.controller.rows import RowState
 
 
 class ProbeExitPolicy:
@@ -38,6 +38,7 @@ class ProbeExitPolicy:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1] or None (never exit), got {self.threshold}")
         self.name = f"probe-{artifact.calibration.get('mode', 'custom')}"
+        self.semantics = artifact.exit_semantics  # engines refuse a probe whose labels meant other exits
         self.scores: dict[str, list[float]] = {}
 
     def capture(self) -> CaptureConfig:

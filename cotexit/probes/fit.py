@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from cotexit.calibration import Calibration, CueTable, calibrate, evaluate, split_by_problem
+from cotexit.controller.semantics import EXIT_SEMANTICS
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import CueData
 from cotexit.probes.features import FeatureSpec
@@ -97,6 +98,7 @@ def fit_probe_artifact(
         fingerprint=meta["fingerprint"],
         cues=meta["cues"],
         thinking_format=meta["thinking_format"],
+        exit_semantics=meta.get("exit_semantics", EXIT_SEMANTICS.to_json()),  # cue data before it was recorded: the loop's
         calibration={
             **{k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
             "thresholds_by_level": levels,

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from cotexit.benchmarks.sweep import budget_point, consistency_rule, deer_rule, probe_rule, simulate, sweep_points
-from cotexit.generation import DecodeConfig, Decoder, SamplingConfig, ThinkingBudget
-from cotexit.generation.forced import ForcedRequest, forced_answers
+from cotexit.controller import ThinkingBudget
+from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
+from cotexit.engines.loop.forced import ForcedRequest, forced_answers
 from cotexit.models import chat_prompt, get_format
 from cotexit.probes.cuedata import CueData
 

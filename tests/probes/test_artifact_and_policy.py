@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cotexit.generation.cues import CueEvent
+from cotexit.controller.cues import CueEvent
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.probes.features import FeatureSpec, cue_features

@@ -3,7 +3,7 @@
 Owns `block_outputs`, which runs the base model once and keeps the output of each
 decoder block through forward hooks. Hooks, not `output_hidden_states`:
 transformers 5 returns the *normed* last state as `hidden_states[N]`, while
-cotexit's convention (see `cotexit.generation.capture`) is that layer N is
+cotexit's convention (see `cotexit.controller.capture`) is that layer N is
 the last block's output before the final norm. Reading the blocks directly
 gives that for every layer, whatever the transformers version.
 

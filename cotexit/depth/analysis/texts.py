@@ -3,7 +3,7 @@
 Owns `TeacherForced` (prompt + reply token ids and where the reply starts),
 the gold reply of a problem (`gold_reply`, from the suite's raw solution
 field, read by `gold_solutions`) and `generated_texts` (greedy decoding with
-`cotexit.generation.Decoder`, yielding after every batch). Both put the
+`cotexit.engines.loop.Decoder`, yielding after every batch). Both put the
 reply after the model's chat prompt for the problem (`chat_prompt` of
 `build_prompt`), tokenised as decoding would: prompt and reply separately.
 
@@ -177,7 +177,7 @@ def generated_texts(
     max_len: int | None = None,
 ) -> Iterator[list[TeacherForced]]:
     """Greedy replies of `lm` (a `LoadedModel`), decoded `batch_size` problems at a time; yields each batch's texts."""
-    from cotexit.generation import DecodeConfig, Decoder
+    from cotexit.engines.loop import DecodeConfig, Decoder
     from cotexit.models.loading import chat_prompt
 
     if batch_size < 1:

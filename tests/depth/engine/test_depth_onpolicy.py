@@ -7,7 +7,8 @@ import pytest
 
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.onpolicy import answer_losses, calibrate_depth_on_policy, check_grid, fixed_sequence_ltt
-from cotexit.generation import DecodeConfig, RowResult, SamplingConfig
+from cotexit.controller import RowResult
+from cotexit.engines.loop import DecodeConfig, SamplingConfig
 from cotexit.models import chat_prompt
 from cotexit.models.loading import LoadedModel
 from cotexit.models.thinking import get_format
@@ -91,7 +92,7 @@ def test_ltt_violation_rate_within_delta_over_repeated_draws_and_naive_choice_vi
 def test_forced_disagreement_is_zero_without_exits_and_independent_of_batching(tiny_llama, tokenizer):
     from cotexit.depth.forced import forced_disagreement
     from cotexit.depth.propagate import PropagateForward
-    from cotexit.generation import Decoder
+    from cotexit.engines.loop import Decoder
 
     prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS[:4]]
     full = Decoder(tiny_llama, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=10)).generate(prompts)

@@ -11,7 +11,8 @@ from cotexit.depth.calibrate import depth_table
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.speculative import SpeculativeForward
-from cotexit.generation import CaptureConfig, DecodeConfig, Decoder, ThinkingBudget
+from cotexit.controller import CaptureConfig, ThinkingBudget
+from cotexit.engines.loop import DecodeConfig, Decoder
 from cotexit.models import chat_prompt, get_format
 from cotexit.models.loading import LoadedModel
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from cotexit.generation.cues import CueEvent
-    from cotexit.generation.state import RowState
+    from cotexit.controller.cues import CueEvent
+    from cotexit.controller.rows import RowState
 
 
 @runtime_checkable

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cotexit.generation.decode import DecodeConfig, Decoder
-from cotexit.generation.forced import ForcedRequest, forced_answers
+from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.engines.loop.forced import ForcedRequest, forced_answers
 from cotexit.models.loading import chat_prompt
 from cotexit.models.thinking import get_format
 

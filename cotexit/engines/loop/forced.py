@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from cotexit.generation.decode import DecodeSession
-from cotexit.generation.detokenize import IncrementalDetokenizer
-from cotexit.generation.state import answer_closed
+from cotexit.engines.loop.decode import DecodeSession
+from cotexit.controller.detokenize import IncrementalDetokenizer
+from cotexit.controller.rows import answer_closed
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ queued forced text), cue watching, hidden-state capture from that same
 forward, exit policies, per-row stopping. Finished rows leave the batch
 (their cache rows are dropped). `DecodeSession.steps()` is a generator that
 yields after every step, so callers can watch, run forced-answer trials
-(`cotexit.generation.forced`) or stop early.
+(`cotexit.engines.loop.forced`) or stop early.
 
 Cutting a row's thinking at a cue does not crop the shared cache: the cut
 tokens' columns are masked out for that row and its positions rewind, which
@@ -27,13 +27,15 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from cotexit.generation.capture import CaptureConfig
-from cotexit.generation.cues import CueConfig, CueEvent
-from cotexit.generation.policies import ExitPolicies, ExitPolicy
-from cotexit.generation.sampling import SamplingConfig, sample_next
-from cotexit.generation.state import ExitInfo, RowResult, RowState
-from cotexit.generation.step import StepForward, StepOutput, full_forward
-from cotexit.generation.tap import tapped
+from cotexit.controller.capture import CaptureConfig
+from cotexit.controller.cues import CueConfig, CueEvent
+from cotexit.controller.decide import next_exit
+from cotexit.controller.policies import ExitPolicies, ExitPolicy
+from cotexit.controller.rows import ExitInfo, RowResult, RowState
+from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
+from cotexit.engines.loop.sampling import SamplingConfig, sample_next
+from cotexit.engines.loop.step import StepForward, StepOutput, full_forward
+from cotexit.engines.tap import tapped
 from cotexit.models.thinking import ThinkingFormat
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,14 @@ class StepEvent:
     cues: list[tuple[int, CueEvent]]
     exits: list[tuple[int, ExitInfo]]
     finished: list[int]
+
+
+class LoopRow(RowState):
+    """A row of the decode loop: the controller's state plus the cache column of each fed token."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cols: list[int] = []
 
 
 def left_pad(prompt_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,6 +127,8 @@ class Decoder:
         self.capture_layers = self.capture.resolve(self.num_layers)
         if self.policies.needs_hidden and not self.capture_layers:
             raise ValueError("an exit policy needs hidden states but CaptureConfig.layers is empty")
+        for policy in self.policies.policies:
+            check_semantics(getattr(policy, "semantics", None), "hf", EXIT_SEMANTICS)
         self.eos_ids = _eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.forced_exit_ids = self.encode(fmt.forced_exit)
@@ -150,7 +162,7 @@ class DecodeSession:
         self.device = next(decoder.model.parameters()).device
         cfg = decoder.config
         self.rows = [
-            RowState(k, p, decoder.tokenizer, decoder.fmt, decoder.cues, watch=decoder.watch_cues)
+            LoopRow(k, p, decoder.tokenizer, decoder.fmt, decoder.cues, watch=decoder.watch_cues)
             for k, p in zip(keys, prompt_ids)
         ]
         self.generators = [cfg.sampling.row_generator(k) for k in keys] if not cfg.sampling.greedy else None
@@ -192,7 +204,7 @@ class DecodeSession:
         return [row.result() for row in self.rows]
 
     @property
-    def active_rows(self) -> list[RowState]:
+    def active_rows(self) -> list[LoopRow]:
         return [self.rows[r] for r in self.batch]
 
     def _forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> StepOutput:
@@ -268,7 +280,7 @@ class DecodeSession:
                     self._attach_states(slot, r, self.rows[r])
             self._waiting.clear()
 
-    def _attach_states(self, slot: int, r: int, row: RowState) -> None:
+    def _attach_states(self, slot: int, r: int, row: LoopRow) -> None:
         """Give the row's cues ending at its newest fed token the states captured there; wait for newer ones.
 
         A cue is confirmed by the character after it, so it ends at the newest fed token (its states are in)
@@ -285,57 +297,35 @@ class DecodeSession:
             else:
                 self._waiting.add(r)
 
-    def _evaluate(self, slot: int, row: RowState, event: StepEvent, *, cut_now: bool) -> bool:
-        """Ask the exit policies about new cues (once their states are in) and, with `cut_now`, about this step.
+    def _evaluate(self, slot: int, row: LoopRow, event: StepEvent, *, cut_now: bool) -> bool:
+        """Ask the controller about the row's new cues and, with `cut_now`, about this step; True on an exit.
 
-        Returns True when the row exits. Per-step policies are asked only at the start of a step, when every
-        token is fed, so an exit there cuts after the last token.
+        Per-step policies are asked only at the start of a step, when every token is fed.
         """
-        policies = self.d.policies
-        if not policies or row.phase != "thinking" or row.exit is not None or row.done:
+        decision = next_exit(self.d.policies, row, at_step=cut_now, trial=lambda cue: self._trial(slot, row, cue))
+        if decision is None:
             return False
-        while row.evaluated_cues < len(row.cues):
-            cue = row.cues[row.evaluated_cues]
-            if policies.needs_hidden and cue.hidden is None and cue.token_end >= row.fed:
-                break  # its states come with the next forward
-            # (a cue confirmed only after its states were gone, which takes characters split across several
-            # tokens right after it, is shown without states; probe policies pass on it)
-            row.evaluated_cues += 1
-            if policies.needs_trial and cue.trial is None:
-                self._trial(slot, row, cue)
-            fired = policies.first_firing(row, cue)
-            if fired is not None:
-                self._exit(slot, row, fired, cut=cue.token_start, cue_index=row.evaluated_cues - 1, event=event)
-                return True
-        if cut_now:
-            fired = policies.first_firing(row, None)
-            if fired is not None:
-                self._exit(slot, row, fired, cut=len(row.tokens), cue_index=None, event=event)
-                return True
-        return False
+        self._exit(slot, row, decision.policy, cut=decision.cut, cue_index=decision.cue_index, event=event)
+        return True
 
-    def _trial(self, slot: int, row: RowState, cue: CueEvent) -> None:
+    def _trial(self, slot: int, row: LoopRow, cue: CueEvent) -> None:
         """A forced-answer trial from the prefix before `cue`, for policies that judge by it (DEER, consistency)."""
-        from cotexit.generation.forced import ForcedRequest, forced_answers
+        from cotexit.engines.loop.forced import ForcedRequest, forced_answers
 
         answer = forced_answers(self, [ForcedRequest(self.batch[slot], cue.token_start)])[0]
         cue.trial = answer
         row.trial_tokens += len(self.d.forced_exit_ids) + answer.cost_tokens
 
-    def _exit(self, slot: int, row: RowState, policy: str, cut: int, cue_index: int | None, event: StepEvent) -> None:
+    def _exit(self, slot: int, row: LoopRow, policy: str, cut: int, cue_index: int | None, event: StepEvent) -> None:
         """Close thinking at generated token `cut`: mask out fed tokens from there, rewind, queue the forced exit."""
         for index in range(cut, row.fed):
             self.mask[slot, row.cols[index]] = 0
         del row.cols[cut:]
-        row.fed = min(row.fed, cut)
         self.next_pos[slot] = len(row.prompt_ids) + cut
-        info = ExitInfo(policy=policy, cut=cut, step=self.step_index, cue_index=cue_index)
-        row.exit = info
-        row.truncate(cut)
-        row.begin_forced_exit(self.d.forced_exit_ids)
+        info = row.exit_at(policy, cut, self.step_index, cue_index, self.d.forced_exit_ids)
         event.exits.append((self.batch[slot], info))
 
-    def _check_finish(self, row: RowState, token: int, from_forced: bool) -> None:
+    def _check_finish(self, row: LoopRow, token: int, from_forced: bool) -> None:
         cfg = self.d.config
         if not from_forced and token in self.d.eos_ids:
             row.finish("eos")

@@ -1,9 +1,11 @@
-"""Per-row decode state and the result a finished row turns into.
+"""One row's controller state and the result a finished row turns into.
 
 Owns `RowState` (tokens, text, thinking phase, cues, captured states, exit)
 and `RowResult`. The state tracks where thinking starts and ends from the
-row's text and its `ThinkingFormat`; it knows nothing about caches or batches,
-which belong to the decode loop.
+row's text and its `ThinkingFormat`; it knows nothing about caches, batches
+or requests, which belong to the engines. Every engine appends the tokens it
+produces (`append`), says how many of them its model has computed states for
+(`fed`), and on an exit calls `exit_at`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any, Literal
 
 import torch
 
-from cotexit.generation.cues import CueConfig, CueEvent, CueWatcher
-from cotexit.generation.detokenize import IncrementalDetokenizer
+from cotexit.controller.cues import CueConfig, CueEvent, CueWatcher
+from cotexit.controller.detokenize import IncrementalDetokenizer
 from cotexit.models.thinking import ThinkingFormat
 
 Phase = Literal["before", "thinking", "answer"]
@@ -94,8 +96,7 @@ class RowState:
         self.answer_tokens = 0
         self.exit: ExitInfo | None = None
         self.finish_reason: FinishReason | None = None
-        self.fed = 0  # tokens[:fed] have keys and values in the cache
-        self.cols: list[int] = []  # cache column of each fed token
+        self.fed = 0  # tokens[:fed] went through the engine's forward (their states were computable)
         self.evaluated_cues = 0  # cues already shown to the exit policies
         self.trial_tokens = 0  # tokens spent on forced-answer trials that policies asked for
         self.captured: dict[int, dict[int, torch.Tensor]] = {}
@@ -165,6 +166,14 @@ class RowState:
         self.phase = "answer"
         self.watcher.enabled = False
         self.answer_tokens = 0
+
+    def exit_at(self, policy: str, cut: int, step: int, cue_index: int | None, forced_ids: list[int]) -> ExitInfo:
+        """Record an exit: drop generated tokens from `cut` on and queue the forced-exit text."""
+        self.exit = ExitInfo(policy=policy, cut=cut, step=step, cue_index=cue_index)
+        self.fed = min(self.fed, cut)
+        self.truncate(cut)
+        self.begin_forced_exit(forced_ids)
+        return self.exit
 
     def forced_answer_closed(self) -> bool:
         """True once the brace opened by a forced exit ending in "{" is closed."""

@@ -3,7 +3,7 @@
 Owns `StepOutput`, `full_forward` (the default step) and `last_position`.
 `full_forward` runs the whole layer stack over the new tokens and reads the
 logits of the last position; when the loop asks for layers, the forward
-hooks of a `cotexit.generation.tap.LayerTap` on just those modules keep
+hooks of a `cotexit.engines.tap.LayerTap` on just those modules keep
 their states at the last position from the same pass (transformers'
 `output_hidden_states` would record every layer, which costs a measurable
 share of a small model's step). A layer-exit engine plugs in here with the
@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import torch
 
-from cotexit.generation.tap import installed_tap, tapped
+from cotexit.engines.tap import installed_tap, tapped
 
 
 @dataclass
@@ -35,7 +35,7 @@ class StepForward(Protocol):
         attention_mask: torch.Tensor,  # (B, C) over every cache column, including the new ones
         position_ids: torch.Tensor,  # (B, T)
         cache: Any,
-        layers: tuple[int, ...],  # resolved layer numbers to capture (see `cotexit.generation.capture`); () for none
+        layers: tuple[int, ...],  # resolved layer numbers to capture (see `cotexit.controller.capture`); () for none
     ) -> StepOutput: ...
 
 

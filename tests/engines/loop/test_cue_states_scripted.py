@@ -13,8 +13,9 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from cotexit.generation import CaptureConfig, DecodeConfig, Decoder
-from cotexit.generation.step import full_forward
+from cotexit.controller import CaptureConfig
+from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.engines.loop.step import full_forward
 from cotexit.models.thinking import get_format
 
 VOCAB = ["<eos>", "Q", "So", " x", " =", " 3", ".", " Wait,", " Hmm", "!", " y", " done"]

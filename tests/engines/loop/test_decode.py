@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cotexit.generation.capture import CaptureConfig
-from cotexit.generation.decode import DecodeConfig, Decoder
-from cotexit.generation.policies import ThinkingBudget
-from cotexit.generation.sampling import SamplingConfig
+from cotexit.controller.capture import CaptureConfig
+from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.controller.policies import ThinkingBudget
+from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.models.loading import chat_prompt
 from cotexit.models.thinking import get_format
 

@@ -5,7 +5,7 @@ layer `l` in 1..N-1 is the output of decoder block `l`, N is the last block's
 output after the final norm (as transformers reports `hidden_states`), 0 is
 the embedding output, and negative numbers count from the end (-1 = N).
 The decode loop reads these states from the forward pass it already runs
-(hooks on just the asked-for modules, `cotexit.generation.step`); no second
+(hooks on just the asked-for modules, `cotexit.engines.loop.step`); no second
 pass is made.
 """
 

@@ -1,7 +1,7 @@
 """Reading a few layers' hidden states out of a forward pass with forward hooks.
 
 Owns `layer_modules` (which module outputs layer l, in the numbering of
-`cotexit.generation.capture`), `LayerTap` and `tapped`. Registering and
+`cotexit.controller.capture`), `LayerTap` and `tapped`. Registering and
 removing hooks at every decode step costs about 2% of a small model's
 step, far more than calling them, so a decode session installs its tap
 once (`tapped`) and the step arms it around its own forward only. While

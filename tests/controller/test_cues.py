@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotexit.generation.cues import CueConfig, CueWatcher
+from cotexit.controller.cues import CueConfig, CueWatcher
 
 TEXT = "So 12 + 7 = 19. Wait, that is right. Hmmm, let me think.\nBut wait: Let me double-check 19. Alternatively, add 7 + 12."
 EXPECTED = ["Wait", "Hmm", "But wait", "Let me double-check", "Alternatively"]
@@ -61,7 +61,7 @@ def test_disabled_watcher_keeps_text_but_reports_nothing():
 
 def test_real_tokenizer_splits(tokenizer):
     ids = tokenizer(TEXT + ".", add_special_tokens=False)["input_ids"]
-    from cotexit.generation.detokenize import IncrementalDetokenizer
+    from cotexit.controller.detokenize import IncrementalDetokenizer
 
     detok, watcher, found = IncrementalDetokenizer(tokenizer), CueWatcher(CueConfig()), []
     for index, token in enumerate(ids):

@@ -1,0 +1,43 @@
+"""The controller every engine drives: cue watching, capture spec, exit policies and exit semantics.
+
+One piece of code decides when a row stops thinking and what happens then;
+an engine (`cotexit.engines`: cotexit's own decode loop, an unmodified
+transformers `generate()`) only produces tokens and hidden states and feeds
+the forced text. So a probe calibrated on one engine means the same on every
+other.
+
+- `cues`: find "Wait", "Hmm", ... in a row's text as it grows.
+- `capture`: which layers' states a policy reads, and the layer numbering.
+- `policies`: the exit-policy protocol, the ordered list, the token budget.
+- `rows`: one row's controller state (text, thinking phase, cues, exit) and its result.
+- `decide`: which cue (or step) a row's policies fire at, and where thinking is then cut.
+- `semantics`: what an exit means (cut before the cue, force the format's text, answer greedily),
+  recorded in probe artifacts and checked by every engine.
+"""
+
+from cotexit.controller.capture import CaptureConfig, default_layers
+from cotexit.controller.cues import DEFAULT_CUES, CueConfig, CueEvent, CueWatcher
+from cotexit.controller.decide import ExitDecision, next_exit
+from cotexit.controller.policies import ExitPolicies, ExitPolicy, ThinkingBudget
+from cotexit.controller.rows import ExitInfo, RowResult, RowState
+from cotexit.controller.semantics import EXIT_SEMANTICS, ExitSemantics, check_semantics
+
+__all__ = [
+    "DEFAULT_CUES",
+    "EXIT_SEMANTICS",
+    "CaptureConfig",
+    "CueConfig",
+    "CueEvent",
+    "CueWatcher",
+    "ExitDecision",
+    "ExitInfo",
+    "ExitPolicies",
+    "ExitPolicy",
+    "ExitSemantics",
+    "RowResult",
+    "RowState",
+    "ThinkingBudget",
+    "check_semantics",
+    "default_layers",
+    "next_exit",
+]
