@@ -184,6 +184,21 @@ class RowState:
     def finish(self, reason: FinishReason) -> None:
         self.finish_reason = reason
 
+    def finish_after(
+        self, token: int, *, from_forced: bool, eos_ids: set[int], max_new_tokens: int, answer_limit: int
+    ) -> None:
+        """Finish the row if the token just appended ends it: EOS (not one of a forced text), the forced
+        answer's brace closed, `answer_limit` tokens since a forced exit began, or `max_new_tokens` generated.
+        """
+        if not from_forced and token in eos_ids:
+            self.finish("eos")
+        elif self.forced_answer_closed():
+            self.finish("answer")
+        elif self.forced_char is not None and self.answer_tokens >= answer_limit:
+            self.finish("length")
+        elif len(self.tokens) >= max_new_tokens and not self.forced:
+            self.finish("length")
+
     def _start_thinking(self, char: int) -> None:
         self.phase = "thinking"
         self.think_start_char = char

@@ -129,7 +129,7 @@ class Decoder:
             raise ValueError("an exit policy needs hidden states but CaptureConfig.layers is empty")
         for policy in self.policies.policies:
             check_semantics(getattr(policy, "semantics", None), "hf", EXIT_SEMANTICS)
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.forced_exit_ids = self.encode(fmt.forced_exit)
 
@@ -327,14 +327,10 @@ class DecodeSession:
 
     def _check_finish(self, row: LoopRow, token: int, from_forced: bool) -> None:
         cfg = self.d.config
-        if not from_forced and token in self.d.eos_ids:
-            row.finish("eos")
-        elif row.forced_answer_closed():
-            row.finish("answer")
-        elif row.forced_char is not None and row.answer_tokens >= len(self.d.forced_exit_ids) + cfg.max_answer_tokens:
-            row.finish("length")
-        elif len(row.tokens) >= cfg.max_new_tokens and not row.forced:
-            row.finish("length")
+        answer_limit = len(self.d.forced_exit_ids) + cfg.max_answer_tokens
+        row.finish_after(
+            token, from_forced=from_forced, eos_ids=self.d.eos_ids, max_new_tokens=cfg.max_new_tokens, answer_limit=answer_limit
+        )
 
     def _drop_finished(self) -> None:
         keep = [slot for slot, r in enumerate(self.batch) if not self.rows[r].done]
@@ -354,7 +350,8 @@ def _row_states(hidden: dict[int, torch.Tensor], slot: int) -> dict[int, torch.T
     return {layer: states[slot].float().cpu() for layer, states in hidden.items()}
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every end-of-sequence id the generation config, the model config or the tokenizer names."""
     ids: set[int] = set()
     for source in (getattr(model, "generation_config", None), model.config, tokenizer):
         value = getattr(source, "eos_token_id", None) if source is not None else None

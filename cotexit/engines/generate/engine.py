@@ -1,0 +1,261 @@
+"""cotexit's exits for an unmodified transformers `model.generate()` (`--backend generate`).
+
+Owns `GenerateExits`. It wraps a probe artifact (or any exit policies: a
+thinking-token budget, a baseline) for one model and tokenizer, installs
+forward hooks on just the probe's layers once (`cotexit.engines.tap`, the
+decode loop's hooks), and hands `generate()` a logits processor
+(`ExitProcessor`) that runs the shared controller at every step. After
+`generate()` returns, `results(sequences)` turns each row into the same
+`RowResult` the decode loop produces: for a row that exited, thinking is cut
+before the cue (`cotexit.controller.semantics`), the forced-exit text
+follows as token ids, and the answer is decoded greedily from that prefix
+(one batched `generate()` over the exited rows; the cut prefix is computed
+again, the price of an engine that cannot take tokens back).
+
+    >>> # exits = GenerateExits(model, tokenizer, probe="probes/toy-arith")
+    >>> # inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
+    >>> # out = model.generate(**inputs, logits_processor=[exits.processor], max_new_tokens=512)
+    >>> # rows = exits.results(out, max_new_tokens=512)   # RowResult per row: .exit, .answer_text, ...
+    >>> # exits.scores(rows[0].key)                       # probe scores at that row's cues
+
+Greedy and sampled decoding, left-padded batches and `max_new_tokens` work;
+beam search and `num_return_sequences > 1` do not (each row is one answer).
+Sampled runs draw from `generate()`'s global torch generator, so a row's
+tokens depend on its batch, unlike the decode loop's per-row streams.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cotexit.controller.capture import CaptureConfig
+from cotexit.controller.cues import CueConfig, CueEvent
+from cotexit.controller.policies import ExitPolicies, ExitPolicy
+from cotexit.controller.rows import RowResult, RowState
+from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
+from cotexit.engines.generate.answers import decode_answers
+from cotexit.engines.generate.processor import ExitProcessor
+from cotexit.engines.loop.decode import eos_ids, left_pad
+from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest
+from cotexit.engines.loop.sampling import SamplingConfig
+from cotexit.engines.tap import LayerTap
+from cotexit.models.thinking import ThinkingFormat, format_for_model, get_format
+
+TRIAL_TOKENS = 24  # forced-answer trials decode at most this many tokens, as the decode loop's do
+
+
+class GenerateExits:
+    """Exit policies for `model.generate()`; one object serves many `generate()` calls, one at a time."""
+
+    semantics = EXIT_SEMANTICS
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        fmt: ThinkingFormat | None = None,
+        *,
+        probe: str | os.PathLike[str] | Any | None = None,
+        policies: Sequence[ExitPolicy] = (),
+        cues: CueConfig | None = None,
+        capture: CaptureConfig | None = None,
+        max_answer_tokens: int = 32,
+    ) -> None:
+        if max_answer_tokens < 1:
+            raise ValueError(f"max_answer_tokens must be >= 1, got {max_answer_tokens}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.fmt = fmt or _format_of(model)
+        self.max_answer_tokens = max_answer_tokens
+        policies = list(policies)
+        if probe is not None:
+            policy = _probe_policy(model, tokenizer, self.fmt, probe)
+            policies.insert(0, policy)
+            capture = capture or policy.capture()
+        self.policies = ExitPolicies(policies)
+        for p in self.policies.policies:
+            check_semantics(getattr(p, "semantics", None), "generate", EXIT_SEMANTICS)
+        self.cues = cues or CueConfig()
+        num_layers = int(model.config.get_text_config().num_hidden_layers)
+        layers = (capture or CaptureConfig()).resolve(num_layers)
+        if self.policies.needs_hidden and not layers:
+            raise ValueError("an exit policy needs hidden states but no capture layers were given")
+        self.eos_ids = eos_ids(model, tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self.forced_exit_ids = list(tokenizer(self.fmt.forced_exit, add_special_tokens=False)["input_ids"])
+        self.tap: LayerTap | None = None
+        if layers:
+            self.tap = LayerTap(model, layers)
+            self.tap.install()
+            self.tap.arm()  # record at every forward of this model until close(); other forwards pass untouched
+            weakref.finalize(self, self.tap.remove)
+        trial = self._trial if self.policies.needs_trial else None
+        self.processor = ExitProcessor(
+            tokenizer,
+            self.fmt,
+            self.policies,
+            self.cues,
+            self.tap,
+            eos_ids=self.eos_ids,
+            pad_id=self.pad_id,
+            forced_exit_ids=self.forced_exit_ids,
+            trial=trial,
+        )
+
+    # --- one call ------------------------------------------------------------
+    def generate(
+        self,
+        prompts: Sequence[str],
+        keys: Sequence[str] | None = None,
+        *,
+        max_new_tokens: int = 1024,
+        sampling: SamplingConfig | None = None,
+        **generate_kwargs: Any,
+    ) -> list[RowResult]:
+        """Tokenize `prompts` (chat template applied), left-pad, `model.generate()` with the exits, results."""
+        if not prompts:
+            raise ValueError("prompts must not be empty")
+        keys = list(keys) if keys is not None else [str(i) for i in range(len(prompts))]
+        if len(keys) != len(prompts):
+            raise ValueError(f"got {len(prompts)} prompts but {len(keys)} keys")
+        prompt_ids = [list(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        if any(not p for p in prompt_ids):
+            raise ValueError("every prompt must encode to at least one token")
+        ids, mask = left_pad(prompt_ids, self.pad_id)  # (B, T)
+        device = next(self.model.parameters()).device
+        sampling = sampling or SamplingConfig()
+        if sampling.greedy:
+            options: dict[str, Any] = {"do_sample": False}
+        else:  # the decode loop's distribution: temperature and top-p, no top-k
+            torch.manual_seed(sampling.seed)
+            options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
+        self.processor.keys = keys
+        out = self.model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=max_new_tokens,
+            logits_processor=[self.processor],
+            eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.pad_id,
+            **options,
+            **generate_kwargs,
+        )
+        return self.results(out, max_new_tokens=max_new_tokens)
+
+    def results(self, sequences: torch.Tensor | Any, *, max_new_tokens: int) -> list[RowResult]:
+        """Each row of the last `generate()` call as a `RowResult`, exited rows' answers decoded.
+
+        `sequences` is what `generate()` returned (a tensor, or an output with `.sequences`).
+        """
+        sequences = getattr(sequences, "sequences", sequences)
+        proc = self.processor
+        if not proc.rows or sequences.shape[0] != len(proc.rows):
+            raise RuntimeError("results() needs the output of a generate() call that ran with this object's processor")
+        generated = sequences[:, proc.prompt_width :].tolist()  # (B, S)
+        answer_limit = len(self.forced_exit_ids) + self.max_answer_tokens
+        exited = []
+        for b, row in enumerate(proc.rows):
+            if row.exit is not None:
+                exited.append(row)
+                continue
+            for step in range(len(row.tokens), len(generated[b])):  # tokens the processor never saw
+                if row.done:
+                    break
+                token = generated[b][step]
+                row.append(token, step)
+                row.finish_after(
+                    token, from_forced=False, eos_ids=self.eos_ids, max_new_tokens=max_new_tokens, answer_limit=answer_limit
+                )
+            if not row.done:
+                row.finish("length")
+        self._answer(exited, max_new_tokens)
+        return [row.result() for row in proc.rows]
+
+    def scores(self, key: str) -> list[float]:
+        """The probe's scores at the cues of row `key` (empty without a probe)."""
+        for policy in self.policies.policies:
+            if hasattr(policy, "scores"):
+                return list(policy.scores.get(key, []))
+        return []
+
+    def close(self) -> None:
+        """Take the hooks off the model (also done when this object is garbage-collected)."""
+        if self.tap is not None:
+            self.tap.remove()
+            self.tap.disarm()
+
+    def __enter__(self) -> GenerateExits:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- pieces --------------------------------------------------------------
+    def _answer(self, rows: list[RowState], max_new_tokens: int) -> None:
+        """Feed the forced-exit text to each exited row, then its greedy answer, decoded in one batch."""
+        if not rows:
+            return
+        for row in rows:
+            while row.forced:
+                token = row.forced.pop(0)
+                row.append(token, len(row.tokens))
+                self._finish(row, token, True, max_new_tokens)
+        todo = [row for row in rows if not row.done]
+        answers = self._decode([row.prompt_ids + row.tokens for row in todo], self.max_answer_tokens)
+        for row, answer in zip(todo, answers):
+            for token in answer.token_ids:
+                row.append(token, len(row.tokens))
+                self._finish(row, token, False, max_new_tokens)
+                if row.done:
+                    break
+            if not row.done:
+                row.finish("length")
+
+    def _finish(self, row: RowState, token: int, from_forced: bool, max_new_tokens: int) -> None:
+        answer_limit = len(self.forced_exit_ids) + self.max_answer_tokens
+        row.finish_after(token, from_forced=from_forced, eos_ids=self.eos_ids, max_new_tokens=max_new_tokens, answer_limit=answer_limit)
+
+    def _decode(self, prefixes: list[list[int]], max_tokens: int) -> list[Any]:
+        saved = self.tap.states if self.tap is not None else None
+        if self.tap is not None:
+            self.tap.disarm()  # these forwards are not the run's: keep the hooks quiet
+        try:
+            closes = self.fmt.forced_exit.endswith("{")
+            return decode_answers(
+                self.model, self.tokenizer, prefixes, max_tokens=max_tokens, eos_ids=self.eos_ids, pad_id=self.pad_id, brace=closes
+            )
+        finally:
+            if self.tap is not None:
+                self.tap.states = saved
+
+    def _trial(self, b: int, row: RowState, cue: CueEvent) -> None:
+        """A forced-answer trial from the prefix before `cue` (DEER, consistency), as the decode loop runs one."""
+        prefix = row.prompt_ids + row.tokens[: cue.token_start] + self.forced_exit_ids
+        answer = self._decode([prefix], TRIAL_TOKENS)[0]
+        ids = [t for t in answer.token_ids if t not in self.eos_ids]
+        probs = answer.token_probs[: len(ids)]
+        text = self.tokenizer.decode(ids, skip_special_tokens=False)
+        cue.trial = ForcedAnswer(ForcedRequest(b, cue.token_start), text, ids, probs)
+        row.trial_tokens += len(self.forced_exit_ids) + len(ids)
+
+
+def _format_of(model: Any) -> ThinkingFormat:
+    explicit = getattr(model.config, "cotexit_thinking_format", None)
+    return get_format(explicit) if explicit else format_for_model(str(getattr(model.config, "_name_or_path", "")))
+
+
+def _probe_policy(model: Any, tokenizer: Any, fmt: ThinkingFormat, probe: Any) -> Any:
+    from cotexit.models.loading import LoadedModel
+    from cotexit.probes.artifact import ProbeArtifact
+    from cotexit.probes.controller import ProbeExitPolicy
+
+    artifact = probe if isinstance(probe, ProbeArtifact) else ProbeArtifact.load(Path(probe))
+    name = str(getattr(model.config, "_name_or_path", "model"))
+    artifact.check_model(LoadedModel(name, name, model, tokenizer, fmt).fingerprint())
+    return ProbeExitPolicy(artifact)

@@ -1,0 +1,138 @@
+"""The controller inside an unmodified `model.generate()`: a logits processor that watches, scores and stops.
+
+Owns `ExitProcessor`. transformers calls a logits processor once per step,
+after the forward that computed the newest token's logits and before the
+next token is chosen, with every row's ids so far. At that moment the
+probe's layers at the newest token are in the forward hooks of a
+`cotexit.engines.tap.LayerTap` (the hooks the decode loop uses), so:
+
+1. the newest token of each running row is appended to its controller row
+   (`cotexit.controller.RowState`): text, thinking phase, cues;
+2. cues ending at that token get its states, cues ending one token earlier
+   get the states kept from the previous step (a cue is confirmed by the
+   character after it, so it ends at one of these two);
+3. `cotexit.controller.next_exit` asks the policies, exactly as the decode
+   loop does;
+4. a row that exits is recorded cut before its cue (the controller's
+   `EXIT_SEMANTICS`) and its logits are masked to EOS, so `generate()`
+   finishes it on the next token. `generate()` cannot take tokens back: the
+   engine (`cotexit.engines.generate.engine`) decodes the answer from the
+   cut prefix afterwards. Rows that already finished are masked to EOS too.
+
+The processor starts a new batch whenever it sees ids that do not continue
+the previous call's. It knows nothing about probes (a policy) or how the
+final answers are decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor
+
+from cotexit.controller.cues import CueConfig, CueEvent
+from cotexit.controller.decide import next_exit
+from cotexit.controller.policies import ExitPolicies
+from cotexit.controller.rows import RowState
+from cotexit.engines.tap import LayerTap
+from cotexit.models.thinking import ThinkingFormat
+
+TrialRunner = Callable[[int, RowState, CueEvent], None]  # (row index, row, cue) -> sets cue.trial
+
+
+class ExitProcessor(LogitsProcessor):
+    """Runs the controller over `generate()`'s rows; `rows` holds each row's state after the call."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        fmt: ThinkingFormat,
+        policies: ExitPolicies,
+        cues: CueConfig,
+        tap: LayerTap | None,
+        *,
+        eos_ids: set[int],
+        pad_id: int,
+        forced_exit_ids: list[int],
+        trial: TrialRunner | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.fmt = fmt
+        self.policies = policies
+        self.cues = cues
+        self.tap = tap
+        self.eos_ids = eos_ids
+        self.eos_id = min(eos_ids)  # what a stopped row is made to write
+        self.pad_id = pad_id
+        self.forced_exit_ids = forced_exit_ids
+        self.trial = trial
+        self.keys: list[str] | None = None  # names for the next batch's rows (set by the engine)
+        self.rows: list[RowState] = []
+        self.prompt_width = 0  # columns of generate()'s input_ids that are prompt (left-padded)
+        self.stopped: list[bool] = []  # rows generate() must end: exited or finished
+        self._width = -1  # input_ids width at the previous call
+        self._previous: dict[int, torch.Tensor] | None = None  # {layer: (B, H)} at the previous newest token
+
+    def begin(self, input_ids: torch.Tensor) -> None:
+        """Start a batch: one controller row per row of `input_ids` (left pads stripped from the prompts)."""
+        batch, width = input_ids.shape
+        keys = self.keys if self.keys is not None and len(self.keys) == batch else [str(i) for i in range(batch)]
+        self.rows = []
+        for key, ids in zip(keys, input_ids.tolist()):
+            start = next((i for i, t in enumerate(ids) if t != self.pad_id), len(ids))
+            self.rows.append(RowState(key, ids[start:], self.tokenizer, self.fmt, self.cues))
+        self.prompt_width = width
+        self.stopped = [False] * batch
+        self._previous = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        batch, width = input_ids.shape
+        if width != self._width + 1 or batch != len(self.rows):
+            self.begin(input_ids)
+        self._width = width
+        states = dict(self.tap.states) if self.tap is not None and self.tap.states is not None else None
+        step = width - self.prompt_width - 1  # index of the newest generated token (-1: the prompt only)
+        newest = input_ids[:, -1].tolist()
+        for b, row in enumerate(self.rows):
+            if self.stopped[b]:
+                continue
+            if step >= 0:
+                self._append(b, row, newest[b], step, states)
+            if row.done:
+                self.stopped[b] = True
+                continue
+            decision = next_exit(self.policies, row, at_step=True, trial=self._trial_for(b, row))
+            if decision is not None:
+                # the decode loop's step numbering: a cue confirmed after its last token is judged in the step
+                # that appended the confirming token; one ending at the newest token, and the per-step
+                # policies, in the next step
+                waited = decision.cue_index is None or row.cues[decision.cue_index].token_end == step
+                row.exit_at(decision.policy, decision.cut, step + waited, decision.cue_index, self.forced_exit_ids)
+                self.stopped[b] = True
+        if any(self.stopped):
+            stop = torch.tensor(self.stopped, device=scores.device)  # (B,)
+            forced = torch.full_like(scores, float("-inf"))  # (B, V)
+            forced[:, self.eos_id] = 0.0
+            scores = torch.where(stop.unsqueeze(1), forced, scores)
+        self._previous = states
+        return scores
+
+    def _append(self, b: int, row: RowState, token: int, step: int, states: dict[int, torch.Tensor] | None) -> None:
+        found = row.append(token, step)
+        row.fed = len(row.tokens)  # the forward behind these logits computed the newest token's states
+        if states is not None:
+            for cue in found:
+                source = states if cue.token_end == len(row.tokens) - 1 else self._previous
+                if cue.token_end >= len(row.tokens) - 2 and source is not None:
+                    cue.hidden = {layer: s[b].float().cpu() for layer, s in source.items()}
+        if token in self.eos_ids:
+            row.finish("eos")
+
+    def _trial_for(self, b: int, row: RowState) -> Callable[[CueEvent], None] | None:
+        if self.trial is None:
+            return None
+        trial = self.trial
+        return lambda cue: trial(b, row, cue)
+

@@ -1,0 +1,201 @@
+"""The `generate()` engine against the decode loop: same cues, same probe scores, same exits, same answers.
+
+A tiny random model cannot be relied on to write "Wait", so a scripted bias
+steers it: hooks on the model itself push the logits towards a fixed chain
+of next tokens (after token t, the token that followed t in a reasoning
+script). Both engines then run the same forward of the same model; only how
+they decode, capture and stop differs, and that is what is compared.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cotexit.controller import CueConfig, ThinkingBudget
+from cotexit.engines.generate import GenerateExits
+from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
+from cotexit.engines.tap import layer_modules
+from cotexit.models.loading import LoadedModel
+from cotexit.models.thinking import get_format
+from cotexit.probes.artifact import ProbeArtifact
+from cotexit.probes.controller import ProbeExitPolicy
+from cotexit.probes.features import FeatureSpec
+from cotexit.probes.probe import Probe, ProbeConfig
+
+SCRIPT = (
+    "<think>\nLet me compute 12 + 7 = 19. Wait, let me double-check: 12 + 7 = 19. Hmm, yes. "
+    "Alternatively, we could add 7 + 12. But wait, that is the same. Let me verify the numbers.\n</think>\n"
+    "The final answer is \\boxed{19}."
+)
+# Each ends with "?", which the script never writes, so every row starts the script at its beginning.
+PROMPTS = ["Tom has 5 apples?", "How many apples does he have? Please reason step by step?", "3 * 4 = 12?", "the sum?"]
+FMT = get_format("qwen3")  # the model writes <think> itself
+
+
+class ScriptBias:
+    """Forward hooks that add +30 to the logit of the scripted successor of each position's last two tokens.
+
+    The successor of (a, b) is what first followed them in the script, else what first followed b, else the
+    script's first token.
+    """
+
+    def __init__(self, model, chain: list[int]) -> None:
+        self.pairs: dict[tuple[int, int], int] = {}
+        self.next: dict[int, int] = {}
+        for a, b, c in zip(chain, chain[1:], chain[2:]):
+            self.pairs.setdefault((a, b), c)
+        for a, b in zip(chain, chain[1:]):
+            self.next.setdefault(a, b)
+        self.first = chain[0]
+        self.ids = None
+        self.handles = [
+            model.model.register_forward_pre_hook(self._inputs, with_kwargs=True),
+            model.lm_head.register_forward_hook(self._bias),
+        ]
+
+    def _inputs(self, _module, args, kwargs):
+        self.ids = kwargs.get("input_ids", args[0] if args else None)
+
+    def _bias(self, _module, _inputs, logits):
+        k = logits.shape[1]
+        bias = torch.zeros_like(logits)
+        for b in range(logits.shape[0]):
+            for j in range(k):
+                at = self.ids.shape[1] - k + j
+                prev = (int(self.ids[b, at - 1]) if at > 0 else -1, int(self.ids[b, at]))
+                bias[b, j, self.pairs.get(prev, self.next.get(prev[1], self.first))] = 30.0
+        return logits + bias
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+@pytest.fixture
+def scripted(tiny_model, tokenizer):
+    bias = ScriptBias(tiny_model, tokenizer(SCRIPT, add_special_tokens=False)["input_ids"])
+    yield tiny_model
+    bias.remove()
+
+
+def probe_for(model, tokenizer, threshold):
+    rng = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 64, generator=rng)
+    y = (X[:, :8].sum(1) > 0).numpy()
+    return ProbeArtifact(
+        probe=Probe.fit(X.numpy(), y, ProbeConfig()),
+        features=FeatureSpec(layers=(2, 4), hidden_size=32),
+        fingerprint=LoadedModel("tiny", "tiny", model, tokenizer, FMT).fingerprint(),
+        cues={"phrases": list(CueConfig().phrases)},
+        thinking_format=FMT.to_json(),
+        calibration={"mode": "accuracy-drop", "threshold": threshold, "epsilon": 0.1, "delta": 0.1},
+    )
+
+
+def prompts(tokenizer):
+    return list(PROMPTS)
+
+
+def loop_run(model, tokenizer, policy, max_new_tokens=80, sampling=None):
+    config = DecodeConfig(max_new_tokens=max_new_tokens, max_answer_tokens=8, sampling=sampling or SamplingConfig())
+    capture = policy.capture() if hasattr(policy, "capture") else None
+    decoder = Decoder(model, tokenizer, FMT, config, capture=capture, policies=[policy])
+    return decoder.generate(prompts(tokenizer), keys=list(PROMPTS))
+
+
+def generate_run(model, tokenizer, exits, max_new_tokens=80, sampling=None):
+    return exits.generate(prompts(tokenizer), keys=list(PROMPTS), max_new_tokens=max_new_tokens, sampling=sampling)
+
+
+def a_threshold_that_splits(model, tokenizer):
+    """A threshold between the scores the probe gives at these rows' cues, so some cues exit and some do not."""
+    policy = ProbeExitPolicy(probe_for(model, tokenizer, None))
+    loop_run(model, tokenizer, policy)
+    scores = sorted(s for row in policy.scores.values() for s in row)
+    assert len(scores) >= 8, "the script should produce cues on every row"
+    return (scores[len(scores) // 2] + scores[len(scores) // 2 + 1]) / 2
+
+
+def test_greedy_batch_of_4_exits_where_the_loop_exits_with_the_same_answers(scripted, tokenizer):
+    artifact = probe_for(scripted, tokenizer, a_threshold_that_splits(scripted, tokenizer))
+    loop_policy = ProbeExitPolicy(artifact)
+    expected = loop_run(scripted, tokenizer, loop_policy)
+    with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
+        got = generate_run(scripted, tokenizer, exits)
+        for key in PROMPTS:
+            assert exits.scores(key) == pytest.approx(loop_policy.scores.get(key, []), abs=1e-5)
+    assert sum(r.exit is not None for r in expected) >= 1, "the threshold should make some row exit"
+    for e, g in zip(expected, got):
+        assert (g.exit.cut, g.exit.cue_index, g.exit.step) == (e.exit.cut, e.exit.cue_index, e.exit.step) if e.exit else g.exit is None
+        assert g.token_ids == e.token_ids
+        assert (g.answer_text, g.thinking_tokens, g.finish_reason) == (e.answer_text, e.thinking_tokens, e.finish_reason)
+        assert [(c.phrase, c.token_start) for c in g.cues] == [(c.phrase, c.token_start) for c in e.cues]
+        if g.exit is not None:
+            assert g.text.count("</think>") == 1 and "\\boxed{" in g.answer_text
+
+
+def test_probe_features_inside_generate_equal_the_loops(scripted, tokenizer):
+    """The states a cue gets inside generate() are the decode loop's at the same cue (float tolerance)."""
+    artifact = probe_for(scripted, tokenizer, None)
+    expected = loop_run(scripted, tokenizer, ProbeExitPolicy(artifact))
+    with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
+        got = generate_run(scripted, tokenizer, exits)
+    compared = 0
+    for e, g in zip(expected, got):
+        for ce, cg in zip(e.cues, g.cues):
+            for layer in (2, 4):
+                torch.testing.assert_close(cg.hidden[layer], ce.hidden[layer], atol=1e-4, rtol=1e-4)
+                compared += 1
+    assert compared >= 16
+
+
+def test_token_budget_cuts_where_the_loop_cuts(scripted, tokenizer):
+    expected = loop_run(scripted, tokenizer, ThinkingBudget(20))
+    with GenerateExits(scripted, tokenizer, FMT, policies=[ThinkingBudget(20)], max_answer_tokens=8) as exits:
+        got = generate_run(scripted, tokenizer, exits)
+    assert all(r.exit is not None for r in expected)
+    assert [(r.exit.cut, r.exit.step, r.token_ids) for r in got] == [(r.exit.cut, r.exit.step, r.token_ids) for r in expected]
+
+
+def test_trial_baseline_runs_its_trials_inside_generate(scripted, tokenizer):
+    from cotexit.baselines.deer import Deer
+
+    expected = loop_run(scripted, tokenizer, Deer(1e-6))
+    with GenerateExits(scripted, tokenizer, FMT, policies=[Deer(1e-6)], max_answer_tokens=8) as exits:
+        got = generate_run(scripted, tokenizer, exits)
+    for e, g in zip(expected, got):
+        assert e.exit is not None and g.exit is not None and g.exit.cue_index == e.exit.cue_index == 0
+        assert g.trial_tokens == e.trial_tokens > 0
+        assert g.token_ids == e.token_ids
+
+
+def test_sampled_rows_exit_before_a_cue_and_answer(scripted, tokenizer):
+    artifact = probe_for(scripted, tokenizer, 0.0)  # every first cue exits
+    with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
+        rows = generate_run(scripted, tokenizer, exits, sampling=SamplingConfig(temperature=0.6, top_p=0.95, seed=1))
+        assert all(len(exits.scores(row.key)) == 1 for row in rows)
+    for row in rows:
+        assert row.exit is not None and row.exit.cue_index == 0
+        assert not row.cues and "Wait" not in row.thinking_text  # cut before the cue: the cue itself is gone
+        assert row.text.count("</think>") == 1 and row.finish_reason in ("answer", "length")
+
+
+def test_hooks_come_off_and_bad_input_is_refused(tiny_llama, tokenizer):
+    artifact = probe_for(tiny_llama, tokenizer, 0.5)
+    modules = layer_modules(tiny_llama, (2, 4))
+    before = [len(m._forward_hooks) for m in modules]
+    exits = GenerateExits(tiny_llama, tokenizer, FMT, probe=artifact)
+    assert [len(m._forward_hooks) for m in modules] == [n + 1 for n in before]
+    exits.close()
+    assert [len(m._forward_hooks) for m in modules] == before
+    with pytest.raises(ValueError, match="max_answer_tokens"):
+        GenerateExits(tiny_llama, tokenizer, FMT, max_answer_tokens=0)
+    with pytest.raises(ValueError, match="prompts must not be empty"):
+        GenerateExits(tiny_llama, tokenizer, FMT).generate([])
+    other = {**artifact.fingerprint, "config_sha256": "0" * 16}
+    with pytest.raises(ValueError, match="fitted on model"):
+        GenerateExits(tiny_llama, tokenizer, FMT, probe=ProbeArtifact(**{**artifact.__dict__, "fingerprint": other}))
+    wrong = {**artifact.exit_semantics, "cut": "after-cue"}
+    with pytest.raises(ValueError, match="other exit semantics"):
+        GenerateExits(tiny_llama, tokenizer, FMT, probe=ProbeArtifact(**{**artifact.__dict__, "exit_semantics": wrong}))
