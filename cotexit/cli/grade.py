@@ -6,6 +6,11 @@ PRED is a whole response whose final answer `extract_answer` finds first.
 
     cotexit grade '\\frac{1}{2}' '0.5'       # equivalent, exit 0
     cotexit grade 3 4                        # not equivalent, exit 1
+    cotexit grade '-\\infty' '-\\infty'       # answers may start with '-'
+
+Answers are free text, so `protect_answers` puts `--` before them (the CLI
+entry point applies it to this subcommand's arguments): argparse would
+otherwise read '-\\infty' as an unknown option.
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ from rich.markup import escape
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.grading import is_equivalent
 
+NAME = "grade"
+_LONG_OPTIONS = ("--extract", "--help")
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "grade",
+        NAME,
         help="say whether a predicted answer equals the gold one (exit 0 if so, 1 if not)",
         description="Compare a predicted answer with the gold answer: numbers within a relative 1e-6, "
         "LaTeX through math-verify. Exit code 0 when equivalent, 1 when not. "
-        "Put `--` before answers that start with '-'.",
+        "Answers may start with '-' (e.g. '-\\infty'); a `--` before them is accepted too.",
     )
     parser.add_argument("gold", metavar="GOLD", help="the reference answer, e.g. '\\frac{1}{2}' or '025'")
     parser.add_argument("pred", metavar="PRED", help="the predicted answer (or a whole response with --extract)")
@@ -37,6 +45,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.set_defaults(func=run)
     return parser
+
+
+def protect_answers(argv: list[str]) -> list[str]:
+    """This subcommand's arguments with its options first, then `--`, then the answers.
+
+    Everything after an explicit `--` is an answer already; before it, only `-h`,
+    `--help`, `--extract` and their unambiguous prefixes are options.
+
+    >>> protect_answers(["-inf", "-inf", "--extract"])
+    ['--extract', '--', '-inf', '-inf']
+    """
+    split = argv.index("--") if "--" in argv else len(argv)
+    head, tail = argv[:split], argv[split + 1 :]
+    options = [arg for arg in head if _is_option(arg)]
+    answers = [arg for arg in head if not _is_option(arg)]
+    return [*options, "--", *answers, *tail]
+
+
+def _is_option(arg: str) -> bool:
+    if arg == "-h":
+        return True
+    matches = [name for name in _LONG_OPTIONS if len(arg) > 2 and name.startswith(arg)]
+    return len(matches) == 1
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from cotexit import __version__
-from cotexit.cli import analyze, bench, calibrate, calibrate_depth, collect, data, grade, models, solve
+from cotexit.cli import analyze, bench, calibrate, calibrate_depth, collect, data, doctor, grade, models, solve
 from cotexit.toy import cli as toy
 
 err_console = Console(stderr=True)
 
-SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, analyze, models, data, grade, toy)
+SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, analyze, models, doctor, data, grade, toy)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(prepare_argv(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -54,6 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
+
+
+def prepare_argv(argv: list[str]) -> list[str]:
+    """`argv` with `grade`'s answers behind a `--`, so that '-\\infty' reads as an answer, not an option."""
+    command = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)  # global options take no value
+    if command is None or argv[command] != grade.NAME:
+        return argv
+    return [*argv[: command + 1], *grade.protect_answers(argv[command + 1 :])]
 
 
 if __name__ == "__main__":

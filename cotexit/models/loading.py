@@ -1,10 +1,13 @@
 """Loading a causal LM with its tokenizer, chat template and thinking format.
 
-Owns `LoadedModel`, `load_model` and `chat_prompt`. `--model` may be a
-registered name (fetched on first use), a local folder, or a hub id. The
-model's thinking format comes from, in order: an explicit override, the
-registry entry, a `cotexit_thinking_format` key in the model's config, hints
-in its name, and `plain` otherwise.
+Owns `LoadedModel`, `load_model`, `resolve_model` (what `--model` names)
+and `choose_format`. `--model` may be a registered name (fetched on first
+use), a local folder, or a hub id. The model's thinking format comes from, in
+order: an explicit override, the registry entry, a `cotexit_thinking_format`
+key in the model's config, hints in its path or in the `_name_or_path` its
+config.json records, and `plain` otherwise; whether the prompt already opens
+thinking is then read from the rendered chat template
+(`cotexit.models.template`, which also owns `chat_prompt`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotexit.models.registry import get_entry, unknown_model_message
+from cotexit.models.registry import ModelEntry, get_entry, unknown_model_message
+from cotexit.models.template import chat_prompt, fit_format_to_template
 from cotexit.models.thinking import ThinkingFormat, format_for_model, get_format
+
+__all__ = ["LoadedModel", "chat_prompt", "choose_format", "load_model", "loading_error", "resolve_model"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,35 @@ def load_model(
     torch_dtype = _dtype(dtype)
     if device:
         _check_device(device)
+    path, entry = resolve_model(spec, progress)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    except (OSError, ValueError, EntryNotFoundError) as exc:  # hub errors subclass OSError or ValueError
+        raise loading_error(spec, path, entry, exc) from exc
+    model.eval()
+    if device:
+        model.to(device)
+    elif torch.cuda.is_available():
+        model.to("cuda")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    fmt = fit_format_to_template(choose_format(path, model.config, entry, thinking_format), tokenizer)
+    log.info(
+        "loaded %s from %s (%d layers, thinking format %s, prompt opens thinking: %s)",
+        spec, path, model.config.num_hidden_layers, fmt.name, fmt.prompt_opens_thinking,
+    )
+    return LoadedModel(name=spec, path=path, model=model, tokenizer=tokenizer, fmt=fmt)
+
+
+def resolve_model(spec: str, progress: Callable[[str], None] | None = None) -> tuple[str, ModelEntry | None]:
+    """The local folder or hub id `spec` names, and its registry entry if it is a registered name.
+
+    A registered name is fetched first if needed. A local folder must hold a
+    config.json and tokenizer files (weights are the loader's concern).
+    """
+    if not spec:
+        raise ValueError("--model must not be empty")
     entry = get_entry(spec)
     if entry is not None:
         if not entry.is_fetched() and progress is not None:
@@ -88,34 +123,44 @@ def load_model(
         if not any((local / f).exists() for f in _TOKENIZER_FILES):
             raise ValueError(f"model folder {local} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)})")
         path = str(local)
+    return path, entry
+
+
+def choose_format(path: str, config: Any, entry: ModelEntry | None, explicit: str | None = None) -> ThinkingFormat:
+    """The registered thinking format for a model, in the order the module docstring gives.
+
+    The result's `prompt_opens_thinking` is the registry's fallback; pass it
+    through `fit_format_to_template` with the model's tokenizer.
+    """
+    name = explicit or (entry.thinking_format if entry else None)
+    name = name or getattr(config, "cotexit_thinking_format", None)
+    if name:
+        return get_format(name)
+    for hint in (path, _recorded_name(path)):
+        fmt = format_for_model(hint)
+        if fmt.has_tags:
+            return fmt
+    return get_format("plain")
+
+
+def _recorded_name(path: str) -> str:
+    """The `_name_or_path` a local config.json records (transformers replaces it with the folder on load)."""
+    config = Path(path).expanduser() / "config.json"
+    if not config.is_file():
+        return ""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
-    except (OSError, ValueError, EntryNotFoundError) as exc:  # hub errors subclass OSError or ValueError
-        if not local.exists() and entry is None:
-            raise ValueError(unknown_model_message(spec)) from exc
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"could not load model {spec!r} from {path}: {first_line}") from exc
-    model.eval()
-    if device:
-        model.to(device)
-    elif torch.cuda.is_available():
-        model.to("cuda")
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    fmt_name = thinking_format or (entry.thinking_format if entry else None)
-    fmt_name = fmt_name or getattr(model.config, "cotexit_thinking_format", None)
-    fmt = get_format(fmt_name) if fmt_name else format_for_model(path)
-    log.info("loaded %s from %s (%d layers, thinking format %s)", spec, path, model.config.num_hidden_layers, fmt.name)
-    return LoadedModel(name=spec, path=path, model=model, tokenizer=tokenizer, fmt=fmt)
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("_name_or_path") or "") if isinstance(data, dict) else ""
 
 
-def chat_prompt(tokenizer: Any, user_text: str) -> str:
-    """The full prompt text for one user message, through the model's chat template when it has one."""
-    if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "user", "content": user_text}]
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return f"Question: {user_text}\nAnswer:"
+def loading_error(spec: str, path: str, entry: ModelEntry | None, exc: Exception) -> ValueError:
+    """The ValueError for a model that transformers could not load: unknown, or broken with its first line."""
+    if not Path(path).expanduser().exists() and entry is None:
+        return ValueError(unknown_model_message(spec))
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ValueError(f"could not load model {spec!r} from {path}: {first_line}")
 
 
 def _check_device(name: str) -> None:

@@ -16,7 +16,10 @@ class ThinkingFormat:
     """Strings that frame a model family's chain of thought.
 
     `think_start` is what opens thinking (empty for models that think in plain
-    text); the prompt may already end with it (`prompt_opens_thinking`).
+    text); the prompt may already end with it (`prompt_opens_thinking`). That
+    depends on the chat template a model ships, not on its family: `load_model`
+    reads it from the rendered template (`cotexit.models.template`), and the
+    value here is only the fallback for tokenizers without a template.
     `think_end` closes thinking. `forced_exit` is appended to a thinking prefix
     to close it and open the final answer; the answer is decoded after it.
 
@@ -64,11 +67,12 @@ class ThinkingFormat:
 _ANSWER_OPEN = "The final answer is \\boxed{"
 
 FORMATS: dict[str, ThinkingFormat] = {
-    # DeepSeek-R1-Distill chat templates end the prompt with "<think>\n".
+    # prompt_opens_thinking below is only the fallback for a tokenizer without a chat template: with one,
+    # the rendered template decides (R1-Distill shipped templates ending at "<｜Assistant｜>" and ones ending
+    # with "<think>\n"; Qwen3's opens nothing when thinking is on; QwQ's opens "<think>").
     "deepseek-r1": ThinkingFormat(
         "deepseek-r1", "<think>", "</think>", "\n</think>\n\n" + _ANSWER_OPEN, prompt_opens_thinking=True
     ),
-    # Qwen3 and QwQ open the think block themselves (QwQ's template also adds it).
     "qwen3": ThinkingFormat("qwen3", "<think>", "</think>", "\n</think>\n\n" + _ANSWER_OPEN),
     "qwq": ThinkingFormat("qwq", "<think>", "</think>", "\n</think>\n\n" + _ANSWER_OPEN, prompt_opens_thinking=True),
     # cotexit's embedded toy reasoning model (see cotexit/toy).
