@@ -37,8 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--text",
         choices=["gold", "generated", "both"],
-        default="gold",
-        help="gold solutions (gsm8k, math, math500, aime24), the model's greedy replies, or both (default: gold)",
+        help="gold solutions (gsm8k, math, math500, aime24), the model's greedy replies, or both "
+        "(default: gold where the suite has it, else generated)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=256, help="budget of generated replies (default: 256)")
     parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {args.out!r} is a file; give a folder")
+    console.print(text_line(config, chosen=args.text is not None), highlight=False, soft_wrap=True)
     lm = load_for_cli(args)
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -104,6 +105,14 @@ def run(args: argparse.Namespace) -> int:
     console.print(summary_table(report))
     console.print(f"analysis: {path}  plots: {', '.join(str(p) for p in plots)}")
     return 0
+
+
+def text_line(config: AnalysisConfig, *, chosen: bool) -> str:
+    """Which texts the run analyses, and why: `--text`, or the suite's default."""
+    if chosen:
+        return f"text: {config.text} (--text)"
+    has = "has" if config.text == "gold" else "has no"
+    return f"text: {config.text} (the default: {config.suite} {has} gold solutions; --text to choose)"
 
 
 def summary_table(report: AnalysisReport) -> Table:

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from cotexit.models.cachearg import cache_keyword
+
 
 @dataclass
 class StackInput:
@@ -43,6 +45,8 @@ class LayerStack:
         self.num_layers = len(self.blocks)
         self.hidden_size = int(model.config.hidden_size)
         self.eager = getattr(model.config, "_attn_implementation", "sdpa") == "eager"
+        self.block_cache_kw = cache_keyword(self.blocks[0])  # `cache` or, before transformers 5.24, `past_key_values`
+        self.attn_cache_kw = cache_keyword(self.blocks[0].self_attn)
 
     def begin(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> StackInput:
         """Embed `input_ids` (B, T) whose columns are the last T of `attention_mask` (B, C)."""
@@ -74,8 +78,8 @@ class LayerStack:
                 attention_mask=x.mask,
                 position_embeddings=x.position_embeddings,
                 position_ids=x.position_ids,
-                past_key_values=cache,
                 use_cache=True,
+                **{self.block_cache_kw: cache},
             )
             if collect is not None:
                 collect.append(hidden)
@@ -90,7 +94,7 @@ class LayerStack:
                 attention_mask=x.mask,
                 position_embeddings=x.position_embeddings,
                 position_ids=x.position_ids,
-                past_key_values=cache,
+                **{self.attn_cache_kw: cache},
             )
 
     def full(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: Any):

@@ -31,6 +31,7 @@ from cotexit.depth.analysis.texts import (
     TEXT_KINDS,
     TeacherForced,
     check_gold_available,
+    default_text,
     generated_texts,
     gold_solutions,
     gold_texts,
@@ -41,12 +42,16 @@ TextChoice = Literal["gold", "generated", "both"]
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What to analyse. `text`: gold solutions, the model's greedy replies, or both."""
+    """What to analyse. `text`: gold solutions, the model's greedy replies, or both.
+
+    `text=None` (the default) resolves to `default_text(suite)`: gold where the suite has
+    worked solutions, the model's replies otherwise; `text` then holds the choice made.
+    """
 
     suite: str
     split: str | None = None
     limit: int | None = None
-    text: TextChoice = "gold"
+    text: TextChoice | None = None
     max_new_tokens: int = 256
     batch_size: int = 8
     top_k: int = DEFAULT_TOP_K
@@ -55,6 +60,8 @@ class AnalysisConfig:
 
     def __post_init__(self) -> None:
         get_suite(self.suite)
+        if self.text is None:
+            object.__setattr__(self, "text", default_text(self.suite))
         if self.text not in ("gold", "generated", "both"):
             raise ValueError(f"text must be 'gold', 'generated' or 'both', got {self.text!r}")
         for name in ("max_new_tokens", "batch_size", "top_k", "chunk_size"):

@@ -6,6 +6,7 @@ field, read by `gold_solutions`) and `generated_texts` (greedy decoding with
 `cotexit.engines.loop.Decoder`, yielding after every batch). Both put the
 reply after the model's chat prompt for the problem (`chat_prompt` of
 `build_prompt`), tokenised as decoding would: prompt and reply separately.
+`default_text` says which of the two a suite gets when nobody chooses.
 
 The positions that count are those whose next token is a reply token,
 `reply_start - 1 .. len - 2` (`TeacherForced.positions`): at those a decoding
@@ -79,6 +80,16 @@ def check_gold_available(suite: str) -> None:
             f"suite {suite!r} has no gold solution text (suites with one: {', '.join(sorted(SOLUTION_FIELDS))}); "
             "use --text generated"
         )
+
+
+def default_text(suite: str) -> TextKind:
+    """What to analyse when not told: the gold solutions where `suite` has them, else the model's own replies.
+
+    >>> default_text("gsm8k"), default_text("arith")
+    ('gold', 'generated')
+    """
+    get_suite(suite)
+    return "gold" if suite in SOLUTION_FIELDS else "generated"
 
 
 def clean_solution(suite: str, text: str) -> str:

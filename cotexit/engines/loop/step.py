@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import torch
 
 from cotexit.engines.tap import installed_tap, tapped
+from cotexit.models.cachearg import cache_kwargs
 
 
 @dataclass
@@ -58,9 +59,9 @@ def full_forward(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **cache_kwargs(model, cache),  # `cache` or, before transformers 5.24, `past_key_values`
         )
     finally:
         if tap is not None:
