@@ -19,10 +19,10 @@ from cotexit.benchmarks.grading import answers_differ
 from cotexit.depth.accounting import DepthStats, block_flops, full_token_flops, head_flops
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
-from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.engines.backends import open_engine
+from cotexit.engines.loop.decode import DecodeConfig
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
-from cotexit.engines.loop.step import StepForward, full_forward
 
 
 @dataclass
@@ -48,27 +48,27 @@ class PairedBatch:
     forced: Any = None  # propagate mode: ForcedDisagreement of a fresh engine reading the full run's text
 
 
-def run_pair(lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, prompts: list[str], keys: list[str]) -> PairedBatch:
-    """Decode `prompts` plainly, then with the treatment; returns both and the wall time of each."""
-    plain = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues)
-    began = time.perf_counter()
-    if treatment.one_row_at_a_time:  # the reference decodes the same way, so wall times compare
-        full = [plain.generate([p], [k])[0] for p, k in zip(prompts, keys)]
-    else:
-        full = plain.generate(prompts, keys)
-    full_s = time.perf_counter() - began
+def run_pair(
+    lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, prompts: list[str], keys: list[str], backend: str = "hf"
+) -> PairedBatch:
+    """Decode `prompts` plainly, then with the treatment, on `backend`; returns both and the wall time of each."""
+    with open_engine(backend, lm, decode, cues) as plain:
+        began = time.perf_counter()
+        if treatment.one_row_at_a_time:  # the reference decodes the same way, so wall times compare
+            full = [plain([p], [k])[0] for p, k in zip(prompts, keys)]
+        else:
+            full = plain(prompts, keys)
+        full_s = time.perf_counter() - began
 
     engine = treatment.engine() if treatment.engine is not None else None
-    step: StepForward = engine if engine is not None else full_forward
-    decoder = Decoder(
-        lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, capture=treatment.capture, policies=treatment.policies, step_forward=step
-    )
-    began = time.perf_counter()
-    if treatment.one_row_at_a_time:
-        treated = [decoder.generate([p], [k])[0] for p, k in zip(prompts, keys)]
-    else:
-        treated = decoder.generate(prompts, keys)
-    treated_s = time.perf_counter() - began
+    options = dict(policies=treatment.policies, capture=treatment.capture, step_forward=engine)
+    with open_engine(backend, lm, decode, cues, **options) as decoder:
+        began = time.perf_counter()
+        if treatment.one_row_at_a_time:
+            treated = [decoder([p], [k])[0] for p, k in zip(prompts, keys)]
+        else:
+            treated = decoder(prompts, keys)
+        treated_s = time.perf_counter() - began
     depth = None
     if engine is not None:
         depth = engine.stats.to_json()

@@ -29,6 +29,7 @@ from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
 from cotexit.controller.cues import CueConfig
+from cotexit.engines.backends import check_backend, open_engine
 from cotexit.engines.loop.decode import DecodeConfig, Decoder
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
@@ -48,12 +49,14 @@ class BenchConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     cues: CueConfig = field(default_factory=CueConfig)
     exits: dict[str, Any] = field(default_factory=dict)  # the treated run's settings; empty = plain runs only
+    backend: str = "hf"  # the engine: cotexit's decode loop (hf) or transformers generate() (generate)
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        check_backend(self.backend)
 
     def settings(self) -> dict[str, Any]:
         """What must match for a resumed run to continue an earlier one (the limit may change)."""
@@ -64,6 +67,7 @@ class BenchConfig:
             "decode": self.decode.to_json(),
             "cues": self.cues.to_json(),
             "exits": self.exits,
+            **({"backend": self.backend} if self.backend != "hf" else {}),  # runs from before backends resume
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -167,23 +171,47 @@ def run_prepared(
     done = len(problems) - len(todo)
     yield BenchProgress(done, len(problems), done, None, correct)
 
-    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, config.decode, cues=config.cues, policies=policies)
-    for start in range(0, len(todo), config.batch_size):
-        batch = todo[start : start + config.batch_size]
-        prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
-        session = decoder.session(prompts, keys=[p.id for p in batch])
-        began = time.perf_counter()
-        for event in session.steps():
-            now = time.perf_counter() - began
-            for r in event.finished:
-                timings = {"row_s": now, "batch": batch[0].id, "batch_size": len(batch)}
-                result = to_result(batch[r], session.rows[r].result(), timings)
+    if config.backend != "hf":
+        yield from _run_batches(lm, prepared, todo, policies, done, correct)
+    else:
+        decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, config.decode, cues=config.cues, policies=policies)
+        for start in range(0, len(todo), config.batch_size):
+            batch = todo[start : start + config.batch_size]
+            prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+            session = decoder.session(prompts, keys=[p.id for p in batch])
+            began = time.perf_counter()
+            for event in session.steps():
+                now = time.perf_counter() - began
+                for r in event.finished:
+                    timings = {"row_s": now, "batch": batch[0].id, "batch_size": len(batch)}
+                    result = to_result(batch[r], session.rows[r].result(), timings)
+                    results.append(result)
+                    done += 1
+                    correct += result.correct
+                    yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
+
+    write_summary(lm, config, prepared.out_dir, [r for r in results.rows if r["id"] in wanted])
+
+
+def _run_batches(
+    lm: LoadedModel, prepared: PreparedBench, todo: list[Problem], policies: Sequence[ExitPolicy], done: int, correct: int
+) -> Iterator[BenchProgress]:
+    """Plain runs on an engine that returns whole batches (`generate`): rows are written when their batch ends."""
+    config, problems, results = prepared.config, prepared.problems, prepared.results
+    capture = next((p.capture() for p in policies if hasattr(p, "capture")), None)
+    with open_engine(config.backend, lm, config.decode, config.cues, policies=policies, capture=capture) as decode:
+        for start in range(0, len(todo), config.batch_size):
+            batch = todo[start : start + config.batch_size]
+            prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+            began = time.perf_counter()
+            rows = decode(prompts, [p.id for p in batch])
+            timings = {"row_s": time.perf_counter() - began, "batch": batch[0].id, "batch_size": len(batch)}
+            for problem, row in zip(batch, rows):
+                result = to_result(problem, row, timings)
                 results.append(result)
                 done += 1
                 correct += result.correct
                 yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
-
-    write_summary(lm, config, prepared.out_dir, [r for r in results.rows if r["id"] in wanted])
 
 
 def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) -> Iterator[BenchProgress]:
@@ -197,7 +225,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
         prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
-        pair = run_pair(lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch])
+        pair = run_pair(lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch], config.backend)
         full_flops = run_flops(lm.model.config, pair.full)
         treated_flops = run_flops(lm.model.config, pair.treated)
         for i, (problem, full_row, row) in enumerate(zip(batch, pair.full, pair.treated)):
@@ -255,6 +283,7 @@ def write_summary(
     summary = {"suite": config.suite, "split": config.split, "model": config.model, **summarize(rows)}
     summary |= extra or {}
     summary["thinking_format"] = lm.fmt.name
+    summary["backend"] = config.backend
     summary["provenance"] = provenance(config.to_json(), data)
     path = Path(out_dir) / "summary.json"
     tmp = path.with_suffix(".json.tmp")

@@ -12,7 +12,15 @@ from rich.table import Table
 
 from cotexit.benchmarks.runner import BenchConfig, prepare_bench, run_prepared
 from cotexit.benchmarks.suites import get_suite
-from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.common import (
+    add_backend_arg,
+    add_decode_args,
+    add_model_args,
+    check_backend_args,
+    cue_config,
+    decode_config,
+    load_for_cli,
+)
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
 
 console = Console()
@@ -33,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
     parser.add_argument("--data-dir", help="benchmark data folder (default: $COTEXIT_DATA_DIR or ../shared/data)")
     add_model_args(parser)
+    add_backend_arg(parser)
     add_decode_args(parser, max_new_tokens=1024)
     add_exit_args(parser)
     sweep = parser.add_argument_group("Pareto sweep")
@@ -52,6 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     get_suite(args.suite)  # fail on a bad suite name before loading a model
+    check_backend_args(args)
+    if args.sweep and args.backend != "hf":
+        raise ValueError("--sweep runs on the hf backend only (its forced answers branch the decode loop's cache)")
     if args.sweep:
         from cotexit.cli.sweep import run_sweep
 
@@ -66,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         decode=decode_config(args),
         cues=cue_config(args),
         exits=exit_settings(args),
+        backend=args.backend,
     )
     prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
     lm = load_for_cli(args)
@@ -92,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary_table(summary: dict) -> Table:
-    table = Table(title=f"{summary['suite']} · {summary['model']}", show_header=True)
+    backend = summary.get("backend", "hf")
+    table = Table(title=f"{summary['suite']} · {summary['model']} · {backend}", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [

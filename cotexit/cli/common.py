@@ -1,16 +1,21 @@
 """Arguments shared by several subcommands, and turning them into configs.
 
 Owns the model, decoding and cue options, their defaults, and `load_for_cli`
-(loading a model with progress messages on stderr).
+(loading a model with progress messages on stderr, and with the progress
+bars of transformers and huggingface_hub off, so that they do not draw over
+cotexit's own).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 
 from cotexit.controller.cues import DEFAULT_CUES, CueConfig
+from cotexit.engines.backends import BACKENDS, check_backend
 from cotexit.engines.loop.decode import DecodeConfig
 from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.models.loading import LoadedModel, load_model
@@ -38,6 +43,21 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights dtype")
 
 
+def add_backend_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="hf",
+        help="engine: hf = cotexit's own decode loop (default; the only one with layer exits), "
+        "generate = an unmodified transformers model.generate() with the same controller",
+    )
+
+
+def check_backend_args(args: argparse.Namespace) -> None:
+    """Backend errors before a model loads (layer exits run on hf only)."""
+    check_backend(args.backend, layer_exit=bool(getattr(args, "layer_exit", None)))
+
+
 def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> None:
     group = parser.add_argument_group("decoding")
     group.add_argument("--max-new-tokens", type=int, default=max_new_tokens, help=f"budget per problem (default: {max_new_tokens})")
@@ -63,7 +83,7 @@ def cue_config(args: argparse.Namespace) -> CueConfig:
 
 
 def load_for_cli(args: argparse.Namespace) -> LoadedModel:
-    with err.status(f"loading {args.model} ..."):
+    with err.status(f"loading {args.model} ..."), library_progress_bars_off():
         lm = load_model(
             args.model,
             thinking_format=args.thinking_format,
@@ -74,3 +94,23 @@ def load_for_cli(args: argparse.Namespace) -> LoadedModel:
     if args.forced_exit:
         lm.fmt = lm.fmt.with_overrides(forced_exit=args.forced_exit.encode().decode("unicode_escape"))
     return lm
+
+
+@contextmanager
+def library_progress_bars_off() -> Iterator[None]:
+    """Turn off the tqdm bars of transformers ("Loading weights") and huggingface_hub; restore both afterwards."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    transformers_on = transformers_logging.is_progress_bar_enabled()
+    hub_on = not are_progress_bars_disabled()
+    transformers_logging.disable_progress_bar()  # turns the hub's off too
+    try:
+        yield
+    finally:
+        if transformers_on:
+            transformers_logging.enable_progress_bar()  # turns the hub's on too
+        if hub_on:
+            enable_progress_bars()
+        else:
+            disable_progress_bars()

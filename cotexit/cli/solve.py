@@ -8,8 +8,18 @@ from rich.console import Console
 
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
-from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.common import (
+    add_backend_arg,
+    add_decode_args,
+    add_model_args,
+    check_backend_args,
+    cue_config,
+    decode_config,
+    load_for_cli,
+)
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
+from cotexit.controller.rows import RowResult
+from cotexit.engines.backends import open_engine
 from cotexit.engines.loop.decode import Decoder
 from cotexit.models.loading import chat_prompt
 
@@ -22,11 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="solve one problem, streaming the reasoning and marking cue events",
         description="Solve one problem. The reasoning streams as it is generated; each cue event "
         "(Wait, Hmm, ...) is marked with its number and token position. Prints the extracted answer "
-        "and token counts at the end.",
+        "and token counts at the end. With --backend generate the text is printed when generate() returns, "
+        "with the cues found and the exit listed after it.",
     )
     parser.add_argument("problem", help="the problem text")
     parser.add_argument("--no-instruction", action="store_true", help=f"do not append {BOXED_INSTRUCTION!r}")
     add_model_args(parser)
+    add_backend_arg(parser)
     add_decode_args(parser, max_new_tokens=1024)
     add_exit_args(parser)
     parser.set_defaults(func=run)
@@ -37,30 +49,27 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("the problem text is empty")
     decode, cues = decode_config(args), cue_config(args)  # bad options fail before the model loads
     exit_settings(args)
+    check_backend_args(args)
     lm = load_for_cli(args)
     treatment = build_treatment(args, lm)
-    options = {}
+    options: dict = {}
     if treatment is not None:
         options = {"policies": treatment.policies, "capture": treatment.capture}
         if treatment.engine is not None:
             engine = treatment.engine()
             options["step_forward"] = engine
     user = args.problem.strip() if args.no_instruction else f"{args.problem.strip()}\n{BOXED_INSTRUCTION}"
-    decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, **options)
-    session = decoder.session([chat_prompt(lm.tokenizer, user)], keys=["solve"])
-    row = session.rows[0]
-    shown = 0
-    for event in session.steps():
-        for _, info in event.exits:
-            console.print(f"[bold red]⟨exit by {info.policy}: thinking closed at token {info.cut}⟩[/]", end="")
-            shown = min(shown, len(row.text))
-        console.print(row.text[shown:], end="", markup=False)
-        shown = len(row.text)
-        for _, cue in event.cues:
-            if cue in row.cues:
-                console.print(f"[bold yellow]⟨cue {row.cues.index(cue) + 1}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]", end="")
-    console.print(row.text[shown:], markup=False)
-    result = session.results()[0]
+    prompt = chat_prompt(lm.tokenizer, user)
+    if args.backend == "hf":
+        result = _stream(Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, **options), prompt)
+    else:
+        with open_engine(args.backend, lm, decode, cues, **options) as run_batch:
+            result = run_batch([prompt], ["solve"])[0]
+        console.print(result.text, markup=False)
+        for number, cue in enumerate(result.cues, 1):
+            console.print(f"[bold yellow]⟨cue {number}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]")
+        if result.exit is not None:
+            console.print(f"[bold red]⟨exit by {result.exit.policy}: thinking closed at token {result.exit.cut}⟩[/]")
     answer = extract_answer(result.answer_text) or extract_answer(result.text)
     console.rule()
     console.print(f"answer: [bold]{answer if answer is not None else '(none found)'}[/]")
@@ -82,3 +91,21 @@ def run(args: argparse.Namespace) -> int:
                 f"drafts and verification included); draft acceptance {stats.acceptance_rate:.1%}"
             )
     return 0
+
+
+def _stream(decoder: Decoder, prompt: str) -> RowResult:
+    """Decode with the decode loop, printing the text as it grows with cue and exit marks."""
+    session = decoder.session([prompt], keys=["solve"])
+    row = session.rows[0]
+    shown = 0
+    for event in session.steps():
+        for _, info in event.exits:
+            console.print(f"[bold red]⟨exit by {info.policy}: thinking closed at token {info.cut}⟩[/]", end="")
+            shown = min(shown, len(row.text))
+        console.print(row.text[shown:], end="", markup=False)
+        shown = len(row.text)
+        for _, cue in event.cues:
+            if cue in row.cues:
+                console.print(f"[bold yellow]⟨cue {row.cues.index(cue) + 1}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]", end="")
+    console.print(row.text[shown:], markup=False)
+    return session.results()[0]

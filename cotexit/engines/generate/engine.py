@@ -20,14 +20,16 @@ again, the price of an engine that cannot take tokens back).
 
 Greedy and sampled decoding, left-padded batches and `max_new_tokens` work;
 beam search and `num_return_sequences > 1` do not (each row is one answer).
-Sampled runs draw from `generate()`'s global torch generator, so a row's
-tokens depend on its batch, unlike the decode loop's per-row streams.
+Sampled runs draw from `generate()`'s global torch generator, seeded from
+the sampling seed and the batch's keys, so a row's tokens depend on its
+batch, unlike the decode loop's per-row streams.
 """
 
 from __future__ import annotations
 
 import os
 import weakref
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ class GenerateExits:
             raise ValueError(f"max_answer_tokens must be >= 1, got {max_answer_tokens}")
         self.model = model
         self.tokenizer = tokenizer
-        self.fmt = fmt or _format_of(model)
+        self.fmt = fmt or _format_of(model, tokenizer)
         self.max_answer_tokens = max_answer_tokens
         policies = list(policies)
         if probe is not None:
@@ -132,8 +134,8 @@ class GenerateExits:
         sampling = sampling or SamplingConfig()
         if sampling.greedy:
             options: dict[str, Any] = {"do_sample": False}
-        else:  # the decode loop's distribution: temperature and top-p, no top-k
-            torch.manual_seed(sampling.seed)
+        else:  # the decode loop's distribution: temperature and top-p, no top-k; seeded by the batch's keys
+            torch.manual_seed((sampling.seed * 1_000_003 + zlib.crc32("\n".join(keys).encode())) % (2**63))
             options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
         self.processor.keys = keys
         out = self.model.generate(
@@ -245,9 +247,13 @@ class GenerateExits:
         row.trial_tokens += len(self.forced_exit_ids) + len(ids)
 
 
-def _format_of(model: Any) -> ThinkingFormat:
+def _format_of(model: Any, tokenizer: Any) -> ThinkingFormat:
+    """The model's thinking format as `load_model` picks it: config key or name, then the rendered template."""
+    from cotexit.models.template import fit_format_to_template
+
     explicit = getattr(model.config, "cotexit_thinking_format", None)
-    return get_format(explicit) if explicit else format_for_model(str(getattr(model.config, "_name_or_path", "")))
+    fmt = get_format(explicit) if explicit else format_for_model(str(getattr(model.config, "_name_or_path", "")))
+    return fit_format_to_template(fmt, tokenizer)
 
 
 def _probe_policy(model: Any, tokenizer: Any, fmt: ThinkingFormat, probe: Any) -> Any:
