@@ -13,6 +13,7 @@ CLI's job.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -250,6 +251,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
                 "differing_tokens": differing,
                 "compared_tokens": compared,
                 "same_tokens": full_row.token_ids == row.token_ids,
+                "text_sha256": hashlib.sha256(full_row.text.encode()).hexdigest()[:16],  # compares full runs across runs
             }
             if pair.forced is not None:
                 result.full["forced_differing"] = pair.forced.differing[i]

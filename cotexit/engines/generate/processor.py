@@ -54,6 +54,7 @@ class ExitProcessor(LogitsProcessor):
         tap: LayerTap | None,
         *,
         eos_ids: set[int],
+        stop_id: int,
         pad_id: int,
         forced_exit_ids: list[int],
         trial: TrialRunner | None = None,
@@ -64,7 +65,7 @@ class ExitProcessor(LogitsProcessor):
         self.cues = cues
         self.tap = tap
         self.eos_ids = eos_ids
-        self.eos_id = min(eos_ids)  # what a stopped row is made to write
+        self.stop_id = stop_id  # the EOS a stopped row is made to write (one generate() stops on)
         self.pad_id = pad_id
         self.forced_exit_ids = forced_exit_ids
         self.trial = trial
@@ -114,7 +115,7 @@ class ExitProcessor(LogitsProcessor):
         if any(self.stopped):
             stop = torch.tensor(self.stopped, device=scores.device)  # (B,)
             forced = torch.full_like(scores, float("-inf"))  # (B, V)
-            forced[:, self.eos_id] = 0.0
+            forced[:, self.stop_id] = 0.0
             scores = torch.where(stop.unsqueeze(1), forced, scores)
         self._previous = states
         return scores
