@@ -26,7 +26,8 @@ DEFAULT_MODEL = "toy"
 err = Console(stderr=True)
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser, *, weights: bool = True) -> None:
+    """--model, --thinking-format, --forced-exit; with `weights`, also --device and --dtype."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model",
@@ -39,6 +40,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         help="override the model's thinking format (think tags and forced-exit text)",
     )
     group.add_argument("--forced-exit", help="override the text that closes thinking and opens the answer")
+    if not weights:
+        return
     group.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     group.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights dtype")
 

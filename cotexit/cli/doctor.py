@@ -20,9 +20,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from cotexit.cli.common import DEFAULT_MODEL, err
+from cotexit.cli.common import add_model_args, err
 from cotexit.models.doctor import DoctorReport, Tokens, diagnose
-from cotexit.models.thinking import FORMATS
 
 console = Console(highlight=False)
 
@@ -36,17 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "layers a probe reads. Needs only the tokenizer files and config.json. Exit code 0 when nothing is wrong, "
         "1 when problems were found (each with its fix).",
     )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"registered name (see `cotexit models list`), local folder or hub id (default: {DEFAULT_MODEL})",
-    )
-    parser.add_argument(
-        "--thinking-format",
-        choices=sorted(FORMATS),
-        help="override the model's thinking format (think tags and forced-exit text)",
-    )
-    parser.add_argument("--forced-exit", help="override the text that closes thinking and opens the answer")
+    add_model_args(parser, weights=False)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 
