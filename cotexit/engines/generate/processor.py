@@ -73,7 +73,7 @@ class ExitProcessor(LogitsProcessor):
         self.rows: list[RowState] = []
         self.prompt_width = 0  # columns of generate()'s input_ids that are prompt (left-padded)
         self.stopped: list[bool] = []  # rows generate() must end: exited or finished
-        self._width = -1  # input_ids width at the previous call
+        self._ids: torch.Tensor | None = None  # input_ids at the previous call
         self._previous: dict[int, torch.Tensor] | None = None  # {layer: (B, H)} at the previous newest token
 
     def begin(self, input_ids: torch.Tensor) -> None:
@@ -89,12 +89,11 @@ class ExitProcessor(LogitsProcessor):
         self._previous = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        batch, width = input_ids.shape
-        if width != self._width + 1 or batch != len(self.rows):
+        if not self._continues(input_ids):
             self.begin(input_ids)
-        self._width = width
+        self._ids = input_ids
         states = dict(self.tap.states) if self.tap is not None and self.tap.states is not None else None
-        step = width - self.prompt_width - 1  # index of the newest generated token (-1: the prompt only)
+        step = input_ids.shape[1] - self.prompt_width - 1  # index of the newest generated token (-1: the prompt only)
         newest = input_ids[:, -1].tolist()
         for b, row in enumerate(self.rows):
             if self.stopped[b]:
@@ -119,6 +118,13 @@ class ExitProcessor(LogitsProcessor):
             scores = torch.where(stop.unsqueeze(1), forced, scores)
         self._previous = states
         return scores
+
+    def _continues(self, input_ids: torch.Tensor) -> bool:
+        """Whether `input_ids` are the previous call's plus one token per row (else a new generate() began)."""
+        previous = self._ids
+        if previous is None or input_ids.shape != (previous.shape[0], previous.shape[1] + 1):
+            return False
+        return bool(torch.equal(input_ids[:, :-1], previous))
 
     def _append(self, b: int, row: RowState, token: int, step: int, states: dict[int, torch.Tensor] | None) -> None:
         found = row.append(token, step)

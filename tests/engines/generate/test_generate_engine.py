@@ -199,3 +199,21 @@ def test_hooks_come_off_and_bad_input_is_refused(tiny_llama, tokenizer):
     wrong = {**artifact.exit_semantics, "cut": "after-cue"}
     with pytest.raises(ValueError, match="other exit semantics"):
         GenerateExits(tiny_llama, tokenizer, FMT, probe=ProbeArtifact(**{**artifact.__dict__, "exit_semantics": wrong}))
+
+
+def test_a_new_generate_call_is_never_taken_for_the_next_step_of_the_last(tokenizer):
+    """Ids one column wider than the last call's, but not extending them, start a new batch."""
+    from cotexit.controller import ExitPolicies
+    from cotexit.engines.generate import ExitProcessor
+
+    eos = tokenizer.eos_token_id
+    proc = ExitProcessor(tokenizer, FMT, ExitPolicies(), CueConfig(), None, eos_ids={eos}, stop_id=eos, pad_id=eos, forced_exit_ids=[5])
+    scores = torch.zeros(2, len(tokenizer))
+    first = torch.tensor([[eos, 10, 11], [12, 13, 14]])
+    proc(first, scores)
+    proc(torch.cat([first, torch.tensor([[20], [21]])], dim=1), scores)
+    assert proc.prompt_width == 3 and [r.tokens for r in proc.rows] == [[20], [21]]
+    other = torch.tensor([[30, 31, 32, 33, 34], [35, 36, 37, 38, 39]])  # as wide as the next step would be
+    proc(other, scores)
+    assert proc.prompt_width == 5 and [r.tokens for r in proc.rows] == [[], []]
+    assert [r.prompt_ids for r in proc.rows] == other.tolist()
