@@ -7,13 +7,12 @@ probe's layers at the newest token are in the forward hooks of a
 `cotexit.engines.tap.LayerTap` (the hooks the decode loop uses), so:
 
 1. the newest token of each running row is appended to its controller row
-   (`cotexit.controller.RowState`): text, thinking phase, cues;
-2. cues ending at that token get its states, cues ending one token earlier
-   get the states kept from the previous step (a cue is confirmed by the
-   character after it, so it ends at one of these two);
-3. `cotexit.controller.next_exit` asks the policies, exactly as the decode
-   loop does;
-4. a row that exits is recorded cut before its cue (the controller's
+   (`cotexit.controller.observe.observe_token`): text, thinking phase, cues;
+   cues ending at that token get its states, cues ending one token earlier
+   the states kept from the previous step;
+2. `cotexit.controller.observe.decide_exit` asks the policies, exactly as
+   the decode loop does;
+3. a row that exits is recorded cut before its cue (the controller's
    `EXIT_SEMANTICS`) and its logits are masked to EOS, so `generate()`
    finishes it on the next token. `generate()` cannot take tokens back: the
    engine (`cotexit.engines.generate.engine`) decodes the answer from the
@@ -33,7 +32,7 @@ import torch
 from transformers import LogitsProcessor
 
 from cotexit.controller.cues import CueConfig, CueEvent
-from cotexit.controller.decide import next_exit
+from cotexit.controller.observe import decide_exit, observe_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import RowState
 from cotexit.engines.tap import LayerTap
@@ -99,17 +98,10 @@ class ExitProcessor(LogitsProcessor):
             if self.stopped[b]:
                 continue
             if step >= 0:
-                self._append(b, row, newest[b], step, states)
-            if row.done:
-                self.stopped[b] = True
-                continue
-            decision = next_exit(self.policies, row, at_step=True, trial=self._trial_for(b, row))
-            if decision is not None:
-                # the decode loop's step numbering: a cue confirmed after its last token is judged in the step
-                # that appended the confirming token; one ending at the newest token, and the per-step
-                # policies, in the next step
-                waited = decision.cue_index is None or row.cues[decision.cue_index].token_end == step
-                row.exit_at(decision.policy, decision.cut, step + waited, decision.cue_index, self.forced_exit_ids)
+                now = {layer: s[b] for layer, s in states.items()} if states is not None else None
+                before = {layer: s[b] for layer, s in self._previous.items()} if self._previous is not None else None
+                observe_token(row, newest[b], now=now, before=before, eos_ids=self.eos_ids)
+            if row.done or decide_exit(self.policies, row, self.forced_exit_ids, self._trial_for(b, row)) is not None:
                 self.stopped[b] = True
         if any(self.stopped):
             stop = torch.tensor(self.stopped, device=scores.device)  # (B,)
@@ -125,17 +117,6 @@ class ExitProcessor(LogitsProcessor):
         if previous is None or input_ids.shape != (previous.shape[0], previous.shape[1] + 1):
             return False
         return bool(torch.equal(input_ids[:, :-1], previous))
-
-    def _append(self, b: int, row: RowState, token: int, step: int, states: dict[int, torch.Tensor] | None) -> None:
-        found = row.append(token, step)
-        row.fed = len(row.tokens)  # the forward behind these logits computed the newest token's states
-        if states is not None:
-            for cue in found:
-                source = states if cue.token_end == len(row.tokens) - 1 else self._previous
-                if cue.token_end >= len(row.tokens) - 2 and source is not None:
-                    cue.hidden = {layer: s[b].float().cpu() for layer, s in source.items()}
-        if token in self.eos_ids:
-            row.finish("eos")
 
     def _trial_for(self, b: int, row: RowState) -> Callable[[CueEvent], None] | None:
         if self.trial is None:

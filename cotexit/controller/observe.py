@@ -1,0 +1,55 @@
+"""Feeding an engine's newest token to a row, and acting on the policies' decision: shared by every engine
+that watches a running generation from outside (`generate()`'s logits processor, vLLM's).
+
+Owns `observe_token` and `decide_exit`. Such an engine sees each row once per
+step, after the forward that computed the newest token and before the next is
+chosen: the newest token's states are in that step's capture, the token
+before's in the previous step's. A cue is confirmed by the character after
+it, so it ends at one of those two tokens. The decode loop feeds its rows
+itself (`cotexit.engines.loop`) but asks the same `next_exit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cotexit.controller.cues import CueEvent
+from cotexit.controller.decide import next_exit
+from cotexit.controller.policies import ExitPolicies
+from cotexit.controller.rows import ExitInfo, RowState
+
+States = Mapping[int, Any]  # {layer: (H,) tensor} at one token of one row
+
+
+def observe_token(row: RowState, token: int, *, now: States | None, before: States | None, eos_ids: set[int]) -> None:
+    """Append the engine's newest token; cues it confirms get `now` (ending at it) or `before` (one earlier)."""
+    found = row.append(token, len(row.tokens))
+    row.fed = len(row.tokens)  # the forward behind this step computed the newest token's states
+    newest = len(row.tokens) - 1
+    for cue in found:
+        source = now if cue.token_end == newest else before if cue.token_end == newest - 1 else None
+        if source is not None:
+            cue.hidden = {layer: state.float().cpu() for layer, state in source.items()}
+    if token in eos_ids:
+        row.finish("eos")
+
+
+def decide_exit(
+    policies: ExitPolicies,
+    row: RowState,
+    forced_exit_ids: list[int],
+    trial: Callable[[CueEvent], None] | None = None,
+) -> ExitInfo | None:
+    """Ask the policies about the row's new cues and this step; on an exit, record it in the row.
+
+    The step an exit is recorded at follows the decode loop's numbering: a cue confirmed by a later token
+    is judged in the step that appended that token; one ending at the newest token, and per-step policies,
+    in the next step.
+    """
+    decision = next_exit(policies, row, at_step=True, trial=trial)
+    if decision is None:
+        return None
+    newest = len(row.tokens) - 1
+    waited = decision.cue_index is None or row.cues[decision.cue_index].token_end == newest
+    return row.exit_at(decision.policy, decision.cut, newest + waited, decision.cue_index, forced_exit_ids)
