@@ -49,10 +49,17 @@ class PairedBatch:
 
 
 def run_pair(
-    lm: Any, decode: DecodeConfig, cues: Any, treatment: Treatment, prompts: list[str], keys: list[str], backend: str = "hf"
+    lm: Any,
+    decode: DecodeConfig,
+    cues: Any,
+    treatment: Treatment,
+    prompts: list[str],
+    keys: list[str],
+    backend: str = "hf",
+    engine_options: Any = None,
 ) -> PairedBatch:
     """Decode `prompts` plainly, then with the treatment, on `backend`; returns both and the wall time of each."""
-    with open_engine(backend, lm, decode, cues) as plain:
+    with open_engine(backend, lm, decode, cues, engine_options=engine_options) as plain:
         began = time.perf_counter()
         if treatment.one_row_at_a_time:  # the reference decodes the same way, so wall times compare
             full = [plain([p], [k])[0] for p, k in zip(prompts, keys)]
@@ -61,7 +68,7 @@ def run_pair(
         full_s = time.perf_counter() - began
 
     engine = treatment.engine() if treatment.engine is not None else None
-    options = dict(policies=treatment.policies, capture=treatment.capture, step_forward=engine)
+    options = dict(policies=treatment.policies, capture=treatment.capture, step_forward=engine, engine_options=engine_options)
     with open_engine(backend, lm, decode, cues, **options) as decoder:
         began = time.perf_counter()
         if treatment.one_row_at_a_time:

@@ -30,7 +30,7 @@ from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
 from cotexit.controller.cues import CueConfig
-from cotexit.engines.backends import check_backend, open_engine
+from cotexit.engines.backends import check_backend, engine_options, open_engine
 from cotexit.engines.loop.decode import DecodeConfig, Decoder
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
@@ -50,7 +50,8 @@ class BenchConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     cues: CueConfig = field(default_factory=CueConfig)
     exits: dict[str, Any] = field(default_factory=dict)  # the treated run's settings; empty = plain runs only
-    backend: str = "hf"  # the engine: cotexit's decode loop (hf) or transformers generate() (generate)
+    backend: str = "hf"  # the engine: cotexit's decode loop (hf), transformers generate() (generate), vllm
+    engine: dict[str, Any] = field(default_factory=dict)  # the engine's own options (vllm: VllmOptions)
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -69,6 +70,7 @@ class BenchConfig:
             "cues": self.cues.to_json(),
             "exits": self.exits,
             **({"backend": self.backend} if self.backend != "hf" else {}),  # runs from before backends resume
+            **({"engine": self.engine} if self.engine else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -200,7 +202,8 @@ def _run_batches(
     """Plain runs on an engine that returns whole batches (`generate`): rows are written when their batch ends."""
     config, problems, results = prepared.config, prepared.problems, prepared.results
     capture = next((p.capture() for p in policies if hasattr(p, "capture")), None)
-    with open_engine(config.backend, lm, config.decode, config.cues, policies=policies, capture=capture) as decode:
+    options = dict(policies=policies, capture=capture, engine_options=engine_options(config.backend, config.engine))
+    with open_engine(config.backend, lm, config.decode, config.cues, **options) as decode:
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
@@ -226,7 +229,10 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
         prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
-        pair = run_pair(lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch], config.backend)
+        pair = run_pair(
+            lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch],
+            config.backend, engine_options(config.backend, config.engine),
+        )
         full_flops = run_flops(lm.model.config, pair.full)
         treated_flops = run_flops(lm.model.config, pair.treated)
         for i, (problem, full_row, row) in enumerate(zip(batch, pair.full, pair.treated)):

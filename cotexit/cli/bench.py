@@ -18,6 +18,7 @@ from cotexit.cli.common import (
     add_model_args,
     check_backend_args,
     cue_config,
+    vllm_options,
     decode_config,
     load_for_cli,
 )
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         cues=cue_config(args),
         exits=exit_settings(args),
         backend=args.backend,
+        engine=options.to_json() if (options := vllm_options(args)) is not None else {},
     )
     prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
     lm = load_for_cli(args)

@@ -52,13 +52,44 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
         choices=BACKENDS,
         default="hf",
         help="engine: hf = cotexit's own decode loop (default; the only one with layer exits), "
-        "generate = an unmodified transformers model.generate() with the same controller",
+        "generate = an unmodified transformers model.generate(), vllm = vLLM (pip install 'cotexit[vllm]'); "
+        "all run the same controller",
+    )
+    group = parser.add_argument_group("vLLM engine (--backend vllm)")
+    group.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model (default: 1; only 1 for now)")
+    group.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="share of GPU memory vLLM may take (default: 0.9)")
+    group.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
+    group.add_argument(
+        "--enforce-eager", action=argparse.BooleanOptionalAction, default=True,
+        help="eager mode, no CUDA graphs (default: on; the probe's hooks need it)",
     )
 
 
 def check_backend_args(args: argparse.Namespace) -> None:
-    """Backend errors before a model loads (layer exits run on hf only)."""
+    """Backend errors before a model loads (layer exits run on hf only; vLLM's options and install)."""
     check_backend(args.backend, layer_exit=bool(getattr(args, "layer_exit", None)))
+    if args.backend == "vllm":
+        vllm_options(args)
+        if getattr(args, "baseline", None) and not args.baseline.startswith("budget:"):
+            raise ValueError(f"--baseline {args.baseline} needs forced-answer trials, which --backend vllm does not run yet")
+        from cotexit.engines.vllm import import_vllm
+
+        import_vllm()
+
+
+def vllm_options(args: argparse.Namespace):
+    """The vLLM engine options of `args` (None on other backends)."""
+    if args.backend != "vllm":
+        return None
+    from cotexit.engines.vllm import VllmOptions
+
+    return VllmOptions(
+        tensor_parallel_size=args.tensor_parallel_size,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        max_model_len=args.max_model_len,
+        enforce_eager=args.enforce_eager,
+        dtype=args.dtype,
+    )
 
 
 def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> None:

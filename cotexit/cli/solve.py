@@ -14,6 +14,7 @@ from cotexit.cli.common import (
     add_model_args,
     check_backend_args,
     cue_config,
+    vllm_options,
     decode_config,
     load_for_cli,
 )
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="solve one problem, streaming the reasoning and marking cue events",
         description="Solve one problem. The reasoning streams as it is generated; each cue event "
         "(Wait, Hmm, ...) is marked with its number and token position. Prints the extracted answer "
-        "and token counts at the end. With --backend generate the text is printed when generate() returns, "
+        "and token counts at the end. With --backend generate or vllm the text is printed when the engine returns, "
         "with the cues found and the exit listed after it.",
     )
     parser.add_argument("problem", help="the problem text")
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "hf":
         result = _stream(Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, **options), prompt)
     else:
-        with open_engine(args.backend, lm, decode, cues, **options) as run_batch:
+        with open_engine(args.backend, lm, decode, cues, engine_options=vllm_options(args), **options) as run_batch:
             result = run_batch([prompt], ["solve"])[0]
         console.print(result.text, markup=False)
         for number, cue in enumerate(result.cues, 1):

@@ -1,9 +1,10 @@
 """Choosing an engine by name (`--backend`): one call that decodes a batch of prompts into `RowResult`s.
 
-Owns `BACKENDS`, `check_backend` and `open_engine`. `hf` is cotexit's own
+Owns `BACKENDS`, `check_backend`, `engine_options` and `open_engine`. `hf` is cotexit's own
 decode loop (`cotexit.engines.loop`), the only one that runs layer exits;
 `generate` is an unmodified transformers `model.generate()` driven by
-`cotexit.engines.generate`. Both run the same controller, so a probe means
+`cotexit.engines.generate`; `vllm` is `vllm.LLM` with the controller in its
+worker (`cotexit.engines.vllm`, length exit only). Both run the same controller, so a probe means
 the same on either, and both return the same records. The benchmark runner
 and `solve` use this; neither knows which engine it got.
 """
@@ -20,7 +21,7 @@ from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
 from cotexit.engines.loop.decode import DecodeConfig, Decoder
 
-BACKENDS = ("hf", "generate")
+BACKENDS = ("hf", "generate", "vllm")
 
 BatchDecoder = Callable[[Sequence[str], Sequence[str]], list[RowResult]]  # (prompts, keys) -> one result per prompt
 
@@ -33,6 +34,15 @@ def check_backend(name: str, *, layer_exit: bool = False) -> None:
         raise ValueError(f"layer exits run on the hf backend only (cotexit's decode loop), not on --backend {name}")
 
 
+def engine_options(backend: str, options: dict[str, Any]) -> Any:
+    """An engine's typed options from their JSON form (`BenchConfig.engine`); None for engines without any."""
+    if backend != "vllm":
+        return None
+    from cotexit.engines.vllm.engine import VllmOptions
+
+    return VllmOptions(**options)
+
+
 @contextmanager
 def open_engine(
     backend: str,
@@ -43,13 +53,29 @@ def open_engine(
     policies: Sequence[ExitPolicy] = (),
     capture: CaptureConfig | None = None,
     step_forward: Any = None,
+    engine_options: Any = None,
 ) -> Iterator[BatchDecoder]:
-    """A batch decoder for `backend`; hooks an engine installs come off when the block ends."""
+    """A batch decoder for `backend`; hooks an engine installs come off when the block ends.
+
+    `engine_options` are the vLLM engine's (`cotexit.engines.vllm.VllmOptions`).
+    """
     check_backend(backend, layer_exit=step_forward is not None)
     if backend == "hf":
         options = {"step_forward": step_forward} if step_forward is not None else {}
         decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, capture=capture, policies=policies, **options)
         yield decoder.generate
+        return
+    if backend == "vllm":
+        from cotexit.engines.vllm import VllmEngine
+
+        engine = VllmEngine(
+            lm, decode.max_new_tokens, decode.max_answer_tokens, decode.sampling, cues,
+            policies=policies, capture=capture, options=engine_options,
+        )
+        try:
+            yield engine
+        finally:
+            engine.close()
         return
     from cotexit.engines.generate import GenerateExits
 

