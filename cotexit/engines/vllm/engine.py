@@ -160,11 +160,13 @@ class VllmEngine:
         self._handles = install_capture(self.runner, self.layers) if self.layers else []
 
     def close(self) -> None:
+        from cotexit.engines.vllm.capture import STEP
         from cotexit.engines.vllm.processor import SETUPS
 
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        STEP.clear()
         SETUPS.pop(self.setup_id, None)
 
     def __call__(self, prompts: Sequence[str], keys: Sequence[str]) -> list[RowResult]:

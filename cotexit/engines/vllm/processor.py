@@ -82,6 +82,7 @@ class CotexitLogitsProcessor(LogitsProcessor):
         self.step = step
         self.batch: dict[int, _Request] = {}  # input-batch row -> request
         self.rows: dict[str, _Request] = {}  # "setup:key" -> request, kept after it leaves the batch
+        self._forwards = step.forwards  # the capture's forward count at the last apply
         LIVE.add(self)
 
     @classmethod
@@ -121,7 +122,9 @@ class CotexitLogitsProcessor(LogitsProcessor):
                 self.batch[a] = other
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        states = self.step.states
+        fresh = self.step.forwards != self._forwards  # no hooks installed (a policy without states): nothing new
+        self._forwards = self.step.forwards
+        states = self.step.states if fresh else {}
         for index, request in self.batch.items():
             if not request.stopped:
                 self._advance(index, request, states)

