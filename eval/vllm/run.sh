@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# vLLM against cotexit's decode loop, in the vLLM environment (README, "vLLM"): the toy model with the shipped
+# probe on 300 arith test problems, greedy, both engines paired (full run and exit run); then throughput.
+# Rerunning resumes the benches. compare.py (eval/generate) matches the two runs row by row.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=2 VLLM_CPU_NUM_OF_RESERVED_CPU=1
+common=(--suite arith --limit 300 --batch-size 32 --exit --dtype float32)
+cotexit bench "${common[@]}" --backend hf --out eval/vllm/hf-greedy
+cotexit bench "${common[@]}" --backend vllm --max-model-len 768 --out eval/vllm/vllm-greedy
+python eval/generate/compare.py --dir eval/vllm --a hf-greedy --b vllm-greedy --sampled "" --out eval/vllm/comparison.json
+python eval/vllm/bench_throughput.py --model toy --suite arith --probe probes/toy-arith --rounds 3 --max-model-len 768
+python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 3
