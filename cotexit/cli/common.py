@@ -124,6 +124,7 @@ def load_for_cli(args: argparse.Namespace) -> LoadedModel:
             device=args.device,
             dtype=args.dtype,
             progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+            weights=getattr(args, "backend", "hf") != "vllm",  # vLLM loads the weights itself
         )
     if args.forced_exit:
         lm.fmt = lm.fmt.with_overrides(forced_exit=args.forced_exit.encode().decode("unicode_escape"))

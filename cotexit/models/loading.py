@@ -64,8 +64,13 @@ def load_model(
     device: str | None = None,
     dtype: str | None = None,
     progress: Callable[[str], None] | None = None,
+    weights: bool = True,
 ) -> LoadedModel:
     """Load `spec` (registered name, folder or hub id) ready for any engine (`cotexit.engines`).
+
+    `weights=False` builds the model on torch's meta device from its config (no memory, no weights read):
+    enough for an engine that loads the weights itself (vLLM) and needs only the config, the generation
+    config and the tokenizer here.
 
     >>> # lm = load_model("smollm2-135m"); lm.fmt.name -> 'plain'
     """
@@ -81,13 +86,13 @@ def load_model(
     path, entry = resolve_model(spec, progress)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype) if weights else _config_only(path, torch_dtype)
     except (OSError, ValueError, EntryNotFoundError) as exc:  # hub errors subclass OSError or ValueError
         raise loading_error(spec, path, entry, exc) from exc
     model.eval()
-    if device:
+    if weights and device:
         model.to(device)
-    elif torch.cuda.is_available():
+    elif weights and torch.cuda.is_available():
         model.to("cuda")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -161,6 +166,20 @@ def loading_error(spec: str, path: str, entry: ModelEntry | None, exc: Exception
         return ValueError(unknown_model_message(spec))
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ValueError(f"could not load model {spec!r} from {path}: {first_line}")
+
+
+def _config_only(path: str, torch_dtype: Any) -> Any:
+    """The model built from its config on the meta device, with its generation config (EOS ids) when it has one."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path), dtype=torch_dtype)
+    try:
+        model.generation_config = GenerationConfig.from_pretrained(path)
+    except OSError:
+        pass  # no generation_config.json: the one from_config made
+    return model
 
 
 def _check_device(name: str) -> None:

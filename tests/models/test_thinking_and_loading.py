@@ -70,3 +70,14 @@ def test_smollm2_fetch_load_and_decode():
     decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, DecodeConfig(max_new_tokens=8))
     result = decoder.generate([chat_prompt(lm.tokenizer, "What is 2 + 3?")])[0]
     assert result.total_tokens >= 1
+
+
+def test_loading_without_weights_keeps_the_fingerprint_and_eos():
+    """`weights=False` (the vLLM backend) builds the model on the meta device; artifacts still match it."""
+    from cotexit.engines.loop.decode import eos_ids
+
+    full, bare = load_model("toy"), load_model("toy", weights=False)
+    assert next(bare.model.parameters()).device.type == "meta"
+    assert bare.fingerprint() == full.fingerprint()
+    assert eos_ids(bare.model, bare.tokenizer) == eos_ids(full.model, full.tokenizer)
+    assert bare.fmt == full.fmt
