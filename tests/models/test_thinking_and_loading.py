@@ -74,7 +74,7 @@ def test_smollm2_fetch_load_and_decode():
 
 def test_loading_without_weights_keeps_the_fingerprint_and_eos():
     """`weights=False` (the vLLM backend) builds the model on the meta device; artifacts still match it."""
-    from cotexit.engines.loop.decode import eos_ids
+    from cotexit.engines.eos import eos_ids
 
     full, bare = load_model("toy"), load_model("toy", weights=False)
     assert next(bare.model.parameters()).device.type == "meta"

@@ -43,7 +43,8 @@ from cotexit.controller.rows import RowResult, RowState
 from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
 from cotexit.engines.generate.answers import decode_answers
 from cotexit.engines.generate.processor import ExitProcessor
-from cotexit.engines.loop.decode import eos_ids, left_pad
+from cotexit.engines.eos import eos_ids, stop_id
+from cotexit.engines.loop.decode import left_pad
 from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.engines.tap import LayerTap
@@ -89,7 +90,7 @@ class GenerateExits:
         if self.policies.needs_hidden and not layers:
             raise ValueError("an exit policy needs hidden states but no capture layers were given")
         self.eos_ids = eos_ids(model, tokenizer)
-        self.stop_id = _stop_id(model, self.eos_ids)
+        self.stop_id = stop_id(model, self.eos_ids)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.forced_exit_ids = list(tokenizer(self.fmt.forced_exit, add_special_tokens=False)["input_ids"])
         self.tap: LayerTap | None = None
@@ -247,13 +248,6 @@ class GenerateExits:
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
         cue.trial = ForcedAnswer(ForcedRequest(b, cue.token_start), text, ids, probs)
         row.trial_tokens += len(self.forced_exit_ids) + len(ids)
-
-
-def _stop_id(model: Any, ids: set[int]) -> int:
-    """The EOS a stopped row is made to write: one `generate()` itself stops on (its generation config's first)."""
-    config = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    first = config[0] if isinstance(config, (list, tuple)) and config else config
-    return int(first) if isinstance(first, int) else min(ids)
 
 
 def _format_of(model: Any, tokenizer: Any) -> ThinkingFormat:

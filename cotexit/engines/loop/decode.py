@@ -33,6 +33,7 @@ from cotexit.controller.decide import next_exit
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import ExitInfo, RowResult, RowState
 from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
+from cotexit.engines.eos import eos_ids
 from cotexit.engines.loop.sampling import SamplingConfig, sample_next
 from cotexit.engines.loop.step import StepForward, StepOutput, full_forward
 from cotexit.engines.tap import tapped
@@ -348,17 +349,3 @@ class DecodeSession:
 def _row_states(hidden: dict[int, torch.Tensor], slot: int) -> dict[int, torch.Tensor]:
     """{layer: (H,)} float32 on the CPU: one row of a step's captured {layer: (B, H)}."""
     return {layer: states[slot].float().cpu() for layer, states in hidden.items()}
-
-
-def eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    """Every end-of-sequence id the generation config, the model config or the tokenizer names."""
-    ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-        value = getattr(source, "eos_token_id", None) if source is not None else None
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(int(v) for v in value)
-    if not ids:
-        raise ValueError("the model and tokenizer define no eos_token_id; set one on the tokenizer")
-    return ids

@@ -145,7 +145,7 @@ class VllmEngine:
             raise ValueError("an exit policy needs hidden states but no capture layers were given")
         vllm = import_vllm()
         self._vllm = vllm
-        from cotexit.engines.loop.decode import eos_ids
+        from cotexit.engines.eos import eos_ids, stop_id
         from cotexit.engines.vllm.capture import install_capture
         from cotexit.engines.vllm.processor import SETUPS, Setup
 
@@ -153,10 +153,8 @@ class VllmEngine:
         self.eos_ids = eos_ids(lm.model, lm.tokenizer)
         tokenizer = lm.tokenizer
         self.forced_exit_ids = list(tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
-        from cotexit.engines.generate.engine import _stop_id
-
         self.setup_id = uuid.uuid4().hex
-        SETUPS[self.setup_id] = Setup(tokenizer, lm.fmt, cues, self.policies, self.eos_ids, _stop_id(lm.model, self.eos_ids), self.forced_exit_ids)
+        SETUPS[self.setup_id] = Setup(tokenizer, lm.fmt, cues, self.policies, self.eos_ids, stop_id(lm.model, self.eos_ids), self.forced_exit_ids)
         self._handles = install_capture(self.runner, self.layers) if self.layers else []
 
     def close(self) -> None:
