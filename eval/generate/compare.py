@@ -56,7 +56,7 @@ def exit_key(row: dict) -> tuple | None:
 
 
 def greedy(hf: dict[str, dict], gen: dict[str, dict]) -> dict:
-    """Row by row; `hf` is the reference engine's run, `gen` the other's (the keys keep these names)."""
+    """Row by row; `hf` is the reference engine's run (`a` in the keys), `gen` the other's (`b`)."""
     ids = sorted(set(hf) & set(gen), key=lambda i: int(i.rsplit("/", 1)[-1]))
     same_exit = same_answer = same_both = same_full = 0
     differences = []
@@ -74,15 +74,15 @@ def greedy(hf: dict[str, dict], gen: dict[str, dict]) -> dict:
             differences.append(
                 {
                     "id": i,
-                    "exit_hf": a["exit"],
-                    "exit_generate": b["exit"],
-                    "answer_hf": a["prediction"],
-                    "answer_generate": b["prediction"],
-                    "probe_scores_hf": a.get("probe_scores"),
-                    "probe_scores_generate": b.get("probe_scores"),
+                    "exit_a": a["exit"],
+                    "exit_b": b["exit"],
+                    "answer_a": a["prediction"],
+                    "answer_b": b["prediction"],
+                    "probe_scores_a": a.get("probe_scores"),
+                    "probe_scores_b": b.get("probe_scores"),
                     "texts_part_at_char": at,
-                    "hf_text_there": a["text"][max(0, at - 40) : at + 40],
-                    "generate_text_there": b["text"][max(0, at - 40) : at + 40],
+                    "a_text_there": a["text"][max(0, at - 40) : at + 40],
+                    "b_text_there": b["text"][max(0, at - 40) : at + 40],
                 }
             )
         same_full += full_ok
@@ -96,10 +96,10 @@ def greedy(hf: dict[str, dict], gen: dict[str, dict]) -> dict:
         "same_exit": same_exit / n,
         "same_answer": same_answer / n,
         "full_runs_same_text": same_full / n,
-        "exit_rate_hf": sum(hf[i]["exit"] is not None for i in ids) / n,
-        "exit_rate_generate": sum(gen[i]["exit"] is not None for i in ids) / n,
-        "accuracy_hf": sum(hf[i]["correct"] for i in ids) / n,
-        "accuracy_generate": sum(gen[i]["correct"] for i in ids) / n,
+        "exit_rate_a": sum(hf[i]["exit"] is not None for i in ids) / n,
+        "exit_rate_b": sum(gen[i]["exit"] is not None for i in ids) / n,
+        "accuracy_a": sum(hf[i]["correct"] for i in ids) / n,
+        "accuracy_b": sum(gen[i]["correct"] for i in ids) / n,
         "max_probe_score_gap_at_shared_cues": max_score_gap,
         "differences": differences,
     }
