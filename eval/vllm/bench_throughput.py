@@ -1,8 +1,10 @@
 """Decode throughput of the vLLM engine against cotexit's decode loop, plain and with the controller, in one process.
 
-Four arms decode the same prompts: the decode loop (`hf`) and vLLM, each
-plainly and with the controller (cue watching, capture of the probe's layers
-and the probe scored at every cue). The controller's probe is given no
+Five arms decode the same prompts: the decode loop (`hf`) plainly and with
+the controller (cue watching, capture of the probe's layers and the probe
+scored at every cue), and vLLM bare (`LLM.generate` as users call it, no
+cotexit), with cue watching only, and with the controller. The controller's
+cost on vLLM is against the bare arm. The controller's probe is given no
 threshold, so it never exits: all arms decode greedily to EOS or
 `--max-new-tokens`, so they generate the same tokens up to floating-point
 ties (the token counts are recorded per arm), and only the engines' and the
@@ -11,8 +13,15 @@ shipped probe gets a random one on its layers, fingerprinted to it: its
 scores mean nothing, but it costs what a real probe costs. Arms run in turn,
 their order rotated every round; tokens per second are summed over rounds.
 
-    python eval/vllm/bench_throughput.py --model toy --suite arith --probe probes/toy-arith --rounds 3
-    python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 3
+    VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model toy --suite arith \
+        --probe probes/toy-arith --limit 128 --rounds 5 --max-model-len 768
+    VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 3
+
+On a CPU, vLLM binds the OpenMP threads of its worker, which here is this
+process: by default it reserves a core and binds the rest, which would leave
+the decode loop's arms one core of two. Bind it to all cores, as above.
+The bare arm's requests carry no controller setup, so the registered logits
+processor has no rows for them and returns at once.
 
 Run where `cotexit[vllm-cpu]` (or `cotexit[vllm]`) is installed; writes
 `eval/vllm/throughput_<model>.json` with the command, the device and provenance.
@@ -108,9 +117,23 @@ def main() -> None:
             rows += engine(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
         return rows
 
+    def run_bare():
+        """vLLM as users run it without cotexit: the same LLM and prompts as token ids, no controller."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        ids = [list(lm.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        params = SamplingParams(temperature=0.0, max_tokens=args.max_new_tokens, detokenize=False, stop_token_ids=sorted(plain_vllm.eos_ids))
+        counts = []
+        for i in range(0, len(ids), args.batch_size):
+            outs = plain_vllm.llm.generate([TokensPrompt(prompt_token_ids=x) for x in ids[i : i + args.batch_size]], params, use_tqdm=False)
+            counts += [len(o.outputs[0].token_ids) for o in outs]
+        return counts
+
     arms = {
         "hf_plain": lambda: run_hf(plain_hf),
         "hf_controller": lambda: run_hf(ctl_hf),
+        "vllm_bare": run_bare,
         "vllm_plain": lambda: run_vllm(plain_vllm),
         "vllm_controller": lambda: run_vllm(ctl_vllm),
     }
@@ -122,8 +145,9 @@ def main() -> None:
             began = time.perf_counter()
             rows = arms[name]()
             totals[name]["seconds"] += time.perf_counter() - began
-            totals[name]["tokens"] += sum(row.total_tokens for row in rows)
-            print(f"round {r} {name}: {sum(row.total_tokens for row in rows)} tokens", file=sys.stderr)
+            tokens = sum(row if isinstance(row, int) else row.total_tokens for row in rows)
+            totals[name]["tokens"] += tokens
+            print(f"round {r} {name}: {tokens} tokens", file=sys.stderr)
     rate = {name: t["tokens"] / t["seconds"] for name, t in totals.items()}
     result = {
         "command": "python " + " ".join(sys.argv),
@@ -135,12 +159,14 @@ def main() -> None:
         "rounds": args.rounds,
         "tokens_per_s": rate,
         "totals": totals,
-        "controller_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_controller"] / rate["vllm_plain"]),
+        "controller_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_controller"] / rate["vllm_bare"]),
+        "cue_watching_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_plain"] / rate["vllm_bare"]),
         "controller_cost_on_hf_pct": 100.0 * (1 - rate["hf_controller"] / rate["hf_plain"]),
         "vllm_controller_over_hf_plain": rate["vllm_controller"] / rate["hf_plain"],
         "vllm_plain_over_hf_plain": rate["vllm_plain"] / rate["hf_plain"],
         "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
         "threads": torch.get_num_threads(),
+        "vllm_cpu_omp_threads_bind": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto"),
         "provenance": provenance(vars(args), {"suite": args.suite}),
     }
     out = Path(args.out or f"eval/vllm/throughput_{args.model}.json")
