@@ -1,7 +1,7 @@
 """Feeding an engine's newest token to a row, and acting on the policies' decision: shared by every engine
 that watches a running generation from outside (`generate()`'s logits processor, vLLM's).
 
-Owns `observe_token` and `decide_exit`. Such an engine sees each row once per
+Owns `observe_token`, `decide_exit` and `RowStates`. Such an engine sees each row once per
 step, after the forward that computed the newest token and before the next is
 chosen: the newest token's states are in that step's capture, the token
 before's in the previous step's. A cue is confirmed by the character after
@@ -20,6 +20,25 @@ from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import ExitInfo, RowState
 
 States = Mapping[int, Any]  # {layer: (H,) tensor} at one token of one row
+
+
+class RowStates(Mapping[int, Any]):
+    """One row of a step's captured {layer: (B, H)}, read only if a cue needs it (most steps none does)."""
+
+    __slots__ = ("states", "row")
+
+    def __init__(self, states: Mapping[int, Any], row: int) -> None:
+        self.states = states
+        self.row = row
+
+    def __getitem__(self, layer: int) -> Any:
+        return self.states[layer][self.row]
+
+    def __iter__(self):
+        return iter(self.states)
+
+    def __len__(self) -> int:
+        return len(self.states)
 
 
 def observe_token(row: RowState, token: int, *, now: States | None, before: States | None, eos_ids: set[int]) -> None:

@@ -1,10 +1,11 @@
 """Decode throughput of the vLLM engine against cotexit's decode loop, plain and with the controller, in one process.
 
-Five arms decode the same prompts: the decode loop (`hf`) plainly and with
+Six arms decode the same prompts: the decode loop (`hf`) plainly and with
 the controller (cue watching, capture of the probe's layers and the probe
 scored at every cue), and vLLM bare (`LLM.generate` as users call it, no
-cotexit), with cue watching only, and with the controller. The controller's
-cost on vLLM is against the bare arm. The controller's probe is given no
+cotexit; twice, as an A/A pair that shows this run's noise), with cue
+watching only, and with the controller. The controller's cost on vLLM is
+against the bare arm. The controller's probe is given no
 threshold, so it never exits: all arms decode greedily to EOS or
 `--max-new-tokens`, so they generate the same tokens up to floating-point
 ties (the token counts are recorded per arm), and only the engines' and the
@@ -134,6 +135,7 @@ def main() -> None:
         "hf_plain": lambda: run_hf(plain_hf),
         "hf_controller": lambda: run_hf(ctl_hf),
         "vllm_bare": run_bare,
+        "vllm_bare_again": run_bare,  # an A/A pair: how far two identical arms drift apart in this run
         "vllm_plain": lambda: run_vllm(plain_vllm),
         "vllm_controller": lambda: run_vllm(ctl_vllm),
     }
@@ -161,6 +163,7 @@ def main() -> None:
         "totals": totals,
         "controller_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_controller"] / rate["vllm_bare"]),
         "cue_watching_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_plain"] / rate["vllm_bare"]),
+        "a_a_difference_pct": 100.0 * (1 - rate["vllm_bare_again"] / rate["vllm_bare"]),
         "controller_cost_on_hf_pct": 100.0 * (1 - rate["hf_controller"] / rate["hf_plain"]),
         "vllm_controller_over_hf_plain": rate["vllm_controller"] / rate["hf_plain"],
         "vllm_plain_over_hf_plain": rate["vllm_plain"] / rate["hf_plain"],

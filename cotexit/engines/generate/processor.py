@@ -32,7 +32,7 @@ import torch
 from transformers import LogitsProcessor
 
 from cotexit.controller.cues import CueConfig, CueEvent
-from cotexit.controller.observe import decide_exit, observe_token
+from cotexit.controller.observe import RowStates, decide_exit, observe_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import RowState
 from cotexit.engines.tap import LayerTap
@@ -98,8 +98,8 @@ class ExitProcessor(LogitsProcessor):
             if self.stopped[b]:
                 continue
             if step >= 0:
-                now = {layer: s[b] for layer, s in states.items()} if states is not None else None
-                before = {layer: s[b] for layer, s in self._previous.items()} if self._previous is not None else None
+                now = RowStates(states, b) if states is not None else None
+                before = RowStates(self._previous, b) if self._previous is not None else None
                 observe_token(row, newest[b], now=now, before=before, eos_ids=self.eos_ids)
             if row.done or decide_exit(self.policies, row, self.forced_exit_ids, self._trial_for(b, row)) is not None:
                 self.stopped[b] = True

@@ -42,7 +42,7 @@ import torch
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
 
 from cotexit.controller.cues import CueConfig
-from cotexit.controller.observe import decide_exit, observe_token
+from cotexit.controller.observe import RowStates, decide_exit, observe_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import RowState
 from cotexit.engines.vllm.capture import STEP, StepStates
@@ -135,7 +135,7 @@ class CotexitLogitsProcessor(LogitsProcessor):
 
     def _advance(self, index: int, request: _Request, states: dict[int, torch.Tensor]) -> None:
         row, setup = request.row, request.setup
-        now = {layer: s[index] for layer, s in states.items()} if states else None
+        now = RowStates(states, index) if states else None
         while len(row.tokens) < len(request.out) and not row.done:
             newest = len(row.tokens) == len(request.out) - 1
             observe_token(
