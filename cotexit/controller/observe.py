@@ -1,7 +1,9 @@
 """Feeding an engine's newest token to a row, and acting on the policies' decision: shared by every engine
 that watches a running generation from outside (`generate()`'s logits processor, vLLM's).
 
-Owns `observe_token`, `decide_exit` and `RowStates`. Such an engine sees each row once per
+Owns `observe_token`, `decide_exit`, `RowStates`, and `Limits` with
+`feed_forced` and `finish_with` (ending a row from the tokens an engine
+returned, and after an exit its forced text and answer). Such an engine sees each row once per
 step, after the forward that computed the newest token and before the next is
 chosen: the newest token's states are in that step's capture, the token
 before's in the previous step's. A cue is confirmed by the character after
@@ -11,7 +13,8 @@ itself (`cotexit.engines.loop`) but asks the same `next_exit`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cotexit.controller.cues import CueEvent
@@ -72,3 +75,33 @@ def decide_exit(
     newest = len(row.tokens) - 1
     waited = decision.cue_index is None or row.cues[decision.cue_index].token_end == newest
     return row.exit_at(decision.policy, decision.cut, newest + waited, decision.cue_index, forced_exit_ids)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What ends a row besides a closed answer: EOS, the token budget, the answer's budget after an exit."""
+
+    eos_ids: set[int]
+    max_new_tokens: int
+    answer_limit: int  # forced-exit tokens + max answer tokens
+
+
+def feed_forced(row: RowState, limits: Limits) -> None:
+    """Append the forced-exit tokens an exit queued (an EOS among them does not end the row)."""
+    while row.forced and not row.done:
+        token = row.forced.pop(0)
+        row.append(token, len(row.tokens))
+        row.finish_after(token, from_forced=True, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
+                         answer_limit=limits.answer_limit)
+
+
+def finish_with(row: RowState, tokens: Iterable[int], limits: Limits) -> None:
+    """Append tokens an engine generated until the row ends; one still open after them ran out of budget."""
+    for token in tokens:
+        if row.done:
+            break
+        row.append(token, len(row.tokens))
+        row.finish_after(token, from_forced=False, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
+                         answer_limit=limits.answer_limit)
+    if not row.done:
+        row.finish("length")

@@ -38,6 +38,7 @@ import torch
 
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig, CueEvent
+from cotexit.controller.observe import Limits, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import RowResult, RowState
 from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
@@ -163,22 +164,13 @@ class GenerateExits:
         if not proc.rows or sequences.shape[0] != len(proc.rows):
             raise RuntimeError("results() needs the output of a generate() call that ran with this object's processor")
         generated = sequences[:, proc.prompt_width :].tolist()  # (B, S)
-        answer_limit = len(self.forced_exit_ids) + self.max_answer_tokens
+        limits = self._limits(max_new_tokens)
         exited = []
         for b, row in enumerate(proc.rows):
             if row.exit is not None:
                 exited.append(row)
-                continue
-            for step in range(len(row.tokens), len(generated[b])):  # tokens the processor never saw
-                if row.done:
-                    break
-                token = generated[b][step]
-                row.append(token, step)
-                row.finish_after(
-                    token, from_forced=False, eos_ids=self.eos_ids, max_new_tokens=max_new_tokens, answer_limit=answer_limit
-                )
-            if not row.done:
-                row.finish("length")
+            else:
+                finish_with(row, generated[b][len(row.tokens) :], limits)  # tokens the processor never saw
         self._answer(exited, max_new_tokens)
         return [row.result() for row in proc.rows]
 
@@ -204,27 +196,16 @@ class GenerateExits:
     # --- pieces --------------------------------------------------------------
     def _answer(self, rows: list[RowState], max_new_tokens: int) -> None:
         """Feed the forced-exit text to each exited row, then its greedy answer, decoded in one batch."""
-        if not rows:
-            return
+        limits = self._limits(max_new_tokens)
         for row in rows:
-            while row.forced:
-                token = row.forced.pop(0)
-                row.append(token, len(row.tokens))
-                self._finish(row, token, True, max_new_tokens)
+            feed_forced(row, limits)
         todo = [row for row in rows if not row.done]
-        answers = self._decode([row.prompt_ids + row.tokens for row in todo], self.max_answer_tokens)
+        answers = self._decode([row.prompt_ids + row.tokens for row in todo], self.max_answer_tokens) if todo else []
         for row, answer in zip(todo, answers):
-            for token in answer.token_ids:
-                row.append(token, len(row.tokens))
-                self._finish(row, token, False, max_new_tokens)
-                if row.done:
-                    break
-            if not row.done:
-                row.finish("length")
+            finish_with(row, answer.token_ids, limits)
 
-    def _finish(self, row: RowState, token: int, from_forced: bool, max_new_tokens: int) -> None:
-        answer_limit = len(self.forced_exit_ids) + self.max_answer_tokens
-        row.finish_after(token, from_forced=from_forced, eos_ids=self.eos_ids, max_new_tokens=max_new_tokens, answer_limit=answer_limit)
+    def _limits(self, max_new_tokens: int) -> Limits:
+        return Limits(self.eos_ids, max_new_tokens, len(self.forced_exit_ids) + self.max_answer_tokens)
 
     def _decode(self, prefixes: list[list[int]], max_tokens: int) -> list[Any]:
         saved = self.tap.states if self.tap is not None else None

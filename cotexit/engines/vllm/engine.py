@@ -33,6 +33,7 @@ from typing import Any
 
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
+from cotexit.controller.observe import Limits, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import RowResult, RowState
 from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
@@ -181,9 +182,8 @@ class VllmEngine:
         rows = []
         for key, tag, output in zip(keys, tags, outputs):
             row = processor.rows.pop(tag).row
-            generated = list(output.outputs[0].token_ids)
-            if row.exit is None:
-                self._finish_free(row, generated)
+            if row.exit is None:  # the last token came after the processor's last step
+                finish_with(row, list(output.outputs[0].token_ids)[len(row.tokens) :], self._limits())
             rows.append(row)
         self._answer([r for r in rows if r.exit is not None])
         return [row.result() for row in rows]
@@ -206,38 +206,18 @@ class VllmEngine:
             **common,
         )
 
-    def _finish_free(self, row: RowState, generated: list[int]) -> None:
-        """Tokens the processor did not see (the last one, emitted after its last step) end the row."""
-        limit = len(self.forced_exit_ids) + self.max_answer_tokens
-        for token in generated[len(row.tokens) :]:
-            if row.done:
-                break
-            row.append(token, len(row.tokens))
-            row.finish_after(token, from_forced=False, eos_ids=self.eos_ids, max_new_tokens=self.max_new_tokens, answer_limit=limit)
-        if not row.done:
-            row.finish("length")
+    def _limits(self) -> Limits:
+        return Limits(self.eos_ids, self.max_new_tokens, len(self.forced_exit_ids) + self.max_answer_tokens)
 
     def _answer(self, rows: list[RowState]) -> None:
         """Resubmit each exited row as token ids (prompt + kept + forced exit) and decode its answer greedily."""
-        if not rows:
-            return
         from vllm.inputs import TokensPrompt
 
-        limit = len(self.forced_exit_ids) + self.max_answer_tokens
+        limits = self._limits()
         for row in rows:
-            while row.forced:
-                token = row.forced.pop(0)
-                row.append(token, len(row.tokens))
-                row.finish_after(token, from_forced=True, eos_ids=self.eos_ids, max_new_tokens=self.max_new_tokens, answer_limit=limit)
+            feed_forced(row, limits)
         todo = [row for row in rows if not row.done]
         prompts = [TokensPrompt(prompt_token_ids=row.prompt_ids + row.tokens) for row in todo]
         outputs = self.llm.generate(prompts, [self._params(r.key, answer=True) for r in todo], use_tqdm=False) if todo else []
         for row, output in zip(todo, outputs):
-            for token in output.outputs[0].token_ids:
-                row.append(token, len(row.tokens))
-                row.finish_after(token, from_forced=False, eos_ids=self.eos_ids, max_new_tokens=self.max_new_tokens, answer_limit=limit)
-                if row.done:
-                    break
-            if not row.done:
-                row.finish("length")
-
+            finish_with(row, output.outputs[0].token_ids, limits)
