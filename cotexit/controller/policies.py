@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from cotexit.controller.semantics import check_semantics
+
 if TYPE_CHECKING:
     from cotexit.controller.cues import CueEvent
     from cotexit.controller.rows import RowState
@@ -66,6 +68,14 @@ class ExitPolicies:
 
     def __bool__(self) -> bool:
         return bool(self.policies)
+
+    def check_engine(self, engine: str, capture_layers: Sequence[int]) -> None:
+        """Refuse what `engine` cannot honour: a policy that needs states it will not capture, or a probe
+        whose labels assumed other exit semantics than cotexit's engines implement."""
+        if self.needs_hidden and not capture_layers:
+            raise ValueError("an exit policy needs hidden states but no capture layers were given")
+        for policy in self.policies:
+            check_semantics(getattr(policy, "semantics", None), engine)
 
     def first_firing(self, row: RowState, cue: CueEvent | None) -> str | None:
         for policy in self.policies if cue is not None else self._per_step:

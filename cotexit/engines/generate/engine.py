@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import weakref
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from cotexit.controller.cues import CueConfig, CueEvent
 from cotexit.controller.observe import Limits, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import RowResult, RowState
-from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
 from cotexit.engines.generate.answers import decode_answers
 from cotexit.engines.generate.processor import ExitProcessor
 from cotexit.engines.eos import eos_ids, stop_id
@@ -49,15 +47,13 @@ from cotexit.engines.loop.decode import left_pad
 from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.engines.tap import LayerTap
-from cotexit.models.thinking import ThinkingFormat, format_for_model, get_format
+from cotexit.models.thinking import ThinkingFormat
 
 TRIAL_TOKENS = 24  # forced-answer trials decode at most this many tokens, as the decode loop's do
 
 
 class GenerateExits:
     """Exit policies for `model.generate()`; one object serves many `generate()` calls, one at a time."""
-
-    semantics = EXIT_SEMANTICS
 
     def __init__(
         self,
@@ -83,13 +79,10 @@ class GenerateExits:
             policies.insert(0, policy)
             capture = capture or policy.capture()
         self.policies = ExitPolicies(policies)
-        for p in self.policies.policies:
-            check_semantics(getattr(p, "semantics", None), "generate", EXIT_SEMANTICS)
         self.cues = cues or CueConfig()
         num_layers = int(model.config.get_text_config().num_hidden_layers)
         layers = (capture or CaptureConfig()).resolve(num_layers)
-        if self.policies.needs_hidden and not layers:
-            raise ValueError("an exit policy needs hidden states but no capture layers were given")
+        self.policies.check_engine("generate", layers)
         self.eos_ids = eos_ids(model, tokenizer)
         self.stop_id = stop_id(model, self.eos_ids)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
@@ -139,7 +132,7 @@ class GenerateExits:
         if sampling.greedy:
             options: dict[str, Any] = {"do_sample": False}
         else:  # the decode loop's distribution: temperature and top-p, no top-k; seeded by the batch's keys
-            torch.manual_seed((sampling.seed * 1_000_003 + zlib.crc32("\n".join(keys).encode())) % (2**63))
+            torch.manual_seed(sampling.row_seed("\n".join(keys)))
             options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
         self.processor.keys = keys
         out = self.model.generate(
@@ -233,11 +226,11 @@ class GenerateExits:
 
 def _format_of(model: Any, tokenizer: Any) -> ThinkingFormat:
     """The model's thinking format as `load_model` picks it: config key or name, then the rendered template."""
+    from cotexit.models.loading import choose_format
     from cotexit.models.template import fit_format_to_template
 
-    explicit = getattr(model.config, "cotexit_thinking_format", None)
-    fmt = get_format(explicit) if explicit else format_for_model(str(getattr(model.config, "_name_or_path", "")))
-    return fit_format_to_template(fmt, tokenizer)
+    name = str(getattr(model.config, "_name_or_path", ""))
+    return fit_format_to_template(choose_format(name, model.config, None), tokenizer)
 
 
 def _probe_policy(model: Any, tokenizer: Any, fmt: ThinkingFormat, probe: Any) -> Any:

@@ -32,7 +32,6 @@ from cotexit.controller.cues import CueConfig, CueEvent
 from cotexit.controller.decide import next_exit
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import ExitInfo, RowResult, RowState
-from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
 from cotexit.engines.eos import eos_ids
 from cotexit.engines.loop.sampling import SamplingConfig, sample_next
 from cotexit.engines.loop.step import StepForward, StepOutput, full_forward
@@ -126,10 +125,7 @@ class Decoder:
         self.watch_cues = watch_cues  # False only to measure what cue watching costs
         self.num_layers = int(model.config.get_text_config().num_hidden_layers)
         self.capture_layers = self.capture.resolve(self.num_layers)
-        if self.policies.needs_hidden and not self.capture_layers:
-            raise ValueError("an exit policy needs hidden states but CaptureConfig.layers is empty")
-        for policy in self.policies.policies:
-            check_semantics(getattr(policy, "semantics", None), "hf", EXIT_SEMANTICS)
+        self.policies.check_engine("hf", self.capture_layers)
         self.eos_ids = eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.forced_exit_ids = self.encode(fmt.forced_exit)

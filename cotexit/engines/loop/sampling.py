@@ -36,10 +36,14 @@ class SamplingConfig:
     def greedy(self) -> bool:
         return self.temperature == 0.0
 
+    def row_seed(self, key: str) -> int:
+        """A seed from the config's seed and a stable per-row key (such as a problem id)."""
+        return (self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**63)
+
     def row_generator(self, key: str) -> torch.Generator:
-        """A generator seeded from the config's seed and a stable per-row key (such as a problem id)."""
+        """A generator seeded with `row_seed(key)`."""
         generator = torch.Generator()
-        generator.manual_seed((self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**63))
+        generator.manual_seed(self.row_seed(key))
         return generator
 
     def to_json(self) -> dict[str, Any]:

