@@ -19,7 +19,8 @@ from cotexit.cli.common import (
     load_for_cli,
 )
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
-from cotexit.controller.rows import RowResult
+from cotexit.controller.cues import CueEvent
+from cotexit.controller.rows import ExitInfo, RowResult
 from cotexit.engines.backends import open_engine
 from cotexit.engines.loop.decode import Decoder
 from cotexit.models.loading import chat_prompt
@@ -68,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
             result = run_batch([prompt], ["solve"])[0]
         console.print(result.text, markup=False)
         for number, cue in enumerate(result.cues, 1):
-            console.print(f"[bold yellow]⟨cue {number}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]")
+            console.print(_cue_mark(number, cue))
         if result.exit is not None:
-            console.print(f"[bold red]⟨exit by {result.exit.policy}: thinking closed at token {result.exit.cut}⟩[/]")
+            console.print(_exit_mark(result.exit))
     answer = extract_answer(result.answer_text) or extract_answer(result.text)
     console.rule()
     console.print(f"answer: [bold]{answer if answer is not None else '(none found)'}[/]")
@@ -101,12 +102,20 @@ def _stream(decoder: Decoder, prompt: str) -> RowResult:
     shown = 0
     for event in session.steps():
         for _, info in event.exits:
-            console.print(f"[bold red]⟨exit by {info.policy}: thinking closed at token {info.cut}⟩[/]", end="")
+            console.print(_exit_mark(info), end="")
             shown = min(shown, len(row.text))
         console.print(row.text[shown:], end="", markup=False)
         shown = len(row.text)
         for _, cue in event.cues:
             if cue in row.cues:
-                console.print(f"[bold yellow]⟨cue {row.cues.index(cue) + 1}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]", end="")
+                console.print(_cue_mark(row.cues.index(cue) + 1, cue), end="")
     console.print(row.text[shown:], markup=False)
     return session.results()[0]
+
+
+def _cue_mark(number: int, cue: CueEvent) -> str:
+    return f"[bold yellow]⟨cue {number}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]"
+
+
+def _exit_mark(info: ExitInfo) -> str:
+    return f"[bold red]⟨exit by {info.policy}: thinking closed at token {info.cut}⟩[/]"
