@@ -36,6 +36,7 @@ class Treatment:
     one_row_at_a_time: bool = False
     guarantee: dict[str, Any] = field(default_factory=dict)
     capture: Any = None  # CaptureConfig the policies need
+    shift_reference: Any = None  # (N,) the probe's first-cue scores on its calibration problems, for the shift check
 
 
 @dataclass
@@ -121,7 +122,15 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dict[str, Any]:
+def shift_summary(rows: list[dict[str, Any]], reference: Any) -> dict[str, Any]:
+    """The shift check (`cotexit.calibration.shift`) of this run's first-cue scores against the calibration's."""
+    from cotexit.calibration.shift import shift_check
+
+    first = [r["probe_scores"][0] for r in rows if r.get("probe_scores")]
+    return shift_check(reference, first).to_json()
+
+
+def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any], shift_reference: Any = None) -> dict[str, Any]:
     """Length and depth savings over result lines that carry a `full` block."""
     n = len(rows)
     if n == 0:
@@ -156,6 +165,8 @@ def paired_summary(rows: list[dict[str, Any]], guarantee: dict[str, Any]) -> dic
             },
         },
     }
+    if shift_reference is not None:
+        out["shift_check"] = shift_summary(rows, shift_reference)
     batches = {r["timings"]["batch"]: r for r in rows}.values()
     full_s = sum(b["timings"]["full_batch_s"] for b in batches)
     treated_s = sum(b["timings"]["treated_batch_s"] for b in batches)

@@ -55,3 +55,42 @@ def risk_plot(calibration: Calibration, path: str | os.PathLike[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
+
+
+def joint_plot(arms, reference_correct, reference_cost, calibration, path: str | os.PathLike[str]) -> Path:
+    """Harm rate against estimated compute saved, one curve per depth setting, certified parts drawn solid.
+
+    `arms` are `cotexit.calibration.joint.DepthArm`s and `calibration` their `JointCalibration`.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    base = float(np.sum(reference_cost))
+    n = len(reference_correct)
+    for color, arm, result in zip(["tab:blue", "tab:orange", "tab:purple", "tab:brown", "tab:olive"] * 4, arms, calibration.arms):
+        _, harms, cost = arm.curves(np.asarray(reference_correct, dtype=bool))
+        saved, risk = 100 * (1 - cost / base), harms / n
+        k = result.n_certified
+        ax.plot(saved, risk, color=color, alpha=0.35, linewidth=1)
+        if k:
+            ax.plot(saved[:k], risk[:k], color=color, linewidth=2, label=f"{arm.name} (certified part)")
+        else:
+            ax.plot([], [], color=color, alpha=0.35, label=f"{arm.name} (nothing certified)")
+    ax.axhline(calibration.epsilon, color="tab:red", linestyle="--", label=f"epsilon {calibration.epsilon:g}")
+    if calibration.arm is not None:
+        ax.plot([100 * calibration.compute_saved], [calibration.harm_rate], "o", color="tab:green",
+                label=f"chosen: {calibration.arm}, lambda {calibration.threshold if calibration.threshold is None else round(calibration.threshold, 4)}")
+    ax.set_xlabel("estimated compute saved against neither exit (% of FLOPs)")
+    ax.set_ylabel("harm rate on calibration problems")
+    ax.set_ylim(0, max(3 * calibration.epsilon, 0.05))
+    ax.set_title(f"joint calibration: n={n}, delta {calibration.delta:g} (Bonferroni over {len(arms)} depth settings)")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

@@ -102,8 +102,20 @@ def run(args: argparse.Namespace) -> int:
                 progress.console.print(f"resuming: {event.skipped} problem(s) already in {args.out}")
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     console.print(summary_table(summary))
+    print_guarantee_notes(summary)
     console.print(f"results: {Path(args.out) / 'results.jsonl'}  summary: {Path(args.out) / 'summary.json'}")
     return 0
+
+
+def print_guarantee_notes(summary: dict) -> None:
+    """Say when the probe's guarantee does not cover the run, and what the shift check found."""
+    guarantee = summary.get("guarantee") or {}
+    if guarantee.get("covers_run") is False:
+        console.print(f"[yellow]warning:[/yellow] the guarantee does not cover this run: {guarantee['coverage']}", highlight=False)
+    shift = summary.get("shift_check")
+    if shift:
+        style = "[yellow]warning:[/yellow] " if shift["shifted"] else "shift check: "
+        console.print(style + shift["message"], highlight=False)
 
 
 def summary_table(summary: dict) -> Table:

@@ -11,6 +11,7 @@ from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import depth_artifact_config
 from cotexit.controller.capture import default_layers
+from cotexit.depth.config import LayerExitConfig
 from cotexit.probes.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import load_cue_data
 
@@ -39,6 +40,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="decode with propagate-mode layer exit from this `calibrate-depth` artifact, so the probe is fitted and "
         "calibrated on the states and forced answers it will see when used with the same --depth-artifact",
     )
+    parser.add_argument(
+        "--depth-threshold",
+        type=float,
+        help="with --depth-artifact: its exit points and measure at this threshold instead of the certified one "
+        "(to collect one depth setting of a `calibrate-joint` grid)",
+    )
+    parser.add_argument("--offset", type=int, default=0, help="skip the first N problems (default: 0)")
     parser.add_argument("--data-dir", help="benchmark data folder")
     add_model_args(parser)
     add_decode_args(parser, max_new_tokens=1024)
@@ -52,6 +60,17 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise ValueError(f"--layers must be comma-separated integers, got {text!r}") from None
+
+
+def depth_setting(args: argparse.Namespace) -> LayerExitConfig | None:
+    if args.depth_threshold is not None and not args.depth_artifact:
+        raise ValueError("--depth-threshold needs --depth-artifact (whose exit points and measure it reuses)")
+    if not args.depth_artifact:
+        return None
+    config = depth_artifact_config(args.depth_artifact)
+    if args.depth_threshold is None:
+        return config
+    return LayerExitConfig(**{**config.to_json(), "thresholds": (args.depth_threshold,), "points": config.points})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         decode=decode_config(args),
         cues=cue_config(args),
-        layer_exit=depth_artifact_config(args.depth_artifact) if args.depth_artifact else None,
+        offset=args.offset,
+        layer_exit=depth_setting(args),
     )
     CollectConfig(**config_args, layers=layers or ())  # validate before loading the model
     lm = load_for_cli(args)

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cotexit.baselines import parse_baseline
 from cotexit.benchmarks.paired import Treatment
 from cotexit.depth.config import LayerExitConfig
@@ -47,15 +49,34 @@ def depth_artifact_config(folder: str) -> LayerExitConfig:
     card = load_depth_artifact(folder)
     if card["never_exit"]:
         raise ValueError(f"{folder} certified no threshold: layer exit would never fire")
-    saved = card["layer_exit"]
+    return _config_from_json(card["layer_exit"])
+
+
+def _config_from_json(saved: dict[str, Any]) -> LayerExitConfig:
     return LayerExitConfig(**{**saved, "points": tuple(saved["points"]), "thresholds": tuple(saved["thresholds"])})
 
 
+def certified_layer_exit(args: argparse.Namespace) -> LayerExitConfig | None:
+    """The depth setting a joint probe artifact (`calibrate-joint`) was certified with, if --probe/--exit is one."""
+    import json
+
+    probe = probe_path(args)
+    card = probe / "card.json" if probe is not None else None
+    if card is None or not card.is_file():
+        return None
+    try:
+        saved = json.loads(card.read_text()).get("layer_exit")
+    except json.JSONDecodeError:
+        return None  # reported when the artifact is loaded
+    return _config_from_json(saved) if saved else None
+
+
 def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
+    """The run's depth setting: the options', else the one a joint probe artifact was certified with."""
     if args.depth_artifact and args.layer_exit != "propagate":
         raise ValueError("--depth-artifact needs --layer-exit propagate")
     if not args.layer_exit:
-        return None
+        return certified_layer_exit(args)
     if args.depth_artifact:
         return depth_artifact_config(args.depth_artifact)
     points = tuple(int(x) for x in args.exit_layers.split(",")) if args.exit_layers else ()
@@ -107,24 +128,26 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
     from cotexit.depth.speculative import SpeculativeForward
     from cotexit.probes.artifact import ProbeArtifact
     from cotexit.probes.controller import ProbeExitPolicy
+    from cotexit.probes.coverage import calibration_first_cue_scores
 
     settings = exit_settings(args)
     if not settings:
         return None
-    policies, capture, guarantee = [], None, {}
+    policies, capture, guarantee, shift_reference = [], None, {}, None
     probe = probe_path(args)
+    depth = layer_exit_config(args)
     if probe is not None:
         artifact = ProbeArtifact.load(probe)
         artifact.check_model(lm.fingerprint())
         policy = ProbeExitPolicy(artifact, args.probe_threshold)
         policies, capture = [policy], policy.capture()
-        guarantee = dict(artifact.calibration)
-        if args.probe_threshold is not None:
-            guarantee["note"] = f"threshold overridden to {args.probe_threshold}: the calibrated guarantee does not apply"
+        guarantee = probe_guarantee(artifact, depth, args)
+        shift_reference = calibration_first_cue_scores(artifact)
+        if shift_reference is None:  # no evidence kept: the check reports it cannot test
+            shift_reference = np.zeros(0)
     if args.baseline:
         policies = [parse_baseline(args.baseline)]
         guarantee = {"mode": "none", "guarantee": f"baseline {args.baseline}: no statistical guarantee"}
-    depth = layer_exit_config(args)
     engine = None
     if depth is not None:
         depth.exit_points(lm.num_layers)  # range errors now, not mid-run
@@ -135,7 +158,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         def engine() -> Any:
             return engine_cls(lm.model, depth)
 
-    parts = (("probe", probe is not None), (args.baseline or "", bool(args.baseline)), (f"layer-exit-{args.layer_exit}", depth is not None))
+    parts = (("probe", probe is not None), (args.baseline or "", bool(args.baseline)), (f"layer-exit-{depth.mode if depth else ''}", depth is not None))
     name = "+".join(n for n, on in parts if on)
     return Treatment(
         name=name,
@@ -145,4 +168,26 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         one_row_at_a_time=depth is not None and depth.mode == "exact",
         guarantee=guarantee,
         capture=capture,
+        shift_reference=shift_reference,
     )
+
+
+def probe_guarantee(artifact: Any, depth: LayerExitConfig | None, args: argparse.Namespace) -> dict[str, Any]:
+    """The artifact's calibration record, with whether its certificate covers this run (warned on stderr if not)."""
+    from cotexit.cli.common import err
+    from cotexit.probes.coverage import coverage
+
+    guarantee = {k: v for k, v in artifact.calibration.items() if k != "arms"}
+    covered, why = coverage(artifact, depth.to_json() if depth else None, args.temperature)
+    if args.probe_threshold is not None:
+        covered, why = False, f"threshold overridden to {args.probe_threshold}: the calibrated guarantee does not apply"
+        guarantee["note"] = why
+    guarantee["covers_run"] = covered
+    guarantee["coverage"] = why
+    guarantee["certificate"] = (
+        "sealed; digests checked at load (`cotexit verify` recomputes the threshold)" if artifact.certificate
+        else "none: the artifact predates certificates and cannot be re-checked"
+    )
+    if not covered:
+        err.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {why}", highlight=False)
+    return guarantee

@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from cotexit import __version__
-from cotexit.cli import analyze, bench, calibrate, calibrate_depth, collect, data, doctor, grade, models, solve
+from cotexit.cli import analyze, bench, calibrate, calibrate_depth, calibrate_joint, collect, data, doctor, grade, models, solve, verify
 from cotexit.toy import cli as toy
 
 err_console = Console(stderr=True)
 
-SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, analyze, models, doctor, data, grade, toy)
+SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, calibrate_joint, analyze, models, doctor, verify, data, grade, toy)
 
 
 def build_parser() -> argparse.ArgumentParser:

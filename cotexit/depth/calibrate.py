@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 from cotexit.calibration.ltt import fixed_sequence
+from cotexit.certificates.digest import CERTIFICATE, CertificateError, check_certificate, seal
+from cotexit.certificates.evidence import EVIDENCE, save_evidence
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.stack import LayerStack
@@ -37,7 +39,7 @@ from cotexit.controller import CaptureConfig
 from cotexit.engines.loop import DecodeConfig, Decoder
 from cotexit.models.loading import LoadedModel
 
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: evidence.safetensors and a sealed certificate
 
 
 @dataclass
@@ -152,20 +154,39 @@ def calibrate_depth(table: DepthTable, measure: str, epsilon_tok: float, delta: 
     )
 
 
+def depth_evidence(calibration: DepthCalibration) -> dict[str, np.ndarray]:
+    """The sufficient statistics of a depth calibration's p-values: per tested candidate, the loss sum over n units."""
+    n = calibration.n_sequences
+    return {
+        "candidates": np.asarray(calibration.candidates, dtype=np.float64),
+        "loss_sums": np.asarray(calibration.risks, dtype=np.float64) * n,
+        "n_units": np.asarray([n], dtype=np.int64),
+        "mean_layers": np.asarray(calibration.mean_layers, dtype=np.float64),
+    }
+
+
 def save_depth_artifact(
     calibration: DepthCalibration, config: LayerExitConfig, fingerprint: dict[str, Any], folder: str | os.PathLike[str], corpus: dict[str, Any]
 ) -> Path:
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
+    """Write card.json and evidence.safetensors, sealed (`cotexit.certificates`), staged so no half-written card appears."""
     card = {
         "card_version": CARD_VERSION,
         "kind": "layer-exit",
         "model": fingerprint,
         "layer_exit": config.to_json(),
-        "calibration": asdict(calibration),
+        "calibration": {**asdict(calibration), "p_value": "hoeffding-bentkus"},
         "never_exit": calibration.threshold is None,
         "corpus": corpus,
     }
+    return write_depth_card(card, depth_evidence(calibration), folder)
+
+
+def write_depth_card(card: dict[str, Any], evidence: dict[str, np.ndarray], folder: str | os.PathLike[str]) -> Path:
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    save_evidence(evidence, target / f".{EVIDENCE}.tmp")
+    (target / f".{EVIDENCE}.tmp").replace(target / EVIDENCE)
+    card = seal(json.loads(json.dumps(card, default=float)), {EVIDENCE: target / EVIDENCE})
     tmp = target / "card.json.tmp"
     tmp.write_text(json.dumps(card, indent=2) + "\n")
     tmp.replace(target / "card.json")
@@ -173,6 +194,11 @@ def save_depth_artifact(
 
 
 def load_depth_artifact(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The card of a `calibrate-depth` artifact; refused if it was edited after calibration.
+
+    Version 1 cards (before certificates) load without one; `cotexit verify --upgrade` seals them
+    from the statistics they recorded.
+    """
     path = Path(folder) / "card.json"
     if not path.is_file():
         raise ValueError(f"{folder} is not a layer-exit artifact (no card.json)")
@@ -180,6 +206,40 @@ def load_depth_artifact(folder: str | os.PathLike[str]) -> dict[str, Any]:
         card = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupted layer-exit artifact {folder}: {exc}") from exc
-    if card.get("card_version") != CARD_VERSION or card.get("kind") != "layer-exit":
+    if card.get("card_version") not in (1, CARD_VERSION) or card.get("kind") != "layer-exit":
         raise ValueError(f"{folder} is not a layer-exit artifact this cotexit reads (card_version {CARD_VERSION})")
+    if card.get(CERTIFICATE) is not None:
+        try:
+            check_certificate(card, {EVIDENCE: Path(folder) / EVIDENCE})
+        except CertificateError as exc:
+            raise ValueError(
+                f"refusing layer-exit artifact {folder}: {exc}; its guarantee no longer describes it "
+                f"(`cotexit verify {folder}` for details)"
+            ) from exc
     return card
+
+
+def upgrade_depth_card(folder: str | os.PathLike[str]) -> Path:
+    """Seal a version 1 card (before certificates) from the statistics it recorded.
+
+    Its per-candidate mean losses times n are the loss sums its Hoeffding-Bentkus p-values came from;
+    the upgrade recomputes those p-values and the fixed-sequence choice and refuses a card they do not
+    reproduce (edited, or from another procedure).
+    """
+    card = load_depth_artifact(folder)
+    if card["card_version"] != 1:
+        raise ValueError(f"{folder} is already a version {card['card_version']} card")
+    saved = card["calibration"]
+    calibration = DepthCalibration(**{**saved, "points": tuple(saved["points"]),
+                                      **{k: tuple(saved[k]) for k in ("candidates", "risks", "p_values", "mean_layers")}})
+    evidence = depth_evidence(calibration)
+    p = hoeffding_bentkus_p_value(evidence["loss_sums"], calibration.n_sequences, calibration.epsilon_tok)
+    k = fixed_sequence(p, calibration.delta)
+    again = float(calibration.candidates[k - 1]) if k else None
+    if not np.allclose(p, calibration.p_values, rtol=1e-9, atol=1e-15) or again != calibration.threshold:
+        raise ValueError(
+            f"{folder}: its recorded statistics do not reproduce its p-values and threshold "
+            f"(threshold {calibration.threshold}, recomputed {again}); it cannot be sealed"
+        )
+    upgraded = {**card, "card_version": CARD_VERSION, "calibration": {**saved, "p_value": "hoeffding-bentkus"}}
+    return write_depth_card(upgraded, evidence, folder)

@@ -5,8 +5,12 @@ schema migrations (`_migrate`, the one place old cards are upgraded). The
 card records everything needed to use the probe honestly: the model it was
 fitted on, the layers, cues and forced-exit text, the exit semantics its
 labels assumed (`cotexit.controller.semantics`), the corpus, the calibration
-mode with its threshold and levels, and validation metrics. A threshold of
+mode with its threshold and levels, the depth setting it was certified with
+(`layer_exit`, None: every layer), and validation metrics. A threshold of
 `None` means calibration found no valid threshold: the controller never exits.
+Version 3 cards keep the calibration evidence in `evidence.safetensors` and
+seal both files and every card field (`cotexit.certificates`); loading one
+whose threshold, levels or weights were changed afterwards is refused.
 """
 
 from __future__ import annotations
@@ -20,14 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from cotexit.certificates.digest import CERTIFICATE, CertificateError, check_certificate, seal
+from cotexit.certificates.evidence import EVIDENCE, load_evidence, save_evidence
 
 from cotexit.controller.semantics import EXIT_SEMANTICS
 from cotexit.probes.features import FeatureSpec
 from cotexit.probes.probe import Probe, ProbeConfig
 
-CARD_VERSION = 2  # 2: exit_semantics
+CARD_VERSION = 3  # 2: exit_semantics; 3: layer_exit, evidence and certificate
 WEIGHTS = "probe.safetensors"
 CARD = "card.json"
 _FINGERPRINT_KEYS = ("config_sha256", "num_layers", "hidden_size", "tokenizer_sha256")
@@ -44,6 +52,9 @@ class ProbeArtifact:
     corpus: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     exit_semantics: dict[str, Any] = field(default_factory=EXIT_SEMANTICS.to_json)  # what its labels' exits meant
+    layer_exit: dict[str, Any] | None = None  # the depth setting the threshold was certified with (None: every layer)
+    evidence: dict[str, np.ndarray] | None = None  # what the threshold was chosen from (`cotexit.certificates`)
+    certificate: dict[str, Any] | None = None  # as loaded: procedure and digests (None: made before version 3)
 
     @property
     def threshold(self) -> float | None:
@@ -58,6 +69,7 @@ class ProbeArtifact:
             "cues": self.cues,
             "thinking_format": self.thinking_format,
             "exit_semantics": self.exit_semantics,
+            "layer_exit": self.layer_exit,
             "calibration": self.calibration,
             "never_exit": self.threshold is None,
             "corpus": self.corpus,
@@ -74,7 +86,12 @@ class ProbeArtifact:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
         try:
             save_file(self.probe.arrays, str(staging / WEIGHTS), metadata={"format": "cotexit-probe"})
-            (staging / CARD).write_text(json.dumps(self.card(), indent=2, sort_keys=True, default=float) + "\n")
+            files = {WEIGHTS: staging / WEIGHTS}
+            if self.evidence is not None:
+                files[EVIDENCE] = save_evidence(self.evidence, staging / EVIDENCE)
+            card = json.loads(json.dumps(self.card(), default=float))  # seal what is written
+            card = seal(card, files) if self.evidence is not None else card
+            (staging / CARD).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
             if extras is not None:
                 extras(staging)
             if target.exists():
@@ -92,6 +109,19 @@ class ProbeArtifact:
             raise ValueError(f"{path} is not a probe artifact (needs {CARD} and {WEIGHTS})")
         try:
             card = _migrate(json.loads((path / CARD).read_text()))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise ValueError(f"corrupted probe artifact {path}: {exc}") from exc
+        evidence = None
+        if card.get(CERTIFICATE) is not None:
+            try:
+                check_certificate(card, {WEIGHTS: path / WEIGHTS, EVIDENCE: path / EVIDENCE})
+            except CertificateError as exc:
+                raise ValueError(
+                    f"refusing probe artifact {path}: {exc}; its guarantee no longer describes it "
+                    f"(`cotexit verify {path}` for details; re-run `cotexit calibrate` to make a new one)"
+                ) from exc
+            evidence = load_evidence(path / EVIDENCE)
+        try:
             arrays = load_file(str(path / WEIGHTS))
             probe = Probe(ProbeConfig(**card["probe"]), arrays)
             features = FeatureSpec(**card["features"])
@@ -109,6 +139,9 @@ class ProbeArtifact:
             corpus=card.get("corpus", {}),
             metrics=card.get("metrics", {}),
             exit_semantics=card["exit_semantics"],
+            layer_exit=card.get("layer_exit"),
+            evidence=evidence,
+            certificate=card.get(CERTIFICATE),
         )
 
     def check_model(self, fingerprint: dict[str, Any]) -> None:
@@ -127,11 +160,16 @@ def _migrate(card: dict[str, Any]) -> dict[str, Any]:
 
     1 -> 2: version 1 cards predate recorded exit semantics; their labels all came from cotexit's decode
     loop, which has always cut thinking before the cue and forced the format's text: `EXIT_SEMANTICS`.
+    2 -> 3: no depth exit was certified with them (`layer_exit` None) and they kept no evidence: they load,
+    but carry no certificate (`cotexit verify` fails on them; re-running `cotexit calibrate` makes one).
     """
     version = card.get("card_version")
     if version == 1:
         card = {**card, "card_version": 2, "exit_semantics": EXIT_SEMANTICS.to_json()}
         version = 2
+    if version == 2:
+        card = {**card, "card_version": 3, "layer_exit": None}
+        version = 3
     if version != CARD_VERSION:
         raise ValueError(f"card_version {version!r} is not supported (this cotexit reads {CARD_VERSION})")
     return card

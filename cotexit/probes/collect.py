@@ -44,6 +44,7 @@ class CollectConfig:
     model: str
     split: str | None = None
     limit: int | None = None
+    offset: int = 0  # skip the first `offset` problems of the split (collect problems offset+1 .. offset+limit)
     layers: tuple[int, ...] = ()
     batch_size: int = 8
     max_forced_tokens: int = 24
@@ -64,6 +65,8 @@ class CollectConfig:
             raise ValueError(f"budgets must be >= 1 thinking tokens, got {self.budgets}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+            raise ValueError(f"--offset must be an integer >= 0, got {self.offset!r}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
@@ -88,7 +91,10 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         CaptureConfig(layers=config.layers).resolve(lm.num_layers), int(lm.model.config.get_text_config().hidden_size)
     )
     split = get_suite(config.suite).check_split(config.split)
-    problems = load_problems(config.suite, split, config.limit, config.data_dir)
+    limit = None if config.limit is None else config.offset + config.limit
+    problems = load_problems(config.suite, split, limit, config.data_dir)[config.offset :]
+    if not problems:
+        raise ValueError(f"--offset {config.offset} skips every problem of {config.suite} {split}")
     meta = {
         "fingerprint": lm.fingerprint(),
         "features": features.to_json(),
@@ -107,6 +113,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
     done = len(problems) - len(todo)
     total_cues = 0
     yield CollectProgress(done, len(problems), total_cues)
+    propagate = PropagateForward(lm.model, config.layer_exit) if config.layer_exit else None
     decoder = Decoder(
         lm.model,
         lm.tokenizer,
@@ -114,11 +121,12 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         config.decode,
         cues=config.cues,
         capture=CaptureConfig(layers=features.layers, where="cues"),
-        **({"step_forward": PropagateForward(lm.model, config.layer_exit)} if config.layer_exit else {}),
+        **({"step_forward": propagate} if propagate is not None else {}),
     )
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
         began = time.perf_counter()
+        layer_sum, tokens = (propagate.stats.exit_layer_sum, propagate.stats.tokens) if propagate else (0, 0)
         session = decoder.session([chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch], [p.id for p in batch])
         trials: dict[tuple[int, int], ForcedAnswer] = {}
         budget_trials: dict[tuple[int, int], ForcedAnswer] = {}
@@ -137,6 +145,10 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
                         keys.append(("budget", r, budget))
             for (kind, r, i), answer in zip(keys, forced_answers(session, requests, max_tokens=config.max_forced_tokens)):
                 (trials if kind == "cue" else budget_trials)[(r, i)] = answer
+        if propagate is not None and propagate.stats.tokens > tokens:  # the batch's mean, trials included
+            layers_per_token = (propagate.stats.exit_layer_sum - layer_sum) / (propagate.stats.tokens - tokens)
+        else:
+            layers_per_token = float(lm.num_layers)
         problem_rows, cue_rows, feature_rows = [], [], []
         for r, problem in enumerate(batch):
             result = session.rows[r].result()
@@ -176,6 +188,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
                     "finish_reason": result.finish_reason,
                     "n_cues": kept,
                     "level": problem.metadata.get("level"),
+                    "layers_per_token": layers_per_token,
                     "budget_trials": {
                         str(b): {
                             "answer": forced_answer_text(a),

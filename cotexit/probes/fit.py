@@ -2,7 +2,8 @@
 
 Owns `fit_probe_artifact`: split the problems (never the cues) into a probe
 training part and a calibration part, fit the probe on the first, score the
-second, choose the threshold there with `cotexit.calibration`, and measure
+second, choose the threshold there with `cotexit.calibration` (keeping the
+scored calibration problems as the artifact's evidence), and measure
 the probe on those held-out problems (AUROC, expected calibration error, and
 what the chosen threshold does). Writing files is the caller's job.
 """
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from cotexit.calibration import Calibration, CueTable, calibrate, evaluate, split_by_problem
+from cotexit.certificates.evidence import table_arrays
 from cotexit.controller.semantics import EXIT_SEMANTICS
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import CueData
@@ -101,8 +103,10 @@ def fit_probe_artifact(
         exit_semantics=meta.get("exit_semantics", EXIT_SEMANTICS.to_json()),  # cue data before it was recorded: the loop's
         calibration={
             **{k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
+            "p_value": "binomial",
             "thresholds_by_level": levels,
         },
+        evidence=table_arrays(table),
         corpus={**(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed, "calib_fraction": calib_fraction},
         metrics=metrics,
     )

@@ -1,0 +1,70 @@
+"""Does this run look like the calibration data? A two-sample test on first-cue probe scores.
+
+Owns `shift_check`. A calibrated guarantee assumes the new problems come from
+the calibration distribution. The probe's score at a run's first cue is
+computed before any exit can happen, so under no shift this run's first-cue
+scores and the calibration problems' are two samples of one distribution; a
+Kolmogorov-Smirnov test at level `alpha` says when they are not, and with it
+that the bound may not hold. It cannot prove the absence of shift: a shift
+the first-cue score does not see passes.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> shift_check(rng.beta(2, 5, 500), rng.beta(2, 5, 300)).shifted
+False
+>>> shift_check(rng.beta(2, 5, 500), rng.beta(5, 2, 300)).shifted
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import ks_2samp
+
+MIN_SCORES = 20
+
+
+@dataclass(frozen=True)
+class ShiftCheck:
+    test: str
+    statistic: float | None
+    p_value: float | None
+    alpha: float
+    n_calibration: int
+    n_run: int
+    shifted: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def shift_check(reference: np.ndarray, scores: np.ndarray, alpha: float = 0.01) -> ShiftCheck:
+    """Compare this run's first-cue scores with the calibration problems' (two-sided KS, level `alpha`)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    reference = np.asarray(reference, dtype=np.float64).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    test = "two-sample Kolmogorov-Smirnov on first-cue probe scores"
+    if reference.size < MIN_SCORES or scores.size < MIN_SCORES:
+        return ShiftCheck(
+            test, None, None, alpha, reference.size, scores.size, False,
+            f"not tested: needs >= {MIN_SCORES} first-cue scores on each side (calibration {reference.size}, "
+            f"this run {scores.size})",
+        )
+    result = ks_2samp(reference, scores)
+    shifted = bool(result.pvalue < alpha)
+    if shifted:
+        message = (
+            f"this run's first-cue probe scores do not look like the calibration data's (KS D={result.statistic:.3f}, "
+            f"p={result.pvalue:.2g} < {alpha:g}; medians {np.median(scores):.3f} here, {np.median(reference):.3f} at "
+            f"calibration): the problems or the decoding may differ from calibration, and the guarantee may not hold"
+        )
+    else:
+        message = (
+            f"no shift detected in first-cue probe scores (KS D={result.statistic:.3f}, p={result.pvalue:.2g} >= {alpha:g})"
+        )
+    return ShiftCheck(test, float(result.statistic), float(result.pvalue), alpha, reference.size, scores.size, shifted, message)

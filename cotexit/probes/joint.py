@@ -1,0 +1,196 @@
+"""From one probe and cue data collected at several depth settings to a jointly calibrated artifact.
+
+Owns `load_arms` (score every setting's cues with the probe, align the
+problems, estimate what each exit costs) and `fit_joint_artifact` (run
+`cotexit.calibration.joint.calibrate_joint` and write the artifact: the same
+probe weights, the chosen threshold and depth setting, and the evidence). Each
+folder is one `cotexit collect` run over the same problems, with the same
+decoding, at one depth setting (`--depth-artifact ... --depth-threshold T`); the
+one collected without depth exits is the reference. The calibration problems
+must not be among those the probe was fitted on.
+
+Compute is estimated from the model's shapes (`cotexit.depth.accounting`): a run of
+T generated tokens at L layers per token costs T * (L * block + LM head), the
+block's attention at the run's mean context T / 2 (the prompt left out).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from cotexit.calibration.data import CueTable
+from cotexit.calibration.joint import DepthArm, JointCalibration, calibrate_joint
+from cotexit.certificates.evidence import table_arrays
+from cotexit.depth.accounting import block_flops, head_flops
+from cotexit.probes.artifact import ProbeArtifact
+from cotexit.probes.cuedata import CueData, load_cue_data
+
+_SAME = ("features", "cues", "thinking_format", "decode", "suite", "split")
+
+
+def run_flops(model_config: Any, tokens: np.ndarray, layers: np.ndarray) -> np.ndarray:
+    """Estimated FLOPs of runs of `tokens` generated tokens at `layers` mean layers per token (same shapes)."""
+    tokens, layers = np.asarray(tokens, dtype=np.float64), np.asarray(layers, dtype=np.float64)
+    proj_mlp = sum(block_flops(model_config, 0))  # per token and layer, without attention over the context
+    per_context = block_flops(model_config, 1)[0] - block_flops(model_config, 0)[0]  # attention per position
+    return tokens * (layers * (proj_mlp + per_context * tokens / 2) + head_flops(model_config))
+
+
+def arm_name(layer_exit: dict[str, Any] | None) -> str:
+    if layer_exit is None:
+        return "off"
+    thresholds = ",".join(f"{t:g}" for t in layer_exit["thresholds"])
+    return f"{layer_exit['mode']}@{layer_exit['measure']}>={thresholds}"
+
+
+def _check_folder(probe: ProbeArtifact, data: CueData, folder: str, first: CueData) -> None:
+    probe.check_model(data.meta["fingerprint"])
+    if json.loads(json.dumps(data.meta["features"])) != json.loads(json.dumps(probe.features.to_json())):
+        raise ValueError(f"{folder}: collected features {data.meta['features']} are not the probe's {probe.features.to_json()}")
+    if data.meta["cues"] != probe.cues:
+        raise ValueError(f"{folder}: collected with other cues than the probe's")
+    semantics = data.meta.get("exit_semantics")
+    if semantics is not None and semantics != probe.exit_semantics:
+        raise ValueError(f"{folder}: its labels assumed other exit semantics than the probe's")
+    changed = [k for k in _SAME if data.meta.get(k) != first.meta.get(k)]
+    if changed:
+        raise ValueError(f"{folder}: collected with other {', '.join(changed)} than the other folders")
+
+
+def load_arms(
+    probe: ProbeArtifact, folders: Sequence[str | os.PathLike[str]], model_config: Any
+) -> tuple[list[DepthArm], np.ndarray, np.ndarray, list[str]]:
+    """(arms, reference correct (P,), reference cost (P,), problem ids) over the problems every folder completed."""
+    datas = [load_cue_data(f) for f in folders]
+    for folder, data in zip(folders, datas):
+        _check_folder(probe, data, str(folder), datas[0])
+    settings = [d.meta.get("layer_exit") for d in datas]
+    names = [arm_name(s) for s in settings]
+    if names.count("off") != 1:
+        raise ValueError(f"give exactly one folder collected without depth exits (the reference); got {names}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"two folders hold the same depth setting: {names}")
+    reference = datas[names.index("off")]
+    common = set.intersection(*({p["id"] for p in d.problems} for d in datas))
+    ids = [p["id"] for p in reference.problems if p["id"] in common]
+    if not ids:
+        raise ValueError("the folders share no completed problem")
+    arms = []
+    for name, setting, data in zip(names, settings, datas):
+        index = {p["id"]: i for i, p in enumerate(data.problems)}
+        groups = data.cues_by_problem()
+        with torch.no_grad():
+            scores = probe.probe.score(data.features).numpy().astype(np.float64) if len(data.cues) else np.zeros(0)
+        rows = [data.problems[index[i]] for i in ids]
+        cues = [[data.cues[j] for j in groups[index[i]]] for i in ids]
+        table = CueTable.from_lists(
+            [[float(scores[j]) for j in groups[index[i]]] for i in ids],
+            [[bool(c["forced_correct"]) for c in cs] for cs in cues],
+            [bool(r["full_correct"]) for r in rows],
+            cue_tokens=[[int(c["thinking_tokens_before"]) for c in cs] for cs in cues],
+            full_tokens=[int(r["thinking_tokens"]) for r in rows],
+        )
+        layers = np.array([float(r.get("layers_per_token", data.meta["fingerprint"]["num_layers"])) for r in rows])
+        per_cue_layers = np.repeat(layers, [len(cs) for cs in cues])
+        exit_tokens = np.array([c["thinking_tokens_before"] + c["forced_tokens"] for cs in cues for c in cs], dtype=np.float64)
+        arms.append(
+            DepthArm(
+                name=name,
+                table=table,
+                cue_cost=run_flops(model_config, exit_tokens, per_cue_layers),
+                end_cost=run_flops(model_config, np.array([r["total_tokens"] for r in rows]), layers),
+                layer_exit=setting,
+                mean_layers=float(layers.mean()),
+            )
+        )
+    off = arms[names.index("off")]
+    return arms, off.table.full_correct.copy(), off.end_cost.copy(), ids
+
+
+def joint_evidence(arms: Sequence[DepthArm], reference_correct: np.ndarray, reference_cost: np.ndarray) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {"reference_correct": reference_correct, "reference_cost": reference_cost}
+    for k, arm in enumerate(arms):
+        out.update(table_arrays(arm.table, f"arm{k}/"))
+        out[f"arm{k}/cue_cost"] = arm.cue_cost
+        out[f"arm{k}/end_cost"] = arm.end_cost
+    return out
+
+
+def fit_joint_artifact(
+    probe: ProbeArtifact,
+    folders: Sequence[str | os.PathLike[str]],
+    model_config: Any,
+    epsilon: float,
+    delta: float = 0.1,
+    *,
+    source: str | None = None,
+) -> tuple[ProbeArtifact, JointCalibration, list[DepthArm]]:
+    arms, reference_correct, reference_cost, ids = load_arms(probe, folders, model_config)
+    cal = calibrate_joint(arms, reference_correct, reference_cost, epsilon, delta)
+    calibration = {
+        "mode": "joint",
+        "threshold": cal.threshold,
+        "epsilon": cal.epsilon,
+        "alpha": None,
+        "delta": cal.delta,
+        "p_value": cal.p_value,
+        "arm": cal.arm,
+        "layer_exit": cal.layer_exit,
+        "n_problems": cal.n_problems,
+        "harm_rate": cal.harm_rate,
+        "compute_saved": cal.compute_saved,
+        "arms": [a.to_json() for a in cal.arms],
+        "guarantee": cal.guarantee,
+        "method": cal.method,
+    }
+    artifact = ProbeArtifact(
+        probe=probe.probe,
+        features=probe.features,
+        fingerprint=probe.fingerprint,
+        cues=probe.cues,
+        thinking_format=probe.thinking_format,
+        exit_semantics=probe.exit_semantics,
+        layer_exit=cal.layer_exit,
+        calibration=calibration,
+        corpus={"data": [str(f) for f in folders], "problems": [ids[0], ids[-1]], "n": len(ids), "probe": source,
+                "probe_corpus": probe.corpus},
+        metrics={"calibration_problems": joint_metrics(cal, arms, reference_correct, reference_cost)},
+        evidence=joint_evidence(arms, reference_correct, reference_cost),
+    )
+    return artifact, cal, arms
+
+
+def joint_metrics(cal: JointCalibration, arms: Sequence[DepthArm], reference_correct: np.ndarray, reference_cost: np.ndarray) -> dict[str, Any]:
+    """What the chosen pair does on the calibration problems: accuracy, tokens, layers and FLOPs against neither exit."""
+    if cal.arm is None:
+        return {}
+    arm = next(a for a in arms if a.name == cal.arm)
+    t = arm.table
+    lam = np.inf if cal.threshold is None else cal.threshold
+    first = t.first_exit(lam) if np.isfinite(lam) else np.full(t.n_problems, -1)
+    stopped = first >= 0
+    at = np.where(stopped, t.offsets[:-1] + first, 0)
+    right = np.where(stopped, t.forced_correct[at] if t.n_cues else False, t.full_correct)
+    tokens = np.where(stopped, t.cue_tokens[at] if t.n_cues else 0, t.full_tokens)
+    reference_tokens = next(a for a in arms if a.layer_exit is None).table.full_tokens
+    return {
+        "accuracy_neither": float(reference_correct.mean()),
+        "accuracy_both": float(right.mean()),
+        "harm_rate": cal.harm_rate,
+        "exit_rate": float(stopped.mean()),
+        "thinking_tokens_saved_pct": 100.0 * (1 - tokens.sum() / max(reference_tokens.sum(), 1)),
+        "compute_saved_pct": 100.0 * cal.compute_saved,
+        "layers_per_token": arm.mean_layers,
+        "depth_saved_pct": None if arm.mean_layers is None else 100.0 * (1 - arm.mean_layers / _num_layers(arms)),
+    }
+
+
+def _num_layers(arms: Sequence[DepthArm]) -> float:
+    off = next(a for a in arms if a.layer_exit is None)
+    return float(off.mean_layers) if off.mean_layers else float("nan")
