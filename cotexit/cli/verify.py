@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from cotexit.certificates import verify
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
