@@ -131,6 +131,7 @@ class JointCalibration:
     arms: tuple[ArmResult, ...]
     guarantee: str
     method: str = "joint: Bonferroni across depth settings, fixed-sequence over the probe threshold within each"
+    only: str | None = None  # the choice was restricted to this depth setting's certified pairs
 
 
 def _check(arms: Sequence[DepthArm], reference_correct: np.ndarray, epsilon: float, delta: float, kind: str) -> int:
@@ -164,10 +165,17 @@ def calibrate_joint(
     delta: float = 0.1,
     *,
     p_value_kind: str = "binomial",
+    only: str | None = None,
 ) -> JointCalibration:
-    """The certified (lambda, depth setting) pair that saves the most estimated compute; see the module docstring."""
+    """The certified (lambda, depth setting) pair that saves the most estimated compute; see the module docstring.
+
+    `only` restricts the choice (not the tests) to one depth setting's certified pairs: every certified
+    pair of the grid is covered at once, so any rule may choose among them.
+    """
     reference_correct = np.asarray(reference_correct, dtype=bool)
     n = _check(arms, reference_correct, epsilon, delta, p_value_kind)
+    if only is not None and only not in [a.name for a in arms]:
+        raise ValueError(f"no depth setting named {only!r}; the grid has {[a.name for a in arms]}")
     base = float(np.sum(reference_cost))
     level = delta / len(arms)
     results, best = [], None
@@ -187,23 +195,28 @@ def calibrate_joint(
             float(harms[j] / n), float(p[j]), float(saved[j]),
         )
         results.append(result)
-        if best is None or result.compute_saved > best.compute_saved + 1e-12:
+        if (only is None or arm.name == only) and (best is None or result.compute_saved > best.compute_saved + 1e-12):
             best = result
     if best is None:
+        where = "" if only is None else f" with depth setting {only}"
         guarantee = (
-            f"No pair was certified at epsilon={epsilon}, delta={delta}: neither exit may be turned on with this guarantee."
+            f"No pair{where} was certified at epsilon={epsilon}, delta={delta}: neither exit may be turned on with "
+            "this guarantee."
         )
-        return JointCalibration(epsilon, delta, p_value_kind, n, None, None, None, 0.0, 0.0, tuple(results), guarantee)
+        return JointCalibration(
+            epsilon, delta, p_value_kind, n, None, None, None, 0.0, 0.0, tuple(results), guarantee, only=only
+        )
     where = "never exits" if best.threshold is None else f"exits at the first cue with score >= {best.threshold:.6g}"
     depth = "every layer" if best.layer_exit is None else f"depth setting {best.name}"
+    chooser = "" if only is None else f" (chosen among the certified pairs of depth setting {only} only)"
     guarantee = (
         f"With probability >= {1 - delta:g} over the draw of the {n} calibration problems, for a new problem from the "
         f"same distribution: P(the run with neither exit is right and the run that {where}, with {depth}, is wrong) "
         f"<= {epsilon}; hence the expected accuracy drop of both exits together against neither is <= {epsilon}. "
         f"The bound holds for every certified pair of the grid at once ({len(arms)} depth settings, Bonferroni "
-        f"across them, fixed-sequence within each), so choosing the pair that saves the most compute keeps it."
+        f"across them, fixed-sequence within each), so choosing the pair that saves the most compute{chooser} keeps it."
     )
     return JointCalibration(
         epsilon, delta, p_value_kind, n, best.name, best.layer_exit, best.threshold, best.compute_saved,
-        best.harm_rate, tuple(results), guarantee,
+        best.harm_rate, tuple(results), guarantee, only=only,
     )

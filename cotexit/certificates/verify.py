@@ -149,7 +149,7 @@ def joint_arms(cal: dict[str, Any], evidence: dict[str, np.ndarray]) -> list[Dep
 def _joint(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyReport) -> None:
     again = calibrate_joint(
         joint_arms(cal, evidence), evidence["reference_correct"].astype(bool), evidence["reference_cost"],
-        cal["epsilon"], cal["delta"], p_value_kind=cal["p_value"],
+        cal["epsilon"], cal["delta"], p_value_kind=cal["p_value"], only=cal.get("only"),
     )
     report.add("calibration.arm", again.arm == cal["arm"], f"card {cal['arm']!r}, evidence {again.arm!r}")
     report.add(

@@ -37,6 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="`cotexit collect` folders, one per depth setting, over the same problems")
     parser.add_argument("--epsilon", type=float, required=True, help="allowed expected accuracy drop (e.g. 0.02)")
     parser.add_argument("--delta", type=float, default=0.1, help="1 - confidence over the calibration draw (default 0.1)")
+    parser.add_argument(
+        "--only", metavar="SETTING",
+        help="choose among the certified pairs of this depth setting only (a name from the table, e.g. "
+        "'propagate-softmax-0.999999'); every setting is still tested, and the certificate covers any choice",
+    )
     parser.add_argument("--out", required=True, help="artifact folder")
     parser.set_defaults(func=run)
 
@@ -48,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     with err.status("reading the model's shapes ..."):
         lm = load_model(probe.fingerprint["model"], weights=False)
     probe.check_model(lm.fingerprint())
-    artifact, cal, arms = fit_joint_artifact(probe, args.data, lm.model.config, args.epsilon, args.delta, source=args.probe)
+    artifact, cal, arms = fit_joint_artifact(
+        probe, args.data, lm.model.config, args.epsilon, args.delta, source=args.probe, only=args.only
+    )
     reference = next(a for a in arms if a.layer_exit is None)
 
     def extras(staging) -> None:
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     out = artifact.save(args.out, extras=extras)
     table = Table(title=f"joint calibration over {cal.n_problems} problems (family level {cal.arms[0].level:.4g} each)")
     for column in ("depth setting", "layers/token", "certified", "threshold", "harm rate", "FLOPs saved"):
-        table.add_column(column, justify="right" if column != "depth setting" else "left")
+        table.add_column(column, justify="right" if column != "depth setting" else "left", overflow="fold")
     for arm, result in zip(arms, cal.arms):
         chosen = " *" if result.name == cal.arm else ""
         table.add_row(

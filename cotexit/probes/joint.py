@@ -46,7 +46,7 @@ def arm_name(layer_exit: dict[str, Any] | None) -> str:
     if layer_exit is None:
         return "off"
     thresholds = ",".join(f"{t:g}" for t in layer_exit["thresholds"])
-    return f"{layer_exit['mode']}@{layer_exit['measure']}>={thresholds}"
+    return f"{layer_exit['mode']}-{layer_exit['measure']}-{thresholds}"
 
 
 def _check_folder(probe: ProbeArtifact, data: CueData, folder: str, first: CueData) -> None:
@@ -130,9 +130,10 @@ def fit_joint_artifact(
     delta: float = 0.1,
     *,
     source: str | None = None,
+    only: str | None = None,
 ) -> tuple[ProbeArtifact, JointCalibration, list[DepthArm]]:
     arms, reference_correct, reference_cost, ids = load_arms(probe, folders, model_config)
-    cal = calibrate_joint(arms, reference_correct, reference_cost, epsilon, delta)
+    cal = calibrate_joint(arms, reference_correct, reference_cost, epsilon, delta, only=only)
     calibration = {
         "mode": "joint",
         "threshold": cal.threshold,
@@ -140,6 +141,7 @@ def fit_joint_artifact(
         "alpha": None,
         "delta": cal.delta,
         "p_value": cal.p_value,
+        "only": cal.only,
         "arm": cal.arm,
         "layer_exit": cal.layer_exit,
         "n_problems": cal.n_problems,

@@ -155,3 +155,13 @@ def test_curves_match_brute_force_at_every_threshold(seed):
         right = np.where(stopped, base.forced_correct[at], base.full_correct)
         assert harms[k] == (reference & ~right).sum()
         assert cost[k] == pytest.approx(np.where(stopped, arm.cue_cost[at], arm.end_cost).sum())
+
+
+def test_choice_restricted_to_one_setting_keeps_the_tests():
+    base = make_problems(2000, seed=6)
+    arms = [_arm("off", base, 0.0, 1.0, 1), _arm("light", base, 0.005, 0.9, 2)]
+    free = calibrate_joint(arms, base.full_correct, arms[0].end_cost, EPS, DELTA)
+    light = calibrate_joint(arms, base.full_correct, arms[0].end_cost, EPS, DELTA, only="light")
+    assert light.arm == "light" and light.arms == free.arms
+    with pytest.raises(ValueError, match="no depth setting named"):
+        calibrate_joint(arms, base.full_correct, arms[0].end_cost, EPS, DELTA, only="nope")

@@ -34,7 +34,7 @@ def joint_folder(tmp_path_factory, probe_folder, toy_fingerprint):
 def test_joint_artifact_records_both_settings_and_verifies(joint_folder):
     card = json.loads((joint_folder / "card.json").read_text())
     cal = card["calibration"]
-    assert cal["mode"] == "joint" and cal["arm"] == "propagate@softmax>=0.999999"
+    assert cal["mode"] == "joint" and cal["arm"] == "propagate-softmax-0.999999"
     assert card["layer_exit"] == LIGHT and cal["threshold"] is not None
     heavy = next(a for a in cal["arms"] if a["layer_exit"] == HEAVY)
     assert heavy["n_certified"] == 0  # 30% of answers broken: not even its runs to the end pass

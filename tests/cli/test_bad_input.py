@@ -278,3 +278,28 @@ def test_bad_calibrate_depth_option_is_rejected_before_loading(capsys, no_model,
     argv = ["calibrate-depth", "--suite", "arith", "--split", "calib", "--epsilon-tok", "0.05", "--out", str(tmp_path / "d")]
     line = fails_cleanly(capsys, argv + extra)
     assert message in line
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--depth-threshold", "0.9"], "--depth-threshold needs --depth-artifact"),
+        (["--offset", "-1"], "--offset must be an integer >= 0"),
+    ],
+)
+def test_collect_rejects_bad_depth_and_offset_options(capsys, no_model, tmp_path, extra, message):
+    line = fails_cleanly(capsys, ["collect", "--suite", "arith", "--split", "calib", "--out", str(tmp_path / "c"), *extra])
+    assert message in line
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--epsilon", "0.02"], "not a probe artifact"),
+    ],
+)
+def test_calibrate_joint_rejects_a_missing_probe(capsys, no_model, tmp_path, extra, message):
+    line = fails_cleanly(capsys, ["calibrate-joint", "--probe", str(tmp_path / "none"), "--data", str(tmp_path), "--out",
+                                  str(tmp_path / "j"), *extra])
+    assert message in line
