@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from cotexit.calibration import MODES
+from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import load_cue_data
 from cotexit.probes.fit import fit_probe_artifact
 from cotexit.probes.probe import ProbeConfig
@@ -38,6 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--pca", type=int, default=0, help="PCA components before the probe (0 = none)")
     parser.add_argument("--calib-fraction", type=float, default=0.5, help="share of problems used to calibrate")
     parser.add_argument("--seed", type=int, default=0, help="split and probe seed")
+    parser.add_argument(
+        "--weights-from", metavar="DIR",
+        help="keep this probe artifact's weights instead of fitting new ones (its features must match --data), and "
+        "calibrate them on the calibration split: to recalibrate a probe, or to rebuild an artifact's evidence "
+        "from re-collected data (the training split must be the one the weights were fitted on)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--calib-fraction must be in (0, 1), got {args.calib_fraction}")
     data = load_cue_data(args.data)
     probe = ProbeConfig(kind=args.probe_kind, pca=args.pca, seed=args.seed)
+    fitted, corpus = None, {"data": str(Path(args.data))}
+    if args.weights_from:
+        source = ProbeArtifact.load(args.weights_from)
+        source.check_model(data.meta["fingerprint"])
+        if json.loads(json.dumps(source.features.to_json())) != data.meta["features"]:
+            raise ValueError(f"{args.weights_from} reads features {source.features.to_json()}, --data holds {data.meta['features']}")
+        fitted, corpus["weights_from"] = source.probe, str(Path(args.weights_from))
     fit = fit_probe_artifact(
         data,
         args.mode,
@@ -57,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         probe=probe,
         calib_fraction=args.calib_fraction,
         seed=args.seed,
-        corpus={"data": str(Path(args.data))},
+        corpus=corpus,
+        fitted=fitted,
     )
     out = fit.artifact.save(args.out, extras=lambda staging: write_report(fit, staging))
     metrics = fit.artifact.metrics

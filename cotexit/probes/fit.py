@@ -60,10 +60,12 @@ def fit_probe_artifact(
     calib_fraction: float = 0.5,
     seed: int = 0,
     corpus: dict[str, Any] | None = None,
+    fitted: Probe | None = None,
 ) -> FitResult:
+    """Fit (or, with `fitted`, keep that probe's weights) on the training split and calibrate on the rest."""
     if len(data.cues) == 0:
         raise ValueError("the cue data has no cues: nothing to fit a probe on")
-    probe = probe or ProbeConfig(seed=seed)
+    probe = fitted.config if fitted is not None else (probe or ProbeConfig(seed=seed))
     train, calib = split_by_problem(len(data.problems), calib_fraction, seed)
     groups = data.cues_by_problem()
     train_cues = np.array([j for i in train for j in groups[i]], dtype=np.int64)
@@ -71,7 +73,8 @@ def fit_probe_artifact(
     labels = np.array([bool(c["forced_correct"]) for c in data.cues])
     if len(train_cues) == 0:
         raise ValueError("no cues in the probe-training problems; collect more problems")
-    fitted = Probe.fit(data.features[train_cues].numpy(), labels[train_cues], probe)
+    if fitted is None:
+        fitted = Probe.fit(data.features[train_cues].numpy(), labels[train_cues], probe)
     with torch.no_grad():
         scores = fitted.score(data.features).numpy().astype(np.float64)
     table = cue_table(data, calib, scores)

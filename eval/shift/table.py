@@ -45,7 +45,7 @@ def row_stats(rows: list[dict], epsilon: float) -> dict:
     elif low > epsilon:
         verdict = f"did not hold: the whole interval lies above epsilon {epsilon:g}"
     else:
-        verdict = f"not shown to hold: the harm rate is above epsilon {epsilon:g}, its interval reaches below"
+        verdict = f"was not shown to hold: the harm rate is above epsilon {epsilon:g} (its interval reaches below)"
     return {
         "n": n,
         "harm_rate": rate,
