@@ -1,6 +1,6 @@
 """`cotexit verify DIR...`: re-check artifacts' certificates (digests, and the threshold from the evidence).
 
-    cotexit verify probes/*                 # every shipped artifact
+    cotexit verify probes                   # every artifact in a folder of them (the shipped ones)
     cotexit verify probes/toy-arith --json
     cotexit verify --upgrade probes/old-depth   # seal a version 1 layer-exit card from its recorded statistics
 
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "recompute the p-values and the chosen threshold from its evidence (evidence.safetensors) with the "
         "card's procedure and levels, and compare them with the card. Exit code 0 when all pass, 1 otherwise.",
     )
-    parser.add_argument("folders", nargs="+", metavar="DIR", help="artifact folders")
+    parser.add_argument("folders", nargs="+", metavar="DIR", help="artifact folders, or folders of them (e.g. probes)")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     parser.add_argument(
         "--upgrade", action="store_true",
@@ -42,10 +42,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    folders = [Path(f) for f in args.folders]
-    for folder in folders:
-        if not (folder / "card.json").is_file():
-            raise ValueError(f"{folder} is not an artifact folder (no card.json)")
+    folders = []
+    for folder in map(Path, args.folders):
+        inside = sorted(p for p in folder.iterdir() if (p / "card.json").is_file()) if folder.is_dir() else []
+        if (folder / "card.json").is_file():
+            folders.append(folder)
+        elif inside:
+            folders.extend(inside)  # a folder of artifacts, such as probes/
+        else:
+            raise ValueError(f"{folder} is not an artifact folder (no card.json) nor a folder of them")
     if args.upgrade:
         from cotexit.depth.calibrate import load_depth_artifact, upgrade_depth_card
 
