@@ -68,6 +68,14 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
 def check_backend_args(args: argparse.Namespace) -> None:
     """Backend errors before a model loads (layer exits run on hf only; vLLM's options and install)."""
     check_backend(args.backend, layer_exit=bool(getattr(args, "layer_exit", None)))
+    if args.backend != "hf" and hasattr(args, "probe"):
+        from cotexit.cli.exits import certified_layer_exit, probe_path
+
+        if certified_layer_exit(args) is not None:
+            raise ValueError(
+                f"{probe_path(args)} was certified with a depth exit, which runs on the hf backend only "
+                f"(cotexit's decode loop), not on --backend {args.backend}"
+            )
     if args.backend == "vllm":
         vllm_options(args)
         if getattr(args, "baseline", None) and not args.baseline.startswith("budget:"):

@@ -47,6 +47,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     if path is None:
         raise ValueError("--sweep needs the probe to sweep: --probe DIR or --exit")
     artifact = ProbeArtifact.load(path)
+    if artifact.calibration.get("mode") == "joint":
+        raise ValueError(
+            f"{path} is a joint (probe + depth) artifact; --sweep compares length policies at the probe's calibrated "
+            f"levels without depth exits: sweep the probe it was made from ({artifact.corpus.get('probe')})"
+        )
     data_dir = Path(args.sweep_data) if args.sweep_data else Path(args.out) / "sweep-data"
     budgets = sweep_budgets(args.sweep_budgets, data_dir)
     config = CollectConfig(

@@ -303,3 +303,16 @@ def test_calibrate_joint_rejects_a_missing_probe(capsys, no_model, tmp_path, ext
     line = fails_cleanly(capsys, ["calibrate-joint", "--probe", str(tmp_path / "none"), "--data", str(tmp_path), "--out",
                                   str(tmp_path / "j"), *extra])
     assert message in line
+
+
+def test_joint_artifact_with_a_depth_exit_needs_the_hf_backend(capsys, no_model, tmp_path):
+    shipped = Path(__file__).resolve().parents[2] / "probes" / "toy-arith-joint-depth"
+    line = fails_cleanly(capsys, ["bench", "--suite", "arith", "--probe", str(shipped), "--backend", "generate",
+                                  "--out", str(tmp_path / "r")])
+    assert "certified with a depth exit" in line
+
+
+def test_sweep_refuses_a_joint_artifact(capsys, no_model, tmp_path):
+    shipped = Path(__file__).resolve().parents[2] / "probes" / "toy-arith-joint"
+    line = fails_cleanly(capsys, ["bench", "--suite", "arith", "--sweep", "--probe", str(shipped), "--out", str(tmp_path / "r")])
+    assert "joint" in line and "--sweep" in line
