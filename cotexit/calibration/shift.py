@@ -1,12 +1,15 @@
-"""Does this run look like the calibration data? A two-sample test on first-cue probe scores.
+"""Does this run look like the calibration data? Its decoding, and a two-sample test on first-cue probe scores.
 
-Owns `shift_check`. A calibrated guarantee assumes the new problems come from
+Owns `shift_check` and `decoding_shift`. A calibrated guarantee assumes the new problems come from
 the calibration distribution. The probe's score at a run's first cue is
 computed before any exit can happen, so under no shift this run's first-cue
 scores and the calibration problems' are two samples of one distribution; a
 Kolmogorov-Smirnov test at level `alpha` says when they are not, and with it
 that the bound may not hold. It cannot prove the absence of shift: a shift
-the first-cue score does not see passes.
+the first-cue score does not see passes (on the toy model, sampling at T=1.0
+instead of 0.6 breaks the bound but leaves first-cue scores alike), so the
+decoding settings are compared too (`decoding_shift`): a guarantee is earned
+at one temperature.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -68,3 +71,26 @@ def shift_check(reference: np.ndarray, scores: np.ndarray, alpha: float = 0.01) 
             f"no shift detected in first-cue probe scores (KS D={result.statistic:.3f}, p={result.pvalue:.2g} >= {alpha:g})"
         )
     return ShiftCheck(test, float(result.statistic), float(result.pvalue), alpha, reference.size, scores.size, shifted, message)
+
+
+_DECODING = (("sampling", "temperature"), ("sampling", "top_p"), ("max_new_tokens",), ("max_answer_tokens",))
+
+
+def decoding_shift(calibrated: dict[str, Any] | None, run: dict[str, Any]) -> str | None:
+    """Why this run's decoding differs from the calibration runs' (`DecodeConfig.to_json()` both), or None."""
+    if calibrated is None:
+        return "the artifact does not record the decoding it was calibrated with"
+
+    def get(config: dict[str, Any], path: tuple[str, ...]) -> Any:
+        for key in path:
+            config = config.get(key) if isinstance(config, dict) else None
+        return config
+
+    diffs = [
+        f"{'.'.join(path)} {get(run, path)} (calibrated at {get(calibrated, path)})"
+        for path in _DECODING
+        if get(run, path) != get(calibrated, path)
+    ]
+    if not diffs:
+        return None
+    return f"this run decodes with {', '.join(diffs)}: the guarantee was earned with the calibration's decoding"

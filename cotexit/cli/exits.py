@@ -128,12 +128,14 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
     from cotexit.depth.speculative import SpeculativeForward
     from cotexit.probes.artifact import ProbeArtifact
     from cotexit.probes.controller import ProbeExitPolicy
+    from cotexit.calibration.shift import decoding_shift
+    from cotexit.cli.common import decode_config, err
     from cotexit.probes.coverage import calibration_first_cue_scores
 
     settings = exit_settings(args)
     if not settings:
         return None
-    policies, capture, guarantee, shift_reference = [], None, {}, None
+    policies, capture, guarantee, shift_reference, decoding = [], None, {}, None, None
     probe = probe_path(args)
     depth = layer_exit_config(args)
     if probe is not None:
@@ -143,6 +145,9 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         policies, capture = [policy], policy.capture()
         guarantee = probe_guarantee(artifact, depth, args)
         shift_reference = calibration_first_cue_scores(artifact)
+        decoding = decoding_shift(artifact.corpus.get("decode"), decode_config(args).to_json())
+        if decoding:
+            err.print(f"[yellow]warning:[/yellow] {decoding}", highlight=False)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
             shift_reference = np.zeros(0)
     if args.baseline:
@@ -169,6 +174,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         guarantee=guarantee,
         capture=capture,
         shift_reference=shift_reference,
+        decoding_shift=decoding,
     )
 
 

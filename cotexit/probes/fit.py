@@ -110,7 +110,10 @@ def fit_probe_artifact(
             "thresholds_by_level": levels,
         },
         evidence=table_arrays(table),
-        corpus={**(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed, "calib_fraction": calib_fraction},
+        corpus={
+            **(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed,
+            "calib_fraction": calib_fraction, "decode": meta.get("decode"),  # the decoding the guarantee assumes
+        },
         metrics=metrics,
     )
     return FitResult(artifact, cal, table, held_scores, held_labels)

@@ -113,6 +113,11 @@ def load_arms(
     return arms, off.table.full_correct.copy(), off.end_cost.copy(), ids
 
 
+def reference_decode(folders: Sequence[str | os.PathLike[str]]) -> dict[str, Any] | None:
+    """The decoding settings the calibration runs used (checked equal across folders by `load_arms`)."""
+    return load_cue_data(folders[0]).meta.get("decode")
+
+
 def joint_evidence(arms: Sequence[DepthArm], reference_correct: np.ndarray, reference_cost: np.ndarray) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {"reference_correct": reference_correct, "reference_cost": reference_cost}
     for k, arm in enumerate(arms):
@@ -161,6 +166,7 @@ def fit_joint_artifact(
         layer_exit=cal.layer_exit,
         calibration=calibration,
         corpus={"data": [str(f) for f in folders], "problems": [ids[0], ids[-1]], "n": len(ids), "probe": source,
+                "decode": reference_decode(folders),
                 "probe_corpus": probe.corpus},
         metrics={"calibration_problems": joint_metrics(cal, arms, reference_correct, reference_cost)},
         evidence=joint_evidence(arms, reference_correct, reference_cost),

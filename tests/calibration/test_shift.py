@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from cotexit.calibration.shift import shift_check
+from cotexit.calibration.shift import decoding_shift, shift_check
 
 REPS = 200
 
@@ -30,3 +30,11 @@ def test_too_few_scores_are_not_tested_and_bad_alpha_is_refused():
     assert not check.shifted and check.p_value is None and "not tested" in check.message
     with pytest.raises(ValueError, match="alpha"):
         shift_check(np.zeros(30), np.zeros(30), alpha=1.5)
+
+
+def test_decoding_shift_names_what_differs():
+    calibrated = {"max_new_tokens": 1024, "max_answer_tokens": 32, "sampling": {"seed": 0, "temperature": 0.6, "top_p": 1.0}}
+    assert decoding_shift(calibrated, {**calibrated, "sampling": {**calibrated["sampling"], "seed": 7}}) is None
+    message = decoding_shift(calibrated, {**calibrated, "sampling": {"seed": 0, "temperature": 1.0, "top_p": 1.0}})
+    assert "sampling.temperature 1.0 (calibrated at 0.6)" in message
+    assert "does not record" in decoding_shift(None, calibrated)

@@ -82,9 +82,11 @@ def test_bench_reports_coverage_and_shift(tmp_path, capsys):
     shipped = Path(__file__).resolve().parents[2] / "probes" / "toy-arith"
     out = tmp_path / "run"
     assert main(["bench", "--suite", "arith", "--limit", "2", "--probe", str(shipped), "--layer-exit", "propagate",
-                 "--exit-every", "2", "--out", str(out)]) == 0
+                 "--exit-every", "2", "--temperature", "0.6", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "does not cover this run" in captured.err + captured.out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["guarantee"]["covers_run"] is False
-    assert summary["shift_check"]["shifted"] is False and summary["shift_check"]["p_value"] is None  # 2 < 20 scores
+    shift = summary["shift_check"]
+    assert shift["shifted"] is False and shift["decoding"] is None  # decoded at the calibration's T=0.6
+    assert shift["scores"]["p_value"] is None and "not tested" in shift["message"]  # 2 first-cue scores < 20
