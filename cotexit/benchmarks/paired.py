@@ -37,7 +37,7 @@ class Treatment:
     guarantee: dict[str, Any] = field(default_factory=dict)
     capture: Any = None  # CaptureConfig the policies need
     shift_reference: Any = None  # (N,) the probe's first-cue scores on its calibration problems, for the shift check
-    decoding_shift: str | None = None  # why this run decodes otherwise than the probe's calibration runs
+    settings_shift: str | None = None  # how this run's decoding or cues differ from the probe's calibration runs
 
 
 @dataclass
@@ -123,24 +123,24 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def shift_summary(rows: list[dict[str, Any]], reference: Any, decoding: str | None = None) -> dict[str, Any]:
+def shift_summary(rows: list[dict[str, Any]], reference: Any, settings: str | None = None) -> dict[str, Any]:
     """The shift check (`cotexit.calibration.shift`): this run's first-cue scores against the calibration's, and
-    `decoding`, why its decoding differs from the calibration's (None: it does not)."""
+    `settings`, how its decoding or cues differ from the calibration's (None: they do not)."""
     from cotexit.calibration.shift import shift_check
 
     first = [r["probe_scores"][0] for r in rows if r.get("probe_scores")]
     scores = shift_check(reference, first).to_json()
-    messages = [m for m in (decoding, scores["message"] if scores["shifted"] else None) if m]
+    messages = [m for m in (settings, scores["message"] if scores["shifted"] else None) if m]
     return {
         "shifted": bool(messages),
         "message": "; ".join(messages) or scores["message"],
-        "decoding": decoding,
+        "settings": settings,
         "scores": scores,
     }
 
 
 def paired_summary(
-    rows: list[dict[str, Any]], guarantee: dict[str, Any], shift_reference: Any = None, decoding_shift: str | None = None
+    rows: list[dict[str, Any]], guarantee: dict[str, Any], shift_reference: Any = None, settings_shift: str | None = None
 ) -> dict[str, Any]:
     """Length and depth savings over result lines that carry a `full` block."""
     n = len(rows)
@@ -177,7 +177,7 @@ def paired_summary(
         },
     }
     if shift_reference is not None:
-        out["shift_check"] = shift_summary(rows, shift_reference, decoding_shift)
+        out["shift_check"] = shift_summary(rows, shift_reference, settings_shift)
     batches = {r["timings"]["batch"]: r for r in rows}.values()
     full_s = sum(b["timings"]["full_batch_s"] for b in batches)
     treated_s = sum(b["timings"]["treated_batch_s"] for b in batches)

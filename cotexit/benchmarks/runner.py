@@ -269,7 +269,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
             correct += result.correct
             yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
     rows = [r for r in results.rows if r["id"] in wanted]
-    write_summary(lm, config, prepared.out_dir, rows, extra=paired_summary(rows, treatment.guarantee, treatment.shift_reference, treatment.decoding_shift))
+    write_summary(lm, config, prepared.out_dir, rows, extra=paired_summary(rows, treatment.guarantee, treatment.shift_reference, treatment.settings_shift))
 
 
 def _probe_scores(treatment: Treatment) -> dict[str, list[float]] | None:

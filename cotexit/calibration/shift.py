@@ -1,6 +1,6 @@
 """Does this run look like the calibration data? Its decoding, and a two-sample test on first-cue probe scores.
 
-Owns `shift_check` and `decoding_shift`. A calibrated guarantee assumes the new problems come from
+Owns `shift_check` and `settings_shift`. A calibrated guarantee assumes the new problems come from
 the calibration distribution. The probe's score at a run's first cue is
 computed before any exit can happen, so under no shift this run's first-cue
 scores and the calibration problems' are two samples of one distribution; a
@@ -8,8 +8,8 @@ Kolmogorov-Smirnov test at level `alpha` says when they are not, and with it
 that the bound may not hold. It cannot prove the absence of shift: a shift
 the first-cue score does not see passes (on the toy model, sampling at T=1.0
 instead of 0.6 breaks the bound but leaves first-cue scores alike), so the
-decoding settings are compared too (`decoding_shift`): a guarantee is earned
-at one temperature.
+decoding settings and the cue phrases are compared too (`settings_shift`):
+a guarantee is earned at one temperature, stopping at one set of cues.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -76,9 +76,15 @@ def shift_check(reference: np.ndarray, scores: np.ndarray, alpha: float = 0.01) 
 _DECODING = (("sampling", "temperature"), ("sampling", "top_p"), ("max_new_tokens",), ("max_answer_tokens",))
 
 
-def decoding_shift(calibrated: dict[str, Any] | None, run: dict[str, Any]) -> str | None:
-    """Why this run's decoding differs from the calibration runs' (`DecodeConfig.to_json()` both), or None."""
-    if calibrated is None:
+def settings_shift(
+    calibrated_decode: dict[str, Any] | None,
+    run_decode: dict[str, Any],
+    calibrated_cues: dict[str, Any] | None = None,
+    run_cues: dict[str, Any] | None = None,
+) -> str | None:
+    """Why this run's decoding (`DecodeConfig.to_json()`) or cues (`CueConfig.to_json()`) differ from the
+    calibration runs', or None when they do not."""
+    if calibrated_decode is None:
         return "the artifact does not record the decoding it was calibrated with"
 
     def get(config: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -87,10 +93,17 @@ def decoding_shift(calibrated: dict[str, Any] | None, run: dict[str, Any]) -> st
         return config
 
     diffs = [
-        f"{'.'.join(path)} {get(run, path)} (calibrated at {get(calibrated, path)})"
+        f"{'.'.join(path)} {get(run_decode, path)} (calibrated at {get(calibrated_decode, path)})"
         for path in _DECODING
-        if get(run, path) != get(calibrated, path)
+        if get(run_decode, path) != get(calibrated_decode, path)
     ]
+    if calibrated_cues is not None and run_cues is not None:
+        for key in ("phrases", "paragraph_breaks", "sentence_start_only"):
+            run, calibrated = run_cues.get(key), calibrated_cues.get(key)
+            if key == "phrases":
+                run, calibrated = sorted(run or ()), sorted(calibrated or ())
+            if run != calibrated:
+                diffs.append(f"cues.{key} {run} (calibrated with {calibrated})")
     if not diffs:
         return None
-    return f"this run decodes with {', '.join(diffs)}: the guarantee was earned with the calibration's decoding"
+    return f"this run differs from calibration in {'; '.join(diffs)}: the guarantee was earned with the calibration's settings"

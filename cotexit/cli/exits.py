@@ -128,8 +128,8 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
     from cotexit.depth.speculative import SpeculativeForward
     from cotexit.probes.artifact import ProbeArtifact
     from cotexit.probes.controller import ProbeExitPolicy
-    from cotexit.calibration.shift import decoding_shift
-    from cotexit.cli.common import decode_config, err
+    from cotexit.calibration.shift import settings_shift
+    from cotexit.cli.common import cue_config, decode_config, err
     from cotexit.probes.coverage import calibration_first_cue_scores
 
     settings = exit_settings(args)
@@ -145,7 +145,9 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         policies, capture = [policy], policy.capture()
         guarantee = probe_guarantee(artifact, depth, args)
         shift_reference = calibration_first_cue_scores(artifact)
-        decoding = decoding_shift(artifact.corpus.get("decode"), decode_config(args).to_json())
+        decoding = settings_shift(
+            artifact.corpus.get("decode"), decode_config(args).to_json(), artifact.cues, cue_config(args).to_json()
+        )
         if decoding:
             err.print(f"[yellow]warning:[/yellow] {decoding}", highlight=False)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
@@ -174,7 +176,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         guarantee=guarantee,
         capture=capture,
         shift_reference=shift_reference,
-        decoding_shift=decoding,
+        settings_shift=decoding,
     )
 
 

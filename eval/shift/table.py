@@ -4,7 +4,8 @@ For each row: the realized harm rate (right when thinking to the end, wrong
 with the exit) against epsilon with its 95% Wilson interval, thinking tokens
 saved, the accuracy drop, and the shift check (two-sample KS of the run's
 first-cue probe scores against the calibration problems', from the
-artifact's evidence, and the run's decoding against the calibration's), as
+artifact's evidence, and the run's decoding and cues against the
+calibration's), as
 `bench` reports it in `summary.json`. Writes eval/shift/shift.json and prints the Markdown
 table for eval/shift/README.md.
 
@@ -18,7 +19,7 @@ import json
 from pathlib import Path
 
 from cotexit.benchmarks.paired import wilson
-from cotexit.calibration.shift import decoding_shift, shift_check
+from cotexit.calibration.shift import settings_shift, shift_check
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.coverage import calibration_first_cue_scores
 
@@ -29,6 +30,7 @@ ROWS = [  # name, run folder, levels kept (None: all), shifted by design
     ("T=0.6, levels 4-5 only", "eval/toy-arith/probe-eps0.02-t0.6", (4, 5), True),
     ("greedy (T=0)", "eval/shift/toy-arith-greedy", None, True),
     ("T=1.0", "eval/shift/toy-arith-t1.0", None, True),
+    ("T=0.6, cue \"Wait\" only", "eval/shift/toy-arith-cues-wait", None, True),
 ]
 
 
@@ -81,16 +83,16 @@ def main() -> None:
         stats = row_stats(rows, epsilon)
         first = [r["probe_scores"][0] for r in rows if r.get("probe_scores")]
         check = shift_check(reference, first)
-        run_decode = json.loads((ROOT / folder / "run.json").read_text())["decode"]
-        decoding = decoding_shift(artifact.corpus.get("decode"), run_decode)
+        run = json.loads((ROOT / folder / "run.json").read_text())
+        settings = settings_shift(artifact.corpus.get("decode"), run["decode"], artifact.cues, run["cues"])
         table.append({"name": name, "run": folder, "levels": levels, "shifted_by_design": by_design, **stats,
-                      "shift_check": {"shifted": check.shifted or decoding is not None, "decoding": decoding,
+                      "shift_check": {"shifted": check.shifted or settings is not None, "settings": settings,
                                       "scores": check.to_json()}})
     out = {"probe": str(Path(args.probe).relative_to(ROOT)) if Path(args.probe).is_relative_to(ROOT) else args.probe,
            "epsilon": epsilon, "delta": artifact.calibration["delta"], "threshold": artifact.threshold,
            "n_calibration_first_cues": int(reference.size), "command": "python eval/shift/table.py", "rows": table}
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print("| run | n | harm rate (95% CI) | accuracy full -> exit | tokens saved | first-cue scores (KS) | decoding | warning |")
+    print("| run | n | harm rate (95% CI) | accuracy full -> exit | tokens saved | first-cue scores (KS) | decoding and cues | warning |")
     print("|---|---|---|---|---|---|---|---|")
     for r in table:
         c, s = r["shift_check"], r["shift_check"]["scores"]
@@ -99,7 +101,7 @@ def main() -> None:
             f"| {r['name']} | {r['n']} | {100 * r['harm_rate']:.1f}% ({100 * r['harm_ci95'][0]:.1f}-{100 * r['harm_ci95'][1]:.1f}%) "
             f"| {100 * r['accuracy_full']:.1f}% -> {100 * r['accuracy_exit']:.1f}% | {r['tokens_saved_pct']:.1f}% "
             f"| D={s['statistic']:.3f}, p={p}{' (shifted)' if s['shifted'] else ''} "
-            f"| {'differs' if c['decoding'] else 'as calibrated'} | {'**fires**' if c['shifted'] else 'quiet'} |"
+            f"| {'differ' if c['settings'] else 'as calibrated'} | {'**fires**' if c['shifted'] else 'quiet'} |"
         )
     print()
     for r in table:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from cotexit.calibration.shift import decoding_shift, shift_check
+from cotexit.calibration.shift import settings_shift, shift_check
 
 REPS = 200
 
@@ -32,9 +32,12 @@ def test_too_few_scores_are_not_tested_and_bad_alpha_is_refused():
         shift_check(np.zeros(30), np.zeros(30), alpha=1.5)
 
 
-def test_decoding_shift_names_what_differs():
+def test_settings_shift_names_what_differs():
     calibrated = {"max_new_tokens": 1024, "max_answer_tokens": 32, "sampling": {"seed": 0, "temperature": 0.6, "top_p": 1.0}}
-    assert decoding_shift(calibrated, {**calibrated, "sampling": {**calibrated["sampling"], "seed": 7}}) is None
-    message = decoding_shift(calibrated, {**calibrated, "sampling": {"seed": 0, "temperature": 1.0, "top_p": 1.0}})
+    assert settings_shift(calibrated, {**calibrated, "sampling": {**calibrated["sampling"], "seed": 7}}) is None
+    message = settings_shift(calibrated, {**calibrated, "sampling": {"seed": 0, "temperature": 1.0, "top_p": 1.0}})
     assert "sampling.temperature 1.0 (calibrated at 0.6)" in message
-    assert "does not record" in decoding_shift(None, calibrated)
+    assert "does not record" in settings_shift(None, calibrated)
+    cues = {"phrases": ["Wait", "Hmm"], "paragraph_breaks": False, "sentence_start_only": True}
+    assert settings_shift(calibrated, calibrated, cues, {**cues, "phrases": ["Hmm", "Wait"]}) is None
+    assert "cues.phrases ['Wait']" in settings_shift(calibrated, calibrated, cues, {**cues, "phrases": ["Wait"]})

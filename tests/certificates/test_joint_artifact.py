@@ -88,5 +88,5 @@ def test_bench_reports_coverage_and_shift(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["guarantee"]["covers_run"] is False
     shift = summary["shift_check"]
-    assert shift["shifted"] is False and shift["decoding"] is None  # decoded at the calibration's T=0.6
+    assert shift["shifted"] is False and shift["settings"] is None  # decoded at the calibration's T=0.6, same cues
     assert shift["scores"]["p_value"] is None and "not tested" in shift["message"]  # 2 first-cue scores < 20
