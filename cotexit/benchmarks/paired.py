@@ -203,6 +203,11 @@ def paired_summary(
                 for r in rows
             ) / n,
             "acceptance_rate": sum(d["accepted"] for d in depth) / drafted if drafted else None,
+            # exact mode, per drafter: tokens proposed and accepted from the context (the rest came from the layer)
+            "drafted_context": sum(d.get("drafted_context", 0) for d in depth),
+            "accepted_context": sum(d.get("accepted_context", 0) for d in depth),
+            "drafted_layer": drafted - sum(d.get("drafted_context", 0) for d in depth),
+            "accepted_layer": sum(d["accepted"] - d.get("accepted_context", 0) for d in depth),
             "same_text_as_full": sum(r["full"]["same_tokens"] for r in rows) / n,
             # what `calibrate-depth --method answer` bounds
             "answer_changed": sum(answers_differ(r["full"]["prediction"], r["prediction"]) for r in rows) / n,

@@ -165,6 +165,10 @@ def summary_table(summary: dict) -> Table:
             ]
             if summary.get("acceptance_rate") is not None:
                 paired.append(("draft acceptance", f"{summary['acceptance_rate']:.1%}"))
+                for source in ("layer", "context"):
+                    proposed, accepted = summary.get(f"drafted_{source}", 0), summary.get(f"accepted_{source}", 0)
+                    if proposed:
+                        paired.append((f"{source} drafts: accepted / proposed", f"{accepted} / {proposed}"))
         for name, value in paired:
             table.add_row(name, value)
     return table

@@ -39,6 +39,12 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     depth.add_argument("--exit-threshold", type=float, default=0.9, help="confidence needed to exit (default: 0.9)")
     depth.add_argument("--draft-layer", type=int, help="exact mode: the layer drafts come from")
     depth.add_argument("--max-draft", type=int, default=4, help="exact mode: tokens per draft-and-verify cycle")
+    depth.add_argument(
+        "--drafter", choices=["layer", "context", "auto"], default="layer",
+        help="exact mode: drafts from the draft layer (default), from the context (prompt lookup: what followed the "
+        "latest earlier occurrence of the last --ngram tokens), or auto (the context when it has a match, else the layer)",
+    )
+    depth.add_argument("--ngram", type=int, default=3, help="exact mode, context drafts: the longest tail matched (default: 3)")
     depth.add_argument("--depth-artifact", help="propagate mode: exit points, measure and threshold from `calibrate-depth`")
 
 
@@ -75,6 +81,8 @@ def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
     """The run's depth setting: the options', else the one a joint probe artifact was certified with."""
     if args.depth_artifact and args.layer_exit != "propagate":
         raise ValueError("--depth-artifact needs --layer-exit propagate")
+    if args.drafter != "layer" and args.layer_exit != "exact":
+        raise ValueError("--drafter is for --layer-exit exact (propagate mode does not draft)")
     if not args.layer_exit:
         return certified_layer_exit(args)
     if args.depth_artifact:
@@ -89,6 +97,8 @@ def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
         thresholds=(args.exit_threshold,),
         draft_layer=args.draft_layer,
         max_draft=args.max_draft,
+        drafter=args.drafter,
+        ngram=args.ngram,
     )
 
 

@@ -24,6 +24,8 @@ class DepthStats:
     head_evals: int = 0  # final norm + LM head evaluations (exit checks and predictions)
     drafted: int = 0  # exact mode: tokens drafted
     accepted: int = 0  # exact mode: drafted tokens the full stack agreed with
+    drafted_context: int = 0  # exact mode: of `drafted`, the tokens drafted from the context (prompt lookup)
+    accepted_context: int = 0  # exact mode: of `accepted`, those drafted from the context
 
     @property
     def mean_layers_per_token(self) -> float:

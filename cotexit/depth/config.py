@@ -3,8 +3,11 @@
 Owns `LayerExitConfig`. Exit points are layer numbers 1..N-1 (every k layers
 or an explicit list); each has a threshold on the chosen confidence measure.
 Modes: `propagate` (an exiting token's state fills the skipped layers' keys
-and values, approximate) and `exact` (self-speculative drafts from one early
-layer, verified by the full stack: output equals full greedy decoding).
+and values, approximate) and `exact` (self-speculative drafts verified by the
+full stack: output equals full greedy decoding). Exact mode's drafts come
+from the early-exit layer (`drafter="layer"`), from the context
+(`"context"`: prompt lookup, `cotexit.depth.drafters`), or from the context
+when it has a match and the layer otherwise (`"auto"`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any, Literal
 
 Measure = Literal["softmax", "margin", "saturation"]
 Mode = Literal["propagate", "exact"]
+Drafter = Literal["layer", "context", "auto"]
+DRAFTERS = ("layer", "context", "auto")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class LayerExitConfig:
     thresholds: tuple[float, ...] = (0.9,)  # one for all exit points, or one per exit point
     draft_layer: int | None = None  # exact mode: the layer drafts exit from (default: the first exit point)
     max_draft: int = 4
+    drafter: Drafter = "layer"  # exact mode: where drafts come from
+    ngram: int = 3  # context drafts: the longest tail matched
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", tuple(int(p) for p in self.points))
@@ -48,6 +55,10 @@ class LayerExitConfig:
             raise ValueError(f"thresholds must be in [0, 1], got {self.thresholds}")
         if self.max_draft < 1:
             raise ValueError(f"max_draft must be >= 1, got {self.max_draft}")
+        if self.drafter not in DRAFTERS:
+            raise ValueError(f"drafter must be one of {', '.join(DRAFTERS)}, got {self.drafter!r}")
+        if self.ngram < 1:
+            raise ValueError(f"ngram must be >= 1, got {self.ngram}")
 
     def exit_points(self, num_layers: int) -> tuple[int, ...]:
         if self.points:
@@ -75,4 +86,9 @@ class LayerExitConfig:
         return layer
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as JSON; `drafter` and `ngram` only when the drafter is not the layer (what configs written
+        before drafters existed meant), so recorded settings and certified depth settings keep comparing equal."""
+        out = asdict(self)
+        if self.drafter == "layer":
+            del out["drafter"], out["ngram"]
+        return out

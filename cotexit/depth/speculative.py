@@ -3,9 +3,13 @@
 Owns `SpeculativeForward`, a drop-in `step_forward` for the decode loop, for
 one row at a time and greedy decoding. When the loop feeds a token and no
 verified tokens are queued, it runs the full stack on it (the true next-token
-logits), then drafts up to `max_draft - 1` further tokens from the draft
-layer's prediction (blocks 1..E only), then verifies all drafted positions in
-one pass of blocks E+1..N started from the drafts' own layer-E states. The
+logits), then drafts up to `max_draft - 1` further tokens and verifies them:
+- layer drafts (`drafter="layer"`): from the draft layer's prediction (blocks
+  1..E only), verified in one pass of blocks E+1..N started from the drafts'
+  own layer-E states;
+- context drafts (`"context"`, and `"auto"` when the context has a match):
+  the tokens that followed the latest earlier occurrence of the context's
+  tail (`cotexit.depth.drafters`), verified in one pass of the whole stack. The
 agreeing prefix is accepted and queued with its full-stack logits; every
 cache entry past it is cropped. As the loop feeds the queued tokens their
 logits are returned without computing anything. A fed token that differs
@@ -22,6 +26,7 @@ import torch
 
 from cotexit.depth.accounting import DepthStats
 from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.drafters import context_draft
 from cotexit.depth.stack import LayerStack
 from cotexit.engines.loop.step import StepOutput, last_position
 
@@ -42,6 +47,7 @@ class SpeculativeForward:
         self.draft_layer = config.draft(self.stack.num_layers)
         self.stats = DepthStats(self.stack.num_layers)
         self.queue: list[_Queued] = []
+        self.history: list[int] = []  # the row's tokens so far (prompt and fed tokens): what context drafts match
 
     @torch.inference_mode()
     def __call__(
@@ -58,10 +64,12 @@ class SpeculativeForward:
             raise ValueError(f"exact layer exit decodes one row at a time; got a batch of {input_ids.shape[0]}")
         if input_ids.shape[1] > 1:  # the prompt
             self._drop_queue(cache)
+            self.history = input_ids[0].tolist()
             logits, states = stack.full(input_ids, attention_mask, position_ids, cache)
             return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
 
         token = int(input_ids[0, 0])
+        self.history.append(token)
         if self.queue and self.queue[0].token == token:
             item = self.queue.pop(0)
             self.stats.tokens += 1  # its blocks were counted in the cycle that verified it
@@ -81,6 +89,10 @@ class SpeculativeForward:
         blocks_before = self.stats.blocks_run
         self.stats.blocks_run += n
         self.stats.tokens += 1
+        if self.config.drafter != "layer" and self.config.max_draft > 1:
+            proposal = context_draft(self.history + [int(logits.argmax(-1))], self.config.ngram, self.config.max_draft - 1)
+            if proposal or self.config.drafter == "context":
+                return self._verify_context(logits, states, proposal, attention_mask, position_ids, cache, layers, blocks_before)
         # 2. Draft: the greedy next token, then more from layer E alone.
         drafts, draft_states, draft_hidden = [int(logits.argmax(-1))], [], []
         mask, pos = attention_mask, position_ids
@@ -127,3 +139,35 @@ class SpeculativeForward:
                 hidden_i = last_position(stack.hidden_states(states_i), layers)
             self.queue.append(_Queued(drafts[i], full_logits[i], hidden_i))
         return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
+
+    def _verify_context(self, logits, states, proposal, attention_mask, position_ids, cache, layers, blocks_before) -> StepOutput:
+        """Verify context drafts: the greedy token and the proposal through the whole stack in one pass."""
+        stack, n = self.stack, self.stack.num_layers
+        first = StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
+        if not proposal:  # nothing to draft from the context: a plain step
+            self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
+            return first
+        fed = [int(logits.argmax(-1)), *proposal]  # (k + 1): the certain token, then the drafts
+        k = len(proposal)
+        mask = torch.cat([attention_mask, torch.ones_like(attention_mask[:, :1]).expand(-1, k + 1)], dim=1)
+        positions = position_ids + torch.arange(1, k + 2, device=position_ids.device)  # (1, k + 1)
+        x = stack.begin(torch.tensor([fed], device=position_ids.device), mask, positions)
+        collected = [x.hidden]
+        verified = stack.run(x, 0, n, cache, collected)  # (1, k + 1, H)
+        full_logits = stack.head(verified[0]).float()  # (k + 1, V): next-token logits after each fed token
+        self.stats.blocks_run += (k + 1) * n
+        self.stats.drafted += k
+        self.stats.drafted_context += k
+        accepted = 0
+        while accepted < k and int(full_logits[accepted].argmax()) == proposal[accepted]:
+            accepted += 1
+        self.stats.accepted += accepted
+        self.stats.accepted_context += accepted
+        self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
+        keep = accepted + 1  # the certain token and the accepted drafts, each with its full-stack logits
+        if keep < k + 1:
+            cache.crop(-(k + 1 - keep))
+        for i in range(keep):
+            hidden_i = last_position(stack.hidden_states([h[:, i : i + 1, :] for h in collected]), layers) if layers else None
+            self.queue.append(_Queued(fed[i], full_logits[i], hidden_i))
+        return first

@@ -107,3 +107,38 @@ def test_propagate_rows_do_not_depend_on_their_batch_mates(tiny_llama, tokenizer
             alone = run(tiny_llama, tokenizer, [prompt], PropagateForward(tiny_llama, config))[0]
             assert alone.token_ids == row.token_ids
     assert mixed >= 1
+
+
+@pytest.mark.parametrize("drafter", ["context", "auto"])
+@pytest.mark.parametrize("max_draft", [2, 5])
+def test_context_drafts_keep_exact_mode_exact(tiny_model, tokenizer, drafter, max_draft):
+    config = LayerExitConfig(mode="exact", draft_layer=2, max_draft=max_draft, drafter=drafter, ngram=2)
+    engine = SpeculativeForward(tiny_model, config)
+    for question in QUESTIONS:
+        prompt = [chat_prompt(tokenizer, question + " 12 34 12 34 12 34")]  # a context with repeats to draft from
+        full = run(tiny_model, tokenizer, prompt)[0]
+        fast = run(tiny_model, tokenizer, prompt, engine)[0]
+        assert fast.token_ids == full.token_ids
+        for index, by_layer in full.captured.items():
+            for layer, state in by_layer.items():
+                torch.testing.assert_close(fast.captured[index][layer], state, atol=1e-4, rtol=1e-4)
+    assert engine.stats.drafted_context > 0, "the context drafter never proposed: the test would be vacuous"
+    if drafter == "context":
+        assert engine.stats.drafted == engine.stats.drafted_context
+
+
+def test_context_drafts_survive_a_forced_exit(tiny_llama, tokenizer):
+    prompt = [chat_prompt(tokenizer, QUESTIONS[0] + " 7 7 7 7")]
+    fmt = get_format("deepseek-r1")
+    config = DecodeConfig(max_new_tokens=40, max_answer_tokens=8)
+    full = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)]).generate(prompt)[0]
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5, drafter="auto"))
+    fast = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)], step_forward=engine).generate(prompt)[0]
+    assert fast.token_ids == full.token_ids
+
+
+def test_bad_drafter_is_named():
+    with pytest.raises(ValueError, match="drafter must be one of"):
+        LayerExitConfig(mode="exact", draft_layer=2, drafter="ngram")
+    with pytest.raises(ValueError, match="ngram must be"):
+        LayerExitConfig(mode="exact", draft_layer=2, drafter="auto", ngram=0)
