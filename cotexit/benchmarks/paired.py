@@ -190,6 +190,8 @@ def paired_summary(
         layer_sum = sum(d["exit_layer_sum"] for d in depth)
         num_layers = depth[0]["num_layers"]
         drafted = sum(d["drafted"] for d in depth)
+        drafted_context = sum(d.get("drafted_context", 0) for d in depth)  # rows written before context drafts: 0
+        accepted_context = sum(d.get("accepted_context", 0) for d in depth)
         differing = sum(r["full"]["differing_tokens"] for r in rows)
         compared = sum(r["full"]["compared_tokens"] for r in rows)
         treated_flops = sum(d["flops"] for d in depth)
@@ -204,10 +206,10 @@ def paired_summary(
             ) / n,
             "acceptance_rate": sum(d["accepted"] for d in depth) / drafted if drafted else None,
             # exact mode, per drafter: tokens proposed and accepted from the context (the rest came from the layer)
-            "drafted_context": sum(d.get("drafted_context", 0) for d in depth),
-            "accepted_context": sum(d.get("accepted_context", 0) for d in depth),
-            "drafted_layer": drafted - sum(d.get("drafted_context", 0) for d in depth),
-            "accepted_layer": sum(d["accepted"] - d.get("accepted_context", 0) for d in depth),
+            "drafted_context": drafted_context,
+            "accepted_context": accepted_context,
+            "drafted_layer": drafted - drafted_context,
+            "accepted_layer": sum(d["accepted"] for d in depth) - accepted_context,
             "same_text_as_full": sum(r["full"]["same_tokens"] for r in rows) / n,
             # what `calibrate-depth --method answer` bounds
             "answer_changed": sum(answers_differ(r["full"]["prediction"], r["prediction"]) for r in rows) / n,

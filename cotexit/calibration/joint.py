@@ -187,8 +187,7 @@ def calibrate_joint(
             results.append(ArmResult(arm.name, arm.layer_exit, level, 1, 0, None, None, float(p[0]), None))
             continue
         saved = 1.0 - cost[:k] / base if base > 0 else np.zeros(k)  # (k,) non-decreasing as lambda falls, mostly
-        j = int(np.argmax(saved[::-1]))  # ties: the strictest of the best
-        j = k - 1 - j
+        j = k - 1 - int(np.argmax(saved[::-1]))  # the most saving certified lambda; ties: the most lenient
         threshold = None if j == 0 else float(candidates[j])
         result = ArmResult(
             arm.name, arm.layer_exit, level, min(k + 1, candidates.size), k, threshold,

@@ -1,8 +1,9 @@
 """Digests over an artifact's files and card fields: what changed after calibration, by name.
 
-Owns `seal` (write the digests into the card's `certificate` section) and
+Owns `seal` (write the digests into the card's `certificate` section),
 `check_certificate` (recompute them and raise `CertificateError` naming every
-file and card field that differs). Each top-level card field gets its own
+file and card field that differs) and `refuse_if_changed` (the same check as
+the error an artifact loader raises). Each top-level card field gets its own
 digest, and each entry of `calibration` (and of `layer_exit`) one more, so an
 edited threshold is reported as `calibration.threshold`, not as "the card".
 A digest is integrity, not authenticity: whoever edits a field can also
@@ -100,3 +101,17 @@ def check_certificate(card: Mapping[str, Any], files: Mapping[str, Path]) -> Non
     changed += [f"{name} (not sealed)" for name in sorted(set(present) - set(certificate["files"]))]
     if changed:
         raise CertificateError(changed)
+
+
+def refuse_if_changed(card: Mapping[str, Any], files: Mapping[str, Path], what: str, hint: str) -> None:
+    """`check_certificate` for a loader: a sealed card whose files or fields changed is a ValueError.
+
+    `what` names the artifact ("probe artifact DIR"), `hint` says what to do about it. Cards without a
+    certificate (made before certificates) pass: there is nothing to check them against.
+    """
+    if card.get(CERTIFICATE) is None:
+        return
+    try:
+        check_certificate(card, files)
+    except CertificateError as exc:
+        raise ValueError(f"refusing {what}: {exc}; its guarantee no longer describes it ({hint})") from exc

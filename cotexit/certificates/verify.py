@@ -14,7 +14,6 @@ curve: only the evidence and the procedure's parameters are read.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +56,8 @@ class VerifyReport:
 
 
 def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=0.0)
+    """Exactly the same threshold (a recomputation is deterministic), None meaning never exit."""
+    return a is None and b is None if a is None or b is None else float(a) == float(b)
 
 
 def _fmt(x: float | None) -> str:
@@ -160,22 +158,27 @@ def _joint(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyR
     report.add("calibration.layer_exit", again.layer_exit == cal["layer_exit"], "the chosen depth setting")
 
 
+def depth_from_sums(evidence: dict[str, np.ndarray], epsilon: float, delta: float) -> tuple[np.ndarray, float | None]:
+    """A layer-exit calibration from its sufficient statistics: each tested threshold's Hoeffding-Bentkus
+    p-value (loss sum over n units) and the threshold fixed-sequence testing certifies (None: none)."""
+    p = hoeffding_bentkus_p_value(evidence["loss_sums"], int(evidence["n_units"][0]), epsilon)
+    k = fixed_sequence(p, delta)
+    return p, float(evidence["candidates"][k - 1]) if k else None
+
+
 def _depth(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyReport) -> None:
-    candidates, sums = evidence["candidates"], evidence["loss_sums"]
-    n = int(evidence["n_units"][0])
+    candidates, n = evidence["candidates"], int(evidence["n_units"][0])
     kind = cal.get("p_value", "hoeffding-bentkus")
     if kind != "hoeffding-bentkus":
         raise ValueError(f"layer-exit calibrations use Hoeffding-Bentkus p-values, the card says {kind!r}")
     target = cal["epsilon_tok"]
-    p = hoeffding_bentkus_p_value(sums, n, target)
+    p, threshold = depth_from_sums(evidence, target, cal["delta"])
     report.add("calibration.candidates", list(candidates) == list(cal["candidates"]),
                f"{len(candidates)} tested thresholds, strict to lenient")
     card_p = np.asarray(cal["p_values"], dtype=np.float64)
     same_p = card_p.shape == p.shape and np.allclose(p, card_p, rtol=1e-9, atol=1e-15)
     report.add("calibration.p_values", bool(same_p), "recomputed from the loss sums over "
                f"{n} units at epsilon {target}")
-    k = fixed_sequence(p, cal["delta"])
-    threshold = float(candidates[k - 1]) if k else None
     report.add(
         "calibration.threshold", _same(threshold, cal["threshold"]),
         f"card {_fmt(cal['threshold'])}; the evidence certifies {_fmt(threshold)} at epsilon {target}, delta {cal['delta']}",

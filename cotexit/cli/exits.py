@@ -145,7 +145,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
     settings = exit_settings(args)
     if not settings:
         return None
-    policies, capture, guarantee, shift_reference, decoding = [], None, {}, None, None
+    policies, capture, guarantee, shift_reference, settings_note = [], None, {}, None, None
     probe = probe_path(args)
     depth = layer_exit_config(args)
     if probe is not None:
@@ -155,11 +155,11 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         policies, capture = [policy], policy.capture()
         guarantee = probe_guarantee(artifact, depth, args)
         shift_reference = calibration_first_cue_scores(artifact)
-        decoding = settings_shift(
+        settings_note = settings_shift(
             artifact.corpus.get("decode"), decode_config(args).to_json(), artifact.cues, cue_config(args).to_json()
         )
-        if decoding:
-            err.print(f"[yellow]warning:[/yellow] {decoding}", highlight=False)
+        if settings_note:
+            err.print(f"[yellow]warning:[/yellow] {settings_note}", highlight=False)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
             shift_reference = np.zeros(0)
     if args.baseline:
@@ -186,7 +186,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         guarantee=guarantee,
         capture=capture,
         shift_reference=shift_reference,
-        settings_shift=decoding,
+        settings_shift=settings_note,
     )
 
 

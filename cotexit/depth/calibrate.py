@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from cotexit.calibration.ltt import fixed_sequence
-from cotexit.certificates.digest import CERTIFICATE, CertificateError, check_certificate, seal
+from cotexit.certificates.digest import refuse_if_changed, seal
 from cotexit.certificates.evidence import EVIDENCE, save_evidence
+from cotexit.certificates.verify import depth_from_sums
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.stack import LayerStack
@@ -208,14 +209,9 @@ def load_depth_artifact(folder: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"corrupted layer-exit artifact {folder}: {exc}") from exc
     if card.get("card_version") not in (1, CARD_VERSION) or card.get("kind") != "layer-exit":
         raise ValueError(f"{folder} is not a layer-exit artifact this cotexit reads (card_version {CARD_VERSION})")
-    if card.get(CERTIFICATE) is not None:
-        try:
-            check_certificate(card, {EVIDENCE: Path(folder) / EVIDENCE})
-        except CertificateError as exc:
-            raise ValueError(
-                f"refusing layer-exit artifact {folder}: {exc}; its guarantee no longer describes it "
-                f"(`cotexit verify {folder}` for details)"
-            ) from exc
+    refuse_if_changed(
+        card, {EVIDENCE: Path(folder) / EVIDENCE}, f"layer-exit artifact {folder}", f"`cotexit verify {folder}` for details"
+    )
     return card
 
 
@@ -233,9 +229,7 @@ def upgrade_depth_card(folder: str | os.PathLike[str]) -> Path:
     calibration = DepthCalibration(**{**saved, "points": tuple(saved["points"]),
                                       **{k: tuple(saved[k]) for k in ("candidates", "risks", "p_values", "mean_layers")}})
     evidence = depth_evidence(calibration)
-    p = hoeffding_bentkus_p_value(evidence["loss_sums"], calibration.n_sequences, calibration.epsilon_tok)
-    k = fixed_sequence(p, calibration.delta)
-    again = float(calibration.candidates[k - 1]) if k else None
+    p, again = depth_from_sums(evidence, calibration.epsilon_tok, calibration.delta)
     if not np.allclose(p, calibration.p_values, rtol=1e-9, atol=1e-15) or again != calibration.threshold:
         raise ValueError(
             f"{folder}: its recorded statistics do not reproduce its p-values and threshold "

@@ -28,7 +28,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from cotexit.certificates.digest import CERTIFICATE, CertificateError, check_certificate, seal
+from cotexit.certificates.digest import CERTIFICATE, refuse_if_changed, seal
 from cotexit.certificates.evidence import EVIDENCE, load_evidence, save_evidence
 
 from cotexit.controller.semantics import EXIT_SEMANTICS
@@ -111,16 +111,11 @@ class ProbeArtifact:
             card = _migrate(json.loads((path / CARD).read_text()))
         except (json.JSONDecodeError, ValueError) as exc:
             raise ValueError(f"corrupted probe artifact {path}: {exc}") from exc
-        evidence = None
-        if card.get(CERTIFICATE) is not None:
-            try:
-                check_certificate(card, {WEIGHTS: path / WEIGHTS, EVIDENCE: path / EVIDENCE})
-            except CertificateError as exc:
-                raise ValueError(
-                    f"refusing probe artifact {path}: {exc}; its guarantee no longer describes it "
-                    f"(`cotexit verify {path}` for details; re-run `cotexit calibrate` to make a new one)"
-                ) from exc
-            evidence = load_evidence(path / EVIDENCE)
+        refuse_if_changed(
+            card, {WEIGHTS: path / WEIGHTS, EVIDENCE: path / EVIDENCE}, f"probe artifact {path}",
+            f"`cotexit verify {path}` for details; re-run `cotexit calibrate` to make a new one",
+        )
+        evidence = load_evidence(path / EVIDENCE) if card.get(CERTIFICATE) is not None else None
         try:
             arrays = load_file(str(path / WEIGHTS))
             probe = Probe(ProbeConfig(**card["probe"]), arrays)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from cotexit.calibration.data import CueTable
+from cotexit.calibration.evaluate import evaluate
 from cotexit.calibration.joint import DepthArm, JointCalibration, calibrate_joint
 from cotexit.certificates.evidence import table_arrays
 from cotexit.depth.accounting import block_flops, head_flops
@@ -168,37 +169,28 @@ def fit_joint_artifact(
         corpus={"data": [str(f) for f in folders], "problems": [ids[0], ids[-1]], "n": len(ids), "probe": source,
                 "decode": reference_decode(folders),
                 "probe_corpus": probe.corpus},
-        metrics={"calibration_problems": joint_metrics(cal, arms, reference_correct, reference_cost)},
+        metrics={"calibration_problems": joint_metrics(cal, arms, reference_correct, probe.fingerprint["num_layers"])},
         evidence=joint_evidence(arms, reference_correct, reference_cost),
     )
     return artifact, cal, arms
 
 
-def joint_metrics(cal: JointCalibration, arms: Sequence[DepthArm], reference_correct: np.ndarray, reference_cost: np.ndarray) -> dict[str, Any]:
+def joint_metrics(
+    cal: JointCalibration, arms: Sequence[DepthArm], reference_correct: np.ndarray, num_layers: int
+) -> dict[str, Any]:
     """What the chosen pair does on the calibration problems: accuracy, tokens, layers and FLOPs against neither exit."""
     if cal.arm is None:
         return {}
     arm = next(a for a in arms if a.name == cal.arm)
-    t = arm.table
-    lam = np.inf if cal.threshold is None else cal.threshold
-    first = t.first_exit(lam) if np.isfinite(lam) else np.full(t.n_problems, -1)
-    stopped = first >= 0
-    at = np.where(stopped, t.offsets[:-1] + first, 0)
-    right = np.where(stopped, t.forced_correct[at] if t.n_cues else False, t.full_correct)
-    tokens = np.where(stopped, t.cue_tokens[at] if t.n_cues else 0, t.full_tokens)
+    both = evaluate(cal.threshold, arm.table)  # the arm's own runs: accuracy and tokens with both exits on
     reference_tokens = next(a for a in arms if a.layer_exit is None).table.full_tokens
     return {
         "accuracy_neither": float(reference_correct.mean()),
-        "accuracy_both": float(right.mean()),
+        "accuracy_both": both["accuracy_controlled"],
         "harm_rate": cal.harm_rate,
-        "exit_rate": float(stopped.mean()),
-        "thinking_tokens_saved_pct": 100.0 * (1 - tokens.sum() / max(reference_tokens.sum(), 1)),
+        "exit_rate": both["exit_rate"],
+        "thinking_tokens_saved_pct": 100.0 * (1 - both["thinking_tokens_controlled"] / max(reference_tokens.sum(), 1)),
         "compute_saved_pct": 100.0 * cal.compute_saved,
         "layers_per_token": arm.mean_layers,
-        "depth_saved_pct": None if arm.mean_layers is None else 100.0 * (1 - arm.mean_layers / _num_layers(arms)),
+        "depth_saved_pct": None if arm.mean_layers is None else 100.0 * (1 - arm.mean_layers / num_layers),
     }
-
-
-def _num_layers(arms: Sequence[DepthArm]) -> float:
-    off = next(a for a in arms if a.layer_exit is None)
-    return float(off.mean_layers) if off.mean_layers else float("nan")
