@@ -33,7 +33,6 @@ class Treatment:
     settings: dict[str, Any]
     policies: Sequence[ExitPolicy] = ()
     engine: Callable[[], Any] | None = None  # -> a step_forward with `.stats` (DepthStats)
-    one_row_at_a_time: bool = False
     guarantee: dict[str, Any] = field(default_factory=dict)
     capture: Any = None  # CaptureConfig the policies need
     shift_reference: Any = None  # (N,) the probe's first-cue scores on its calibration problems, for the shift check
@@ -63,24 +62,20 @@ def run_pair(
     """Decode `prompts` plainly, then with the treatment, on `backend`; returns both and the wall time of each."""
     with open_engine(backend, lm, decode, cues, engine_options=engine_options) as plain:
         began = time.perf_counter()
-        if treatment.one_row_at_a_time:  # the reference decodes the same way, so wall times compare
-            full = [plain([p], [k])[0] for p, k in zip(prompts, keys)]
-        else:
-            full = plain(prompts, keys)
+        full = plain(prompts, keys)
         full_s = time.perf_counter() - began
 
     engine = treatment.engine() if treatment.engine is not None else None
     options = dict(policies=treatment.policies, capture=treatment.capture, step_forward=engine, engine_options=engine_options)
     with open_engine(backend, lm, decode, cues, **options) as decoder:
         began = time.perf_counter()
-        if treatment.one_row_at_a_time:
-            treated = [decoder([p], [k])[0] for p, k in zip(prompts, keys)]
-        else:
-            treated = decoder(prompts, keys)
+        treated = decoder(prompts, keys)
         treated_s = time.perf_counter() - began
     depth = None
     if engine is not None:
         depth = engine.stats.to_json()
+        if getattr(engine, "policy", None) is not None:  # exact mode: what its online draft policy measured
+            depth["draft_policy"] = engine.policy.to_json()
         depth["flops"] = _treated_flops(lm.model.config, engine.stats, treated)
     forced = None
     if isinstance(engine, PropagateForward):  # what calibrate-depth bounds; an untimed extra pass

@@ -38,11 +38,18 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     depth.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
     depth.add_argument("--exit-threshold", type=float, default=0.9, help="confidence needed to exit (default: 0.9)")
     depth.add_argument("--draft-layer", type=int, help="exact mode: the layer drafts come from")
-    depth.add_argument("--max-draft", type=int, default=4, help="exact mode: tokens per draft-and-verify cycle")
+    depth.add_argument("--max-draft", type=int, default=4, help="exact mode: the most tokens drafted per cycle (default: 4)")
     depth.add_argument(
         "--drafter", choices=["layer", "context", "auto"], default="layer",
         help="exact mode: drafts from the draft layer (default), from the context (prompt lookup: what followed the "
-        "latest earlier occurrence of the last --ngram tokens), or auto (the context when it has a match, else the layer)",
+        "latest earlier occurrence of the last --ngram tokens), or auto (both); each cycle runs the source (or no "
+        "drafts at all) that has measured fastest so far, and layer drafts stop when their chance of acceptance no "
+        "longer pays for a draft step",
+    )
+    depth.add_argument(
+        "--fixed-drafts", action="store_true",
+        help="exact mode: no online choice: always draft --max-draft tokens from the --drafter's source "
+        "(auto: the context when it has a match, else the layer)",
     )
     depth.add_argument("--ngram", type=int, default=3, help="exact mode, context drafts: the longest tail matched (default: 3)")
     depth.add_argument("--depth-artifact", help="propagate mode: exit points, measure and threshold from `calibrate-depth`")
@@ -81,8 +88,8 @@ def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
     """The run's depth setting: the options', else the one a joint probe artifact was certified with."""
     if args.depth_artifact and args.layer_exit != "propagate":
         raise ValueError("--depth-artifact needs --layer-exit propagate")
-    if args.drafter != "layer" and args.layer_exit != "exact":
-        raise ValueError("--drafter is for --layer-exit exact (propagate mode does not draft)")
+    if (args.drafter != "layer" or args.fixed_drafts) and args.layer_exit != "exact":
+        raise ValueError("--drafter and --fixed-drafts are for --layer-exit exact (propagate mode does not draft)")
     if not args.layer_exit:
         return certified_layer_exit(args)
     if args.depth_artifact:
@@ -99,6 +106,7 @@ def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
         max_draft=args.max_draft,
         drafter=args.drafter,
         ngram=args.ngram,
+        adaptive=not args.fixed_drafts,
     )
 
 
@@ -182,7 +190,6 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         settings=settings,
         policies=policies,
         engine=engine,
-        one_row_at_a_time=depth is not None and depth.mode == "exact",
         guarantee=guarantee,
         capture=capture,
         shift_reference=shift_reference,

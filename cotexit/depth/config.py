@@ -39,6 +39,7 @@ class LayerExitConfig:
     max_draft: int = 4
     drafter: Drafter = "layer"  # exact mode: where drafts come from
     ngram: int = 3  # context drafts: the longest tail matched
+    adaptive: bool = True  # exact mode: arm and draft length chosen online (`cotexit.depth.adaptive`); False: fixed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", tuple(int(p) for p in self.points))
@@ -86,9 +87,12 @@ class LayerExitConfig:
         return layer
 
     def to_json(self) -> dict[str, Any]:
-        """The config as JSON; `drafter` and `ngram` only when the drafter is not the layer (what configs written
-        before drafters existed meant), so recorded settings and certified depth settings keep comparing equal."""
+        """The config as JSON; `drafter` and `ngram` only when the drafter is not the layer, `adaptive` only when
+        off (what configs written before they existed meant), so recorded settings and certified depth settings
+        keep comparing equal. Neither changes what exact mode outputs."""
         out = asdict(self)
         if self.drafter == "layer":
             del out["drafter"], out["ngram"]
+        if self.adaptive:
+            del out["adaptive"]
         return out

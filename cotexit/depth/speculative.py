@@ -1,53 +1,93 @@
-"""Exact layer exit: self-speculative decoding (LayerSkip), output identical to full greedy decoding.
+"""Exact layer exit: self-speculative decoding, output identical to full greedy decoding.
 
-Owns `SpeculativeForward`, a drop-in `step_forward` for the decode loop, for
-one row at a time and greedy decoding. When the loop feeds a token and no
-verified tokens are queued, it runs the full stack on it (the true next-token
-logits), then drafts up to `max_draft - 1` further tokens and verifies them:
-- layer drafts (`drafter="layer"`): from the draft layer's prediction (blocks
-  1..E only), verified in one pass of blocks E+1..N started from the drafts'
-  own layer-E states;
-- context drafts (`"context"`, and `"auto"` when the context has a match):
-  the tokens that followed the latest earlier occurrence of the context's
-  tail (`cotexit.depth.drafters`), verified in one pass of the whole stack. The
-agreeing prefix is accepted and queued with its full-stack logits; every
-cache entry past it is cropped. As the loop feeds the queued tokens their
-logits are returned without computing anything. A fed token that differs
-from the queue (a sampled or forced token) drops the queue and crops it from
-the cache, so the engine never returns logits the full model would not.
+Owns `SpeculativeForward`, a drop-in `step_forward` for the decode loop
+(greedy decoding, any batch size). Each row keeps a queue of tokens the full
+stack has already verified, with their logits; a fed token equal to the head
+of its row's queue is answered from the queue without computing anything.
+When some row's queue is empty, one draft-and-verify cycle runs for every
+row, starting from its fed token:
+
+- `layer` drafts: the fed token runs blocks 1..E; the draft layer's top-1
+  token (final norm + LM head through the fused exit-statistics kernel,
+  `cotexit.depth.kernels`) is the next draft, which runs blocks 1..E in turn,
+  and so on while `DraftPolicy` judges the next draft worth its step. Then
+  blocks E+1..N verify the fed token and all drafts in one pass from their
+  own layer-E states. The fed token never runs a separate full pass.
+- `context` drafts: what followed the latest earlier occurrence of the
+  context's tail (`cotexit.depth.drafters`), verified with the fed token in
+  one pass of the whole stack.
+- `plain`: the fed token alone through the whole stack (zero drafts).
+
+`DraftPolicy` (`cotexit.depth.adaptive`) picks the arm per cycle from
+measured rates. The agreeing prefix of each row's drafts is queued with its
+full-stack logits. Rows accept different numbers of drafts, so the cache is
+kept per-row correct this way: every cycle first crops the cache to the
+loop's own columns, and a row that still had queued tokens feeds them again
+(as known tokens, verified again in the same pass) before its new drafts;
+columns past a row's accepted tokens are never read before the next crop. A
+fed token that differs from its row's queue (a sampled or forced token) drops
+that queue, so the engine never returns logits the full model would not.
+
+The state lives per KV cache, so a forced-answer trial on a copy of the
+cache is decoded correctly too; the loop tells the engine when rows leave
+the batch (`select_rows`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from cotexit.depth.accounting import DepthStats
+from cotexit.depth.accounting import DepthStats, block_flops, head_flops
+from cotexit.depth.adaptive import DraftPolicy
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.drafters import context_draft
+from cotexit.depth.kernels import exit_stats
 from cotexit.depth.stack import LayerStack
-from cotexit.engines.loop.step import StepOutput, last_position
+from cotexit.engines.loop.step import StepOutput
 
 
 @dataclass
-class _Queued:
+class _Verified:
     token: int
     logits: torch.Tensor  # (V,) full-stack logits after this token
-    hidden: dict[int, torch.Tensor] | None  # {layer: (1, H)} at this token, the layers asked for
+    hidden: dict[int, torch.Tensor] | None  # {layer: (H,)} at this token, the layers asked for
+
+
+@dataclass
+class _Row:
+    history: list[int] = field(default_factory=list)  # tokens fed so far (what context drafts match)
+    queue: list[_Verified] = field(default_factory=list)
 
 
 class SpeculativeForward:
-    def __init__(self, model: Any, config: LayerExitConfig) -> None:
+    def __init__(self, model: Any, config: LayerExitConfig, *, policy: DraftPolicy | None = None) -> None:
         if config.mode != "exact":
             raise ValueError(f"SpeculativeForward needs mode='exact', got {config.mode!r}")
         self.stack = LayerStack(model)
         self.config = config
         self.draft_layer = config.draft(self.stack.num_layers)
         self.stats = DepthStats(self.stack.num_layers)
-        self.queue: list[_Queued] = []
-        self.history: list[int] = []  # the row's tokens so far (prompt and fed tokens): what context drafts match
+        self.policy = policy or DraftPolicy(config.drafter, draft_cost=self._flop_cost(), adaptive=config.adaptive)
+        self._rows: weakref.WeakKeyDictionary[Any, list[_Row]] = weakref.WeakKeyDictionary()
+        norm = self.stack.inner.norm
+        self._norm_weight, self._eps = norm.weight, float(norm.variance_epsilon)
+
+    def _flop_cost(self) -> float:
+        """A draft step relative to a plain step by FLOPs: the prior until both are timed."""
+        attn, mlp = block_flops(self.stack.model.config, context=256)
+        head = head_flops(self.stack.model.config)
+        return (self.draft_layer * (attn + mlp) + head) / (self.stack.num_layers * (attn + mlp) + head)
+
+    def select_rows(self, cache: Any, index: torch.Tensor) -> None:
+        """Rows `index` of the batch on `cache` carry on (the loop dropped the others)."""
+        rows = self._rows.get(cache)
+        if rows is not None:
+            self._rows[cache] = [rows[i] for i in index.tolist()]
 
     @torch.inference_mode()
     def __call__(
@@ -59,115 +99,171 @@ class SpeculativeForward:
         cache: Any,
         layers: tuple[int, ...],
     ) -> StepOutput:
-        stack = self.stack
-        if input_ids.shape[0] != 1:
-            raise ValueError(f"exact layer exit decodes one row at a time; got a batch of {input_ids.shape[0]}")
-        if input_ids.shape[1] > 1:  # the prompt
-            self._drop_queue(cache)
-            self.history = input_ids[0].tolist()
-            logits, states = stack.full(input_ids, attention_mask, position_ids, cache)
-            return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
+        batch, width = input_ids.shape
+        columns = attention_mask.shape[1]
+        if width > 1:  # a prompt, or forced text fed in one piece: the whole stack, nothing to draft
+            rows = self._rows.get(cache)
+            if rows is None or len(rows) != batch:
+                rows = self._rows[cache] = [_Row() for _ in range(batch)]
+            _crop_to(cache, columns - width)
+            for b, row in enumerate(rows):
+                row.queue.clear()
+                real = attention_mask[b, -width:].bool()
+                row.history.extend(input_ids[b][real].tolist())
+            x = self.stack.begin(input_ids, attention_mask, position_ids)
+            states = [x.hidden] if layers else None
+            out = self.stack.run(x, 0, self.stack.num_layers, cache, states)
+            logits = self.stack.head(out[:, -1, :]).float()
+            hidden = {l: h[:, -1, :] for l, h in enumerate(self.stack.hidden_states(states))} if layers else None
+            return StepOutput(logits, _only(hidden, layers))
 
-        token = int(input_ids[0, 0])
-        self.history.append(token)
-        if self.queue and self.queue[0].token == token:
-            item = self.queue.pop(0)
-            self.stats.tokens += 1  # its blocks were counted in the cycle that verified it
-            return StepOutput(item.logits.unsqueeze(0), item.hidden if layers else None)
-        self._drop_queue(cache)
-        return self._cycle(input_ids, attention_mask, position_ids, cache, layers)
+        rows = self._rows.get(cache)
+        if rows is None or len(rows) != batch:
+            raise RuntimeError(
+                f"exact layer exit got {batch} rows on a cache it holds {0 if rows is None else len(rows)} for; "
+                "a decode loop that drops rows must call select_rows(cache, index)"
+            )
+        self.policy.step()
+        fed = input_ids[:, 0].tolist()
+        answered: list[_Verified | None] = []
+        for row, token in zip(rows, fed):
+            row.history.append(token)
+            if row.queue and row.queue[0].token == token:
+                answered.append(row.queue.pop(0))
+            else:
+                row.queue.clear()
+                answered.append(None)
+        if all(a is not None for a in answered):
+            self.stats.tokens += batch
+            logits = torch.stack([a.logits for a in answered])
+            hidden = {l: torch.stack([a.hidden[l] for a in answered]) for l in layers} if layers else None
+            return StepOutput(logits, hidden)
+        return self._cycle(rows, fed, attention_mask, position_ids, cache, layers)
 
-    def _drop_queue(self, cache: Any) -> None:
-        if self.queue:
-            cache.crop(-len(self.queue))
-            self.queue = []
+    # --- one draft-and-verify cycle for every row -----------------------------
+    def _cycle(self, rows, fed, mask, pos, cache, layers) -> StepOutput:
+        _crop_to(cache, mask.shape[1] - 1)
+        known = [[token] + [q.token for q in row.queue] for row, token in zip(rows, fed)]
+        for row in rows:
+            row.queue.clear()
+        self.stats.tokens += len(rows)
+        arm = self.policy.choose()
+        proposals = [[] for _ in rows]
+        if arm == "context":
+            k = self.config.max_draft
+            proposals = [context_draft(row.history + kn[1:], self.config.ngram, k) for row, kn in zip(rows, known)]
+            if not any(proposals):
+                arm = self.policy.fallback()
+        self.policy.ran(arm)
+        began = time.perf_counter()
+        if arm == "layer":
+            seqs, confidences, logits, states = self._draft_from_layer(known, mask, pos, cache, layers)
+        else:
+            seqs, confidences = [kn + p for kn, p in zip(known, proposals)], None
+            logits, states = self._whole_stack(seqs, mask, pos, cache, layers)
+        if arm == "plain" and all(len(s) == 1 for s in seqs):
+            self.policy.time_step("plain", time.perf_counter() - began)
+        return self._accept(rows, seqs, known, confidences, arm, logits, states, mask.shape[1], cache, layers)
 
-    def _cycle(self, input_ids, attention_mask, position_ids, cache, layers) -> StepOutput:
-        stack, n, e = self.stack, self.stack.num_layers, self.draft_layer
-        # 1. The fed token through the whole stack: the true next-token logits.
-        logits, states = stack.full(input_ids, attention_mask, position_ids, cache)  # (1, V)
-        blocks_before = self.stats.blocks_run
-        self.stats.blocks_run += n
-        self.stats.tokens += 1
-        if self.config.drafter != "layer" and self.config.max_draft > 1:
-            proposal = context_draft(self.history + [int(logits.argmax(-1))], self.config.ngram, self.config.max_draft - 1)
-            if proposal or self.config.drafter == "context":
-                return self._verify_context(logits, states, proposal, attention_mask, position_ids, cache, layers, blocks_before)
-        # 2. Draft: the greedy next token, then more from layer E alone.
-        drafts, draft_states, draft_hidden = [int(logits.argmax(-1))], [], []
-        mask, pos = attention_mask, position_ids
-        for _ in range(self.config.max_draft - 1):
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            pos = pos + 1
-            xd = stack.begin(torch.tensor([[drafts[-1]]], device=input_ids.device), mask, pos)
-            early: list[torch.Tensor] = [xd.hidden]
-            h_e = stack.run(xd, 0, e, cache, early)  # (1, 1, H)
-            self.stats.blocks_run += e
-            self.stats.head_evals += 1
-            draft_states.append(h_e)
-            draft_hidden.append(early)
-            drafts.append(int(stack.head(h_e[:, -1, :]).argmax(-1)))
-        proposed = drafts[1:]  # tokens after the greedy one, each from layer E
-        if not draft_states:
-            self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
-            return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
-        # 3. Verify the drafted positions with blocks E+1..N in one pass from their layer-E states.
-        k = len(draft_states)
-        block_pos = position_ids + torch.arange(1, k + 1, device=input_ids.device)  # (1, k)
-        xv = stack.prepare(torch.cat(draft_states, dim=1), mask, block_pos)
-        late: list[torch.Tensor] = []
-        verified = stack.run(xv, e, n, cache, late)  # (1, k, H)
-        full_logits = stack.head(verified[0]).float()  # (k, V): next-token logits after drafts[0..k-1]
-        self.stats.blocks_run += k * (n - e)
-        self.stats.drafted += len(proposed)
-        # drafts[0] is certain; drafts[i] (i >= 1) is accepted while it equals the full argmax after drafts[i-1].
-        accepted = 0
-        while accepted < len(proposed) and int(full_logits[accepted].argmax()) == proposed[accepted]:
-            accepted += 1
-        self.stats.accepted += accepted
-        # In exact mode "layers per token" is every block evaluated (full pass, drafts, verification) per token.
-        self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
-        # The cache holds drafts[0..k-1]. Queue drafts[0..accepted] (at most k: the last draft has no states
-        # yet, it is fed next like any token) with their full-stack logits; crop the rest.
-        keep = min(accepted + 1, k)
-        if keep < k:
-            cache.crop(-(k - keep))
-        for i in range(keep):
-            hidden_i = None
-            if layers:
-                states_i = [h[:, :1, :] for h in draft_hidden[i]] + [h[:, i : i + 1, :] for h in late]
-                hidden_i = last_position(stack.hidden_states(states_i), layers)
-            self.queue.append(_Queued(drafts[i], full_logits[i], hidden_i))
-        return StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
+    def _whole_stack(self, seqs, mask, pos, cache, layers):
+        """Every row's sequence through all blocks in one pass: (logits (B, T, V), N+1 states (B, T, H) or None)."""
+        width = max(len(s) for s in seqs)
+        ids = torch.tensor([s + [s[-1]] * (width - len(s)) for s in seqs], device=mask.device)  # right-padded
+        full_mask = torch.cat([mask, torch.ones_like(mask[:, :1]).expand(-1, width - 1)], dim=1)
+        x = self.stack.begin(ids, full_mask, pos + torch.arange(width, device=mask.device))
+        states = [x.hidden] if layers else None
+        out = self.stack.run(x, 0, self.stack.num_layers, cache, states)
+        real = sum(len(s) for s in seqs)
+        self.stats.blocks_run += real * self.stack.num_layers
+        self.stats.exit_layer_sum += real * self.stack.num_layers
+        self.stats.head_evals += real
+        return self.stack.head(out).float(), states
 
-    def _verify_context(self, logits, states, proposal, attention_mask, position_ids, cache, layers, blocks_before) -> StepOutput:
-        """Verify context drafts: the greedy token and the proposal through the whole stack in one pass."""
-        stack, n = self.stack, self.stack.num_layers
-        first = StepOutput(logits, last_position(stack.hidden_states(states), layers) if layers else None)
-        if not proposal:  # nothing to draft from the context: a plain step
-            self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
-            return first
-        fed = [int(logits.argmax(-1)), *proposal]  # (k + 1): the certain token, then the drafts
-        k = len(proposal)
-        mask = torch.cat([attention_mask, torch.ones_like(attention_mask[:, :1]).expand(-1, k + 1)], dim=1)
-        positions = position_ids + torch.arange(1, k + 2, device=position_ids.device)  # (1, k + 1)
-        x = stack.begin(torch.tensor([fed], device=position_ids.device), mask, positions)
-        collected = [x.hidden]
-        verified = stack.run(x, 0, n, cache, collected)  # (1, k + 1, H)
-        full_logits = stack.head(verified[0]).float()  # (k + 1, V): next-token logits after each fed token
-        self.stats.blocks_run += (k + 1) * n
-        self.stats.drafted += k
-        self.stats.drafted_context += k
-        accepted = 0
-        while accepted < k and int(full_logits[accepted].argmax()) == proposal[accepted]:
-            accepted += 1
-        self.stats.accepted += accepted
-        self.stats.accepted_context += accepted
-        self.stats.exit_layer_sum += self.stats.blocks_run - blocks_before
-        keep = accepted + 1  # the certain token and the accepted drafts, each with its full-stack logits
-        if keep < k + 1:
-            cache.crop(-(k + 1 - keep))
-        for i in range(keep):
-            hidden_i = last_position(stack.hidden_states([h[:, i : i + 1, :] for h in collected]), layers) if layers else None
-            self.queue.append(_Queued(fed[i], full_logits[i], hidden_i))
-        return first
+    def _draft_from_layer(self, known, mask, pos, cache, layers):
+        """Drafts from layer E, one position per step for every row, then blocks E+1..N verify all at once."""
+        stack, e, n = self.stack, self.draft_layer, self.stack.num_layers
+        seqs = [list(kn) for kn in known]
+        confidences: list[list[float]] = [[] for _ in seqs]
+        drafting = [True] * len(seqs)
+        reach = [1.0] * len(seqs)  # estimated probability that every draft of the row so far is accepted
+        early, early_states, step_mask = [], [], mask
+        j = 0
+        while True:
+            if j:
+                step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
+            ids = torch.tensor([[s[j] if j < len(s) else s[-1]] for s in seqs], device=mask.device)  # (B, 1)
+            began = time.perf_counter()
+            x = stack.begin(ids, step_mask, pos + j)
+            states = [x.hidden] if layers else None
+            h = stack.run(x, 0, e, cache, states)  # (B, 1, H)
+            early.append(h)
+            early_states.append(states)
+            real = sum(j < len(s) for s in seqs)
+            self.stats.blocks_run += real * e
+            self.stats.exit_layer_sum += real * e
+            asking = [b for b, s in enumerate(seqs) if drafting[b] and j == len(s) - 1]
+            asking = [b for b in asking if len(confidences[b]) < self.config.max_draft]
+            if asking:
+                found = exit_stats(h[asking, 0, :], self._norm_weight, stack.model.lm_head.weight, eps=self._eps)
+                self.stats.head_evals += len(asking)
+                for b, token, conf in zip(asking, found.argmax.tolist(), found.top1_prob.tolist()):
+                    chance = reach[b] * self.policy.acceptance(conf)
+                    if self.policy.keep_drafting(chance):
+                        seqs[b].append(token)
+                        confidences[b].append(conf)
+                        reach[b] = chance
+                if j == 0:
+                    self.policy.time_step("draft", time.perf_counter() - began)
+            for b, s in enumerate(seqs):
+                drafting[b] = drafting[b] and len(s) > j + 1
+            if all(len(s) <= j + 1 for s in seqs):
+                break
+            j += 1
+        width = j + 1
+        xv = stack.prepare(torch.cat(early, dim=1), step_mask, pos + torch.arange(width, device=mask.device))
+        late = [] if layers else None
+        out = stack.run(xv, e, n, cache, late)  # (B, T, H)
+        real = sum(len(s) for s in seqs)
+        self.stats.blocks_run += real * (n - e)
+        self.stats.exit_layer_sum += real * (n - e)
+        self.stats.head_evals += real
+        states = None
+        if layers:
+            states = [torch.cat([s[i] for s in early_states], dim=1) for i in range(e + 1)] + late
+        return seqs, confidences, stack.head(out).float(), states
+
+    def _accept(self, rows, seqs, known, confidences, arm, logits, states, columns, cache, layers) -> StepOutput:
+        """Keep each row's agreeing prefix; answer the fed tokens; queue the rest with their full-stack logits."""
+        hidden_states = self.stack.hidden_states(states) if layers else None
+        predicted = logits.argmax(-1).tolist()  # (B, T): the full stack's next token after each position
+        longest = 1
+        for b, (row, seq) in enumerate(zip(rows, seqs)):
+            agree = 0
+            while agree + 1 < len(seq) and predicted[b][agree] == seq[agree + 1]:
+                agree += 1
+            drafted = len(seq) - len(known[b])
+            accepted = max(0, agree - (len(known[b]) - 1))
+            self.stats.drafted += drafted
+            self.stats.accepted += accepted
+            if arm == "context":
+                self.stats.drafted_context += drafted
+                self.stats.accepted_context += accepted
+            if confidences is not None and confidences[b]:
+                self.policy.observe(confidences[b], accepted)
+            for j in range(1, agree + 1):
+                hidden = {l: hidden_states[l][b, j] for l in layers} if layers else None
+                row.queue.append(_Verified(seq[j], logits[b, j], hidden))
+            longest = max(longest, agree + 1)
+        _crop_to(cache, columns - 1 + longest)
+        hidden = {l: hidden_states[l][:, 0, :] for l in layers} if layers else None
+        return StepOutput(logits[:, 0, :], hidden)
+
+
+def _crop_to(cache: Any, length: int) -> None:
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
+def _only(hidden: dict[int, torch.Tensor] | None, layers: tuple[int, ...]) -> dict[int, torch.Tensor] | None:
+    return {l: hidden[l] for l in layers} if hidden is not None else None

@@ -34,7 +34,7 @@ from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import ExitInfo, RowResult, RowState
 from cotexit.engines.eos import eos_ids
 from cotexit.engines.loop.sampling import SamplingConfig, sample_next
-from cotexit.engines.loop.step import StepForward, StepOutput, full_forward
+from cotexit.engines.loop.step import StepForward, StepOutput, full_forward, select_rows
 from cotexit.engines.tap import tapped
 from cotexit.models.thinking import ThinkingFormat
 
@@ -337,7 +337,7 @@ class DecodeSession:
         if not keep:
             return
         index = torch.tensor(keep, device=self.device)
-        self.cache.batch_select_indices(index)
+        select_rows(self.d.step_forward, self.cache, index)
         self.mask = self.mask[index]
         self.next_pos = self.next_pos[index]
 

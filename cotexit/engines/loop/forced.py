@@ -22,6 +22,7 @@ from transformers import DynamicCache
 from cotexit.engines.loop.decode import DecodeSession
 from cotexit.controller.detokenize import IncrementalDetokenizer
 from cotexit.controller.rows import answer_closed
+from cotexit.engines.loop.step import select_rows
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def forced_answers(
         if not still:
             break
         keep = torch.tensor(still, device=session.device)
-        cache.batch_select_indices(keep)
+        select_rows(decoder.step_forward, cache, keep)
         running = [running[j] for j in still]
         mask = torch.cat([mask[keep], torch.ones_like(mask[keep][:, :1])], dim=1)
         next_pos = next_pos[keep]

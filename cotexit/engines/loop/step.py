@@ -1,13 +1,15 @@
 """One forward step of the decode loop, as a replaceable function.
 
-Owns `StepOutput`, `full_forward` (the default step) and `last_position`.
-`full_forward` runs the whole layer stack over the new tokens and reads the
+Owns `StepOutput`, `full_forward` (the default step), `select_rows` and
+`last_position`. `full_forward` runs the whole layer stack over the new tokens and reads the
 logits of the last position; when the loop asks for layers, the forward
 hooks of a `cotexit.engines.tap.LayerTap` on just those modules keep
 their states at the last position from the same pass (transformers'
 `output_hidden_states` would record every layer, which costs a measurable
 share of a small model's step). A layer-exit engine plugs in here with the
-same signature and computes fewer layers per token.
+same signature and computes fewer layers per token; one that keeps state per
+row also has `select_rows(cache, index)`, which the loop calls (through
+`select_rows` here) whenever rows leave the batch.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ def full_forward(
         if tap is not None:
             tap.disarm()
     return StepOutput(logits=out.logits[:, -1, :].float(), hidden=hidden)
+
+
+def select_rows(step_forward: StepForward, cache: Any, index: torch.Tensor) -> None:
+    """Keep rows `index` of `cache`, and of the step's own per-row state when it has some (`select_rows`)."""
+    cache.batch_select_indices(index)
+    hook = getattr(step_forward, "select_rows", None)
+    if hook is not None:
+        hook(cache, index)
 
 
 def last_position(hidden_states: Sequence[torch.Tensor], layers: tuple[int, ...]) -> dict[int, torch.Tensor] | None:

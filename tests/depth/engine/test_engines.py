@@ -28,7 +28,7 @@ def run(model, tokenizer, prompts, engine=None, **kw):
 
 @pytest.mark.parametrize("draft_layer", [1, 2, 3])
 def test_exact_mode_equals_full_greedy(tiny_model, tokenizer, draft_layer):
-    engine = SpeculativeForward(tiny_model, LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4))
+    engine = SpeculativeForward(tiny_model, LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4, adaptive=False))
     for question in QUESTIONS:
         prompt = [chat_prompt(tokenizer, question)]
         full = run(tiny_model, tokenizer, prompt)[0]
@@ -46,15 +46,62 @@ def test_exact_mode_survives_a_forced_exit(tiny_llama, tokenizer):
     fmt = get_format("deepseek-r1")
     config = DecodeConfig(max_new_tokens=40, max_answer_tokens=8)
     full = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)]).generate(prompt)[0]
-    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5))
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5, adaptive=False))
     fast = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)], step_forward=engine).generate(prompt)[0]
     assert fast.token_ids == full.token_ids
 
 
-def test_exact_mode_refuses_batches(tiny_llama, tokenizer):
+BATCH_QUESTIONS = [q + tail for q in QUESTIONS for tail in ("", " 12 34 12 34 12 34", " 7 7 7 7 and 7 7")]
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+@pytest.mark.parametrize("drafter", ["layer", "context", "auto"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_exact_mode_equals_full_greedy_in_batches(tiny_model, tokenizer, drafter, batch, adaptive):
+    """Rows accept different numbers of drafts; every row's text and states are still full greedy decoding."""
+    prompts = [chat_prompt(tokenizer, q) for q in BATCH_QUESTIONS[:batch]]
+    full = run(tiny_model, tokenizer, prompts)
+    config = LayerExitConfig(mode="exact", draft_layer=2, max_draft=4, drafter=drafter, ngram=2, adaptive=adaptive)
+    engine = SpeculativeForward(tiny_model, config)
+    fast = run(tiny_model, tokenizer, prompts, engine)
+    for a, b in zip(full, fast):
+        assert b.token_ids == a.token_ids
+        for index, by_layer in a.captured.items():
+            for layer, state in by_layer.items():
+                torch.testing.assert_close(b.captured[index][layer], state, atol=1e-4, rtol=1e-4)
+    if not adaptive:  # (adaptive runs may rightly draft nothing on a random model)
+        assert engine.stats.drafted > 0, "nothing was drafted: the test would be vacuous"
+
+
+def test_rows_of_different_lengths_leave_the_batch_cleanly(tiny_llama, tokenizer):
+    """Rows finishing at different steps are dropped from the engine's per-row state with the cache's rows."""
+    prompts = [chat_prompt(tokenizer, q) for q in BATCH_QUESTIONS[:4]]
+    config = DecodeConfig(max_new_tokens=40)
+    first = Decoder(tiny_llama, tokenizer, get_format("plain"), config).generate(prompts)
+    stop = first[0].token_ids[6]  # a token the random model emits: made an end-of-sequence token, rows end apart
+
+    def decode(**kw):
+        decoder = Decoder(tiny_llama, tokenizer, get_format("plain"), config, **kw)
+        decoder.eos_ids = {stop}
+        return decoder.generate(prompts)
+
+    plain = decode()
+    assert len({len(r.token_ids) for r in plain}) > 1, "every row has the same length: no row left the batch early"
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=4, drafter="auto", adaptive=False))
+    assert [r.token_ids for r in decode(step_forward=engine)] == [r.token_ids for r in plain]
+
+
+def test_a_batch_changed_behind_the_engines_back_is_an_error(tiny_llama, tokenizer):
+    from transformers import DynamicCache
+
     engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2))
-    with pytest.raises(ValueError, match="one row at a time"):
-        run(tiny_llama, tokenizer, [chat_prompt(tokenizer, q) for q in QUESTIONS], engine)
+    cache = DynamicCache(config=tiny_llama.config)
+    ids = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    mask = torch.ones_like(ids)
+    engine(tiny_llama, ids, mask, torch.arange(3).expand(2, 3), cache, ())
+    cache.batch_select_indices(torch.tensor([0]))
+    with pytest.raises(RuntimeError, match="select_rows"):
+        engine(tiny_llama, ids[:1, :1], torch.ones(1, 4, dtype=torch.long), torch.tensor([[3]]), cache, ())
 
 
 def test_propagate_never_exiting_equals_full(tiny_model, tokenizer):
@@ -112,7 +159,7 @@ def test_propagate_rows_do_not_depend_on_their_batch_mates(tiny_llama, tokenizer
 @pytest.mark.parametrize("drafter", ["context", "auto"])
 @pytest.mark.parametrize("max_draft", [2, 5])
 def test_context_drafts_keep_exact_mode_exact(tiny_model, tokenizer, drafter, max_draft):
-    config = LayerExitConfig(mode="exact", draft_layer=2, max_draft=max_draft, drafter=drafter, ngram=2)
+    config = LayerExitConfig(mode="exact", draft_layer=2, max_draft=max_draft, drafter=drafter, ngram=2, adaptive=False)
     engine = SpeculativeForward(tiny_model, config)
     for question in QUESTIONS:
         prompt = [chat_prompt(tokenizer, question + " 12 34 12 34 12 34")]  # a context with repeats to draft from
@@ -132,7 +179,7 @@ def test_context_drafts_survive_a_forced_exit(tiny_llama, tokenizer):
     fmt = get_format("deepseek-r1")
     config = DecodeConfig(max_new_tokens=40, max_answer_tokens=8)
     full = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)]).generate(prompt)[0]
-    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5, drafter="auto"))
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5, drafter="auto", adaptive=False))
     fast = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)], step_forward=engine).generate(prompt)[0]
     assert fast.token_ids == full.token_ids
 

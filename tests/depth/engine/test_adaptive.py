@@ -1,0 +1,99 @@
+"""The online draft policy of exact mode: arm choice by measured rate, draft length by acceptance against cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from cotexit.depth.adaptive import DraftPolicy
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drive(policy: DraftPolicy, clock: FakeClock, seconds_per_step: dict[str, float], cycles: int) -> list[str]:
+    """Run `cycles` cycles of one loop step each, every arm taking its own time per step."""
+    chosen = []
+    for _ in range(cycles):
+        arm = policy.choose()
+        policy.ran(arm)
+        chosen.append(arm)
+        policy.step()
+        clock.now += seconds_per_step[arm]
+    return chosen
+
+
+def test_the_faster_arm_runs_and_the_slower_is_still_explored():
+    clock = FakeClock()
+    policy = DraftPolicy("layer", draft_cost=0.5, explore=8, warmup=2, clock=clock)
+    chosen = drive(policy, clock, {"plain": 1.0, "layer": 0.5}, 80)
+    later = chosen[10:]
+    assert later.count("layer") > 0.8 * len(later)
+    assert "plain" in later  # exploration keeps measuring the other arm
+    assert policy.rate["layer"] == pytest.approx(2.0) and policy.rate["plain"] == pytest.approx(1.0)
+
+
+def test_plain_wins_when_drafting_does_not_pay():
+    clock = FakeClock()
+    policy = DraftPolicy("auto", draft_cost=0.5, explore=10, clock=clock)
+    chosen = drive(policy, clock, {"plain": 1.0, "layer": 3.0, "context": 2.0}, 100)
+    assert chosen[20:].count("plain") >= 0.8 * len(chosen[20:])
+
+
+def test_a_context_cycle_with_nothing_to_propose_counts_for_the_arm_that_ran():
+    clock = FakeClock()
+    policy = DraftPolicy("context", draft_cost=0.5, clock=clock)
+    for _ in range(6):
+        policy.choose()
+        policy.ran("plain")  # the context proposed nothing
+        policy.step()
+        clock.now += 1.0
+    policy.choose()
+    assert policy.rate["context"] is None and policy.rate["plain"] == pytest.approx(1.0)
+
+
+def test_drafting_stops_when_the_chance_of_acceptance_falls_below_the_cost():
+    policy = DraftPolicy("layer", draft_cost=0.3)
+    assert policy.keep_drafting(0.31) and not policy.keep_drafting(0.29)
+    assert policy.acceptance(0.95) > policy.acceptance(0.05)  # before any evidence: the confidence itself
+
+
+def test_observed_acceptance_overrides_the_prior():
+    policy = DraftPolicy("layer", draft_cost=0.3)
+    before = policy.acceptance(0.95)
+    for _ in range(50):
+        policy.observe([0.95, 0.95], accepted=0)  # confident drafts the full stack keeps rejecting
+    assert policy.acceptance(0.95) < 0.1 < before
+    assert not policy.keep_drafting(policy.acceptance(0.95))
+
+
+def test_only_drafts_after_accepted_ones_are_evidence():
+    policy = DraftPolicy("layer", draft_cost=0.3)
+    policy.observe([0.55, 0.15, 0.15], accepted=1)  # the third draft followed a rejected one: not counted
+    counts = {tuple(row["bin"]): (row["drafted"], row["accepted"]) for row in policy.to_json()["acceptance_by_confidence"]}
+    assert counts == {(0.5, 0.6): (1, 1), (0.1, 0.2): (1, 0)}
+
+
+def test_measured_step_times_replace_the_flop_prior():
+    policy = DraftPolicy("layer", draft_cost=0.9)
+    policy.time_step("draft", 0.2)
+    assert policy.draft_cost == 0.9  # one side measured is not a ratio yet
+    policy.time_step("plain", 1.0)
+    assert policy.draft_cost == pytest.approx(0.2)
+
+
+def test_fixed_policy_always_drafts_its_own_arm():
+    policy = DraftPolicy("auto", draft_cost=0.9, adaptive=False)
+    assert {policy.choose() for _ in range(40)} == {"context"}
+    assert policy.fallback() == "layer" and policy.keep_drafting(0.0)
+    assert DraftPolicy("context", draft_cost=0.9, adaptive=False).fallback() == "plain"
+
+
+@pytest.mark.parametrize("bad", [dict(drafter="ngram", draft_cost=0.5), dict(drafter="layer", draft_cost=0.0)])
+def test_bad_policy_settings_are_named(bad):
+    with pytest.raises(ValueError, match="drafter|draft_cost"):
+        DraftPolicy(bad.pop("drafter"), **bad)
