@@ -4,14 +4,17 @@ Owns `DraftPolicy`. Every draft is verified by the full stack, so nothing
 here can change the output; it decides only how fast the output comes.
 
 - Which arm runs the next draft-and-verify cycle: `plain` (no drafts: one
-  pass of the whole stack), `context` (prompt-lookup drafts, verified in that
-  same pass) or `layer` (drafts from the draft layer, verified by the blocks
-  above it). An arm's rate is the loop steps it advanced per second, from
-  the start of its cycle to the start of the next, as an exponential moving
-  average. The best arm runs; each other arm runs again once every
-  `explore` cycles, so a rate that changes with the text is noticed. `plain`
-  is always an arm, so the engine is never meaningfully slower than plain
-  decoding.
+  pass of the whole stack), `context` (prompt-lookup drafts, verified in
+  that same pass; a cycle where the context proposes nothing runs the best
+  other arm) or `layer` (drafts from the draft layer, verified by the
+  blocks above it). An arm's rate is the loop steps it advanced per second,
+  from the start of its cycle to the start of the next, as an exponential
+  moving average: in a batch that is what counts, since a cycle runs as
+  soon as any row has used up its verified tokens. The fastest arm runs;
+  another is tried again every `explore` cycles, an interval that doubles
+  (up to 16 times) each time the tried arm is still slower, and restarts
+  when the fastest arm changes. With `plain` always an arm, the engine is
+  never meaningfully slower than plain decoding.
 - How long a layer draft runs: the draft layer's top-1 probability is mapped
   to the probability that the full stack accepts the token (online counts per
   confidence bin, starting from the confidence itself), and drafting goes on
@@ -19,14 +22,20 @@ here can change the output; it decides only how fast the output comes.
   least the measured cost of one draft step relative to a plain step: an
   accepted draft saves about one plain step, and every draft step costs its
   share whether or not it is accepted. Zero drafts is a possible outcome.
+- How many context drafts to propose: the same rule, with the acceptance of
+  the i-th token of a context draft counted per position, and the cost of a
+  token being what one more position adds to a pass of the whole stack
+  relative to a one-token pass (a least-squares line through the measured
+  pass times against their widths). On a GPU that cost is near zero and
+  drafts run long; on a CPU, where every position costs, they stay short.
 
-With `adaptive=False` the drafter's own arm always runs (`auto`: the context
-when it proposes something, else the layer) and drafts are always the
-longest allowed: the fixed schedule, to measure what adaptivity buys.
+With `adaptive=False` the drafter's own source always drafts (`auto`: the
+context when it proposes something, else the layer) and drafts are always
+the longest allowed: the fixed schedule, to measure what adaptivity buys.
 
->>> policy = DraftPolicy("layer", draft_cost=0.3)
+>>> policy = DraftPolicy("auto", draft_cost=0.3)
 >>> policy.arms
-('plain', 'layer')
+('plain', 'context', 'layer')
 >>> policy.keep_drafting(0.9 * 0.8), policy.keep_drafting(0.2)
 (True, False)
 """
@@ -37,6 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 
 ARMS = {"layer": ("plain", "layer"), "context": ("plain", "context"), "auto": ("plain", "context", "layer")}
+MAX_BACKOFF = 4  # exploration interval: `explore` * 2**k, k <= MAX_BACKOFF
 BINS = 10
 
 
@@ -57,12 +67,18 @@ class DraftPolicy:
         if not 0.0 < draft_cost:
             raise ValueError(f"draft_cost must be > 0, got {draft_cost}")
         self.arms = ARMS[drafter]
-        self.adaptive = adaptive  # False: always the drafter's own arm, drafts always `max_draft` long
+        self.uses_context = "context" in self.arms
+        self.adaptive = adaptive  # False: always the drafter's own source, drafts always `max_draft` long
         self.explore, self.warmup, self.alpha, self.clock = explore, warmup, alpha, clock
-        self.rate: dict[str, float | None] = {arm: None for arm in self.arms}  # loop steps per second (EMA)
-        self.runs: dict[str, int] = {arm: 0 for arm in self.arms}
+        kinds = ("plain", "context", "layer")
+        self.rate: dict[str, float | None] = {arm: None for arm in kinds}  # loop steps per second (EMA)
+        self.runs: dict[str, int] = {arm: 0 for arm in kinds}
         self.cycles = 0
         self._open: tuple[str, float] | None = None  # (arm, start time) of the cycle being measured
+        self._best: str | None = None
+        self._backoff = 0
+        self._next_explore = explore
+        self._explored: str | None = None  # the arm an exploration ran, judged when its rate comes in
         self._steps = 0  # loop steps since that cycle started
         # the cost of one draft step relative to one plain step: a prior (from FLOPs) until both are measured
         self.draft_cost = float(draft_cost)
@@ -70,6 +86,11 @@ class DraftPolicy:
         # acceptance per confidence bin: (accepted, drafted), with the bin's own confidence as a prior of weight 2
         self._accepted = [0] * BINS
         self._drafted = [0] * BINS
+        # context drafts: acceptance per position in the draft, and pass time against pass width
+        self._ctx_accepted: list[int] = []
+        self._ctx_drafted: list[int] = []
+        self._passes = [0.0] * 5  # decayed sums of 1, w, t, w*w, w*t over whole-stack passes (width w, seconds t)
+        self.token_cost = 0.1  # one more position in a pass, relative to a one-position pass: a prior until measured
 
     # --- which arm ------------------------------------------------------------
     def step(self) -> None:
@@ -91,13 +112,13 @@ class DraftPolicy:
         return arm
 
     def ran(self, arm: str) -> None:
-        """The cycle ran `arm` instead (a context cycle with nothing to propose is a plain one)."""
-        if self._open is not None and arm in self.rate:
+        """The arm the cycle ran: the chosen one, or `context` when the context proposed drafts."""
+        if self._open is not None:
             self._open = (arm, self._open[1])
-        self.runs[arm] = self.runs.get(arm, 0) + 1
+        self.runs[arm] += 1
 
     def fallback(self) -> str:
-        """The arm for a cycle where the context proposes nothing: the best arm that does not need it."""
+        """The arm for a cycle where the context proposes nothing: the fastest arm that does not need it."""
         arms = [a for a in self.arms if a != "context"]
         if not self.adaptive:
             return arms[-1]
@@ -105,14 +126,22 @@ class DraftPolicy:
 
     def _pick(self) -> str:
         if not self.adaptive:
-            return self.arms[1]
+            return "context" if self.uses_context else self.arms[-1]
         for arm in self.arms:  # every arm gets a few runs before rates are compared
             if self.runs[arm] < self.warmup:
                 return arm
         best = max(self.arms, key=lambda a: self.rate[a] or 0.0)
-        if self.explore and self.cycles % self.explore == 0:  # now and then, the arm least recently favoured
+        if self._explored is not None:  # the last exploration's verdict
+            self._backoff = min(self._backoff + 1, MAX_BACKOFF) if self._explored != best else 0
+            self._explored = None
+        if best != self._best:
+            self._best, self._backoff = best, 0
+            self._next_explore = self.cycles + self.explore
+        if self.explore and self.cycles >= self._next_explore:
+            self._next_explore = self.cycles + self.explore * 2**self._backoff
             others = [a for a in self.arms if a != best]
-            return others[(self.cycles // self.explore) % len(others)]
+            self._explored = others[(self.cycles // self.explore) % len(others)]
+            return self._explored
         return best
 
     # --- how long a layer draft runs -----------------------------------------
@@ -137,6 +166,44 @@ class DraftPolicy:
             self._drafted[b] += 1
             self._accepted[b] += int(i < accepted)
 
+    def context_length(self, room: int) -> int:
+        """How many context tokens to propose (at most `room`): while the chance all are accepted pays for them."""
+        if not self.adaptive:
+            return room
+        reach, length = 1.0, 0
+        while length < room:
+            reach *= self._context_acceptance(length)
+            if reach < self.token_cost:
+                break
+            length += 1
+        return length
+
+    def _context_acceptance(self, position: int) -> float:
+        a = self._ctx_accepted[position] if position < len(self._ctx_accepted) else 0
+        d = self._ctx_drafted[position] if position < len(self._ctx_drafted) else 0
+        return (a + 2 * 0.6) / (d + 2)
+
+    def observe_context(self, proposed: int, accepted: int) -> None:
+        """A row's context draft of `proposed` tokens, of which the first `accepted` were accepted."""
+        for i in range(min(proposed, accepted + 1)):
+            while len(self._ctx_drafted) <= i:
+                self._ctx_drafted.append(0)
+                self._ctx_accepted.append(0)
+            self._ctx_drafted[i] += 1
+            self._ctx_accepted[i] += int(i < accepted)
+
+    def time_pass(self, width: int, seconds: float, decay: float = 0.98) -> None:
+        """A measured pass of the whole stack over `width` positions per row."""
+        w, t = float(width), float(seconds)
+        self._passes = [decay * old + new for old, new in zip(self._passes, (1.0, w, t, w * w, w * t))]
+        n, sw, st, sww, swt = self._passes
+        spread = sww - sw * sw / n
+        if spread > 1e-6 * n:  # widths vary enough for a slope
+            slope = (swt - sw * st / n) / spread
+            one = st / n + slope * (1.0 - sw / n)  # the line at width 1
+            if one > 0:
+                self.token_cost = max(slope, 0.0) / one
+
     def time_step(self, kind: str, seconds: float) -> None:
         """A measured draft step (draft layer + its head) or plain step (whole stack), in seconds."""
         old = self._step_seconds[kind]
@@ -147,9 +214,13 @@ class DraftPolicy:
 
     def to_json(self) -> dict:
         return {
-            "rates_steps_per_s": dict(self.rate),
-            "cycles_per_arm": dict(self.runs),
+            "rates_steps_per_s": {a: r for a, r in self.rate.items() if r is not None},
+            "cycles_per_arm": {a: n for a, n in self.runs.items() if n},
             "draft_cost": self.draft_cost,
+            "token_cost": self.token_cost,
+            "context_acceptance_by_position": [
+                {"position": i, "drafted": d, "accepted": a} for i, (a, d) in enumerate(zip(self._ctx_accepted, self._ctx_drafted))
+            ],
             "acceptance_by_confidence": [
                 {"bin": [b / BINS, (b + 1) / BINS], "drafted": d, "accepted": a}
                 for b, (a, d) in enumerate(zip(self._accepted, self._drafted))

@@ -18,13 +18,15 @@ row, starting from its fed token:
   one pass of the whole stack.
 - `plain`: the fed token alone through the whole stack (zero drafts).
 
-`DraftPolicy` (`cotexit.depth.adaptive`) picks the arm per cycle from
-measured rates. The agreeing prefix of each row's drafts is queued with its
+`DraftPolicy` (`cotexit.depth.adaptive`) picks the arm per cycle, the one
+that has measured fastest, and how many drafts it makes. The agreeing prefix of each row's drafts is queued with its
 full-stack logits. Rows accept different numbers of drafts, so the cache is
 kept per-row correct this way: every cycle first crops the cache to the
 loop's own columns, and a row that still had queued tokens feeds them again
-(as known tokens, verified again in the same pass) before its new drafts;
-columns past a row's accepted tokens are never read before the next crop. A
+(as known tokens, verified again in the same pass; a plain cycle gives them
+up instead, to cost what plain decoding costs) before its new drafts,
+which fill the cycle up to `max_draft` tokens after the fed one; columns past
+a row's accepted tokens are never read before the next crop. A
 fed token that differs from its row's queue (a sampled or forced token) drops
 that queue, so the engine never returns logits the full model would not.
 
@@ -150,10 +152,15 @@ class SpeculativeForward:
         arm = self.policy.choose()
         proposals = [[] for _ in rows]
         if arm == "context":
-            k = self.config.max_draft
-            proposals = [context_draft(row.history + kn[1:], self.config.ngram, k) for row, kn in zip(rows, known)]
+            room = [self.policy.context_length(1 + self.config.max_draft - len(kn)) for kn in known]
+            proposals = [
+                context_draft(row.history + kn[1:], self.config.ngram, k) if k > 0 else []
+                for row, kn, k in zip(rows, known, room)
+            ]
             if not any(proposals):
                 arm = self.policy.fallback()
+        if arm == "plain":  # zero drafts: the fed tokens alone, as plain decoding (queued tokens are given up)
+            known = [kn[:1] for kn in known]
         self.policy.ran(arm)
         began = time.perf_counter()
         if arm == "layer":
@@ -161,8 +168,11 @@ class SpeculativeForward:
         else:
             seqs, confidences = [kn + p for kn, p in zip(known, proposals)], None
             logits, states = self._whole_stack(seqs, mask, pos, cache, layers)
-        if arm == "plain" and all(len(s) == 1 for s in seqs):
-            self.policy.time_step("plain", time.perf_counter() - began)
+        if arm != "layer":
+            seconds = time.perf_counter() - began
+            self.policy.time_pass(max(len(s) for s in seqs), seconds)
+            if all(len(s) == 1 for s in seqs):
+                self.policy.time_step("plain", seconds)
         return self._accept(rows, seqs, known, confidences, arm, logits, states, mask.shape[1], cache, layers)
 
     def _whole_stack(self, seqs, mask, pos, cache, layers):
@@ -201,8 +211,8 @@ class SpeculativeForward:
             real = sum(j < len(s) for s in seqs)
             self.stats.blocks_run += real * e
             self.stats.exit_layer_sum += real * e
-            asking = [b for b, s in enumerate(seqs) if drafting[b] and j == len(s) - 1]
-            asking = [b for b in asking if len(confidences[b]) < self.config.max_draft]
+            room = 1 + self.config.max_draft  # the fed token, then known tokens and drafts
+            asking = [b for b, s in enumerate(seqs) if drafting[b] and j == len(s) - 1 and len(s) < room]
             if asking:
                 found = exit_stats(h[asking, 0, :], self._norm_weight, stack.model.lm_head.weight, eps=self._eps)
                 self.stats.head_evals += len(asking)
@@ -248,6 +258,7 @@ class SpeculativeForward:
             if arm == "context":
                 self.stats.drafted_context += drafted
                 self.stats.accepted_context += accepted
+                self.policy.observe_context(drafted, accepted)
             if confidences is not None and confidences[b]:
                 self.policy.observe(confidences[b], accepted)
             for j in range(1, agree + 1):

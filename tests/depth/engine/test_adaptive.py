@@ -40,8 +40,17 @@ def test_the_faster_arm_runs_and_the_slower_is_still_explored():
 def test_plain_wins_when_drafting_does_not_pay():
     clock = FakeClock()
     policy = DraftPolicy("auto", draft_cost=0.5, explore=10, clock=clock)
-    chosen = drive(policy, clock, {"plain": 1.0, "layer": 3.0, "context": 2.0}, 100)
-    assert chosen[20:].count("plain") >= 0.8 * len(chosen[20:])
+    chosen = drive(policy, clock, {"plain": 1.0, "layer": 3.0, "context": 2.0}, 300)
+    assert chosen[30:].count("plain") >= 0.9 * len(chosen[30:])
+
+
+def test_exploring_a_losing_arm_backs_off():
+    clock = FakeClock()
+    policy = DraftPolicy("layer", draft_cost=0.5, explore=4, clock=clock)
+    chosen = drive(policy, clock, {"plain": 1.0, "layer": 2.0}, 400)
+    tries = [i for i, arm in enumerate(chosen) if arm == "layer" and i > 10]
+    gaps = [b - a for a, b in zip(tries, tries[1:])]
+    assert gaps[-1] == 4 * 2**4 and gaps[0] < gaps[-1]  # explored less and less often, up to the cap
 
 
 def test_a_context_cycle_with_nothing_to_propose_counts_for_the_arm_that_ran():
@@ -86,14 +95,32 @@ def test_measured_step_times_replace_the_flop_prior():
     assert policy.draft_cost == pytest.approx(0.2)
 
 
-def test_fixed_policy_always_drafts_its_own_arm():
+def test_fixed_policy_always_drafts_from_its_own_source():
     policy = DraftPolicy("auto", draft_cost=0.9, adaptive=False)
     assert {policy.choose() for _ in range(40)} == {"context"}
-    assert policy.fallback() == "layer" and policy.keep_drafting(0.0)
+    assert policy.fallback() == "layer" and policy.keep_drafting(0.0) and policy.context_length(7) == 7
     assert DraftPolicy("context", draft_cost=0.9, adaptive=False).fallback() == "plain"
+    assert DraftPolicy("layer", draft_cost=0.9, adaptive=False).choose() == "layer"
 
 
 @pytest.mark.parametrize("bad", [dict(drafter="ngram", draft_cost=0.5), dict(drafter="layer", draft_cost=0.0)])
 def test_bad_policy_settings_are_named(bad):
     with pytest.raises(ValueError, match="drafter|draft_cost"):
         DraftPolicy(bad.pop("drafter"), **bad)
+
+
+def test_pass_times_give_the_cost_of_one_more_position():
+    policy = DraftPolicy("context", draft_cost=0.5)
+    for width in (1, 3, 5, 1, 7, 2):
+        policy.time_pass(width, 0.010 + 0.002 * (width - 1))  # 10 ms for one position, 2 ms per extra one
+    assert policy.token_cost == pytest.approx(0.2)
+
+
+def test_context_drafts_are_as_long_as_their_acceptance_pays_for():
+    policy = DraftPolicy("context", draft_cost=0.5)
+    policy.token_cost = 0.2
+    for _ in range(40):
+        policy.observe_context(proposed=6, accepted=2)  # the first two positions always hold, the third never
+    assert policy.context_length(6) == 2
+    policy.token_cost = 0.0  # positions cost nothing (a GPU's pass): propose all the room there is
+    assert policy.context_length(6) == 6

@@ -1,0 +1,248 @@
+"""Exact layer exit side by side with what users would pick instead, on the same prompts, in one process.
+
+Arms (each decodes greedily, `--max-new-tokens` per prompt, same end-of-sequence tokens):
+- `generate`: transformers `generate()`, plain greedy: the baseline every ratio is against;
+- `generate-early-exit-E`: transformers' self-speculative early exit (`assistant_early_exit=E`, drafts
+  from layer E; batch 1 only, as transformers allows);
+- `generate-prompt-lookup`: transformers' prompt-lookup decoding (`prompt_lookup_num_tokens`; batch 1 only);
+- `cotexit-plain`: cotexit's decode loop, every layer;
+- `cotexit-exact-D`: cotexit exact layer exit with drafter D (`layer`, `context`, `auto`), online draft policy;
+- `cotexit-exact-D-fixed` (with `--fixed`): the same with the fixed schedule (always `--max-draft` drafts).
+
+    python eval/speculative/bench_speculative.py --model toy --suite arith --limit 24 --batch-size 1
+    python eval/speculative/bench_speculative.py --model smollm2-135m --suite gsm8k --limit 16 --batch-size 1 --early-exit 8,16,24
+
+Every batch of prompts runs through every arm in turn, the order rotating from batch to batch, so a
+shared machine's slow drifts hit all arms alike. Each arm's text is compared with `generate`'s, row by
+row. Reported per arm: tokens per second, the speedup against `generate` (total time over all batches,
+with a bootstrap 95% interval over batches), rows with the same text, and for cotexit exact the drafts
+proposed and accepted per source and what its draft policy measured. Also reported: the acceptance of
+context drafts alone on the model's own greedy text (`generate`'s), as tokens per verification pass,
+computed by replaying prompt lookup over that text with `--max-draft` drafts.
+
+cotexit arms run without cue watching (`watch_cues=False`): this measures engines; what the length-exit
+controller costs is `eval/overhead/`. Results go to `--out` (JSON) and a bar chart next to it (PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from cotexit.benchmarks.loading import load_problems
+from cotexit.benchmarks.prompts import build_prompt
+from cotexit.benchmarks.provenance import provenance
+from cotexit.depth.config import LayerExitConfig
+from cotexit.depth.drafters import context_draft
+from cotexit.depth.speculative import SpeculativeForward
+from cotexit.engines.eos import eos_ids
+from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.models import chat_prompt, load_model
+
+Arm = Callable[[list[str]], list[list[int]]]  # prompts -> generated token ids per row (through the first EOS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="toy")
+    parser.add_argument("--suite", default="arith")
+    parser.add_argument("--limit", type=int, default=24)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--draft-layer", type=int, help="cotexit's draft layer (default: a quarter of the layers)")
+    parser.add_argument("--max-draft", type=int, default=6, help="cotexit: the most drafts per cycle (default: 6)")
+    parser.add_argument("--ngram", type=int, default=3)
+    parser.add_argument("--drafters", default="layer,context,auto")
+    parser.add_argument("--fixed", action="store_true", help="also run each drafter with the fixed schedule")
+    parser.add_argument("--early-exit", default=None, help="comma-separated E for `assistant_early_exit` (default: N/4, N/2)")
+    parser.add_argument("--lookup-tokens", type=int, default=10, help="`prompt_lookup_num_tokens` (default: 10)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", required=True, help="results JSON; the plot goes next to it")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    lm = load_model(args.model, device="cpu")
+    model, tok = lm.model, lm.tokenizer
+    n_layers = int(model.config.num_hidden_layers)
+    draft_layer = args.draft_layer or max(1, n_layers // 4)
+    early_exits = [int(e) for e in args.early_exit.split(",")] if args.early_exit else sorted({max(1, n_layers // 4), n_layers // 2})
+    problems = load_problems(args.suite, None, args.limit)
+    prompts = [chat_prompt(tok, build_prompt(p)) for p in problems]
+    batches = [prompts[i : i + args.batch_size] for i in range(0, len(prompts), args.batch_size)]
+    stops = sorted(eos_ids(model, tok))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
+
+    arms: dict[str, Arm] = {"generate": hf_arm(model, tok, args.max_new_tokens, stops, pad)}
+    if args.batch_size == 1:
+        for e in early_exits:
+            arms[f"generate-early-exit-{e}"] = hf_arm(model, tok, args.max_new_tokens, stops, pad, assistant_early_exit=e)
+        arms["generate-prompt-lookup"] = hf_arm(
+            model, tok, args.max_new_tokens, stops, pad, prompt_lookup_num_tokens=args.lookup_tokens
+        )
+    decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
+    arms["cotexit-plain"] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False))
+    engines: dict[str, SpeculativeForward] = {}
+    for drafter in args.drafters.split(","):
+        for adaptive in (True, False) if args.fixed else (True,):
+            name = f"cotexit-exact-{drafter}" + ("" if adaptive else "-fixed")
+            config = LayerExitConfig(
+                mode="exact", draft_layer=draft_layer, max_draft=args.max_draft, drafter=drafter, ngram=args.ngram, adaptive=adaptive
+            )
+            engines[name] = SpeculativeForward(model, config)
+            arms[name] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False, step_forward=engines[name]))
+
+    names = list(arms)
+    seconds = {name: [] for name in names}  # per batch
+    texts: dict[str, list[list[int]]] = {name: [] for name in names}
+    arms["generate"](batches[0][:1])  # warm-up, untimed
+    for b, batch in enumerate(batches):
+        order = names[b % len(names) :] + names[: b % len(names)]
+        for name in order:
+            began = time.perf_counter()
+            out = arms[name](batch)
+            seconds[name].append(time.perf_counter() - began)
+            texts[name] += out
+        print(f"batch {b + 1}/{len(batches)}: " + " ".join(f"{n}={seconds[n][-1]:.2f}s" for n in names), file=sys.stderr, flush=True)
+
+    reference = texts["generate"]
+    tokens = sum(len(t) for t in reference)
+    results: dict[str, Any] = {}
+    for name in names:
+        total = sum(seconds[name])
+        results[name] = {
+            "seconds": total,
+            "tokens_per_s": tokens / total,
+            "speedup": sum(seconds["generate"]) / total,
+            "speedup_ci95": bootstrap_ratio(seconds["generate"], seconds[name]),
+            "same_text_rows": sum(a == b for a, b in zip(texts[name], reference)),
+            "rows": len(reference),
+        }
+        if name in engines:
+            stats = engines[name].stats
+            results[name] |= {
+                "drafted_layer": stats.drafted - stats.drafted_context,
+                "accepted_layer": stats.accepted - stats.accepted_context,
+                "drafted_context": stats.drafted_context,
+                "accepted_context": stats.accepted_context,
+                "blocks_per_token": stats.mean_layers_per_token,
+                "draft_policy": engines[name].policy.to_json(),
+            }
+    prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    report = {
+        "command": "python " + " ".join(sys.argv),
+        **provenance(vars(args), {"suite": args.suite, "problems": len(prompts)}),
+        "model": args.model,
+        "layers": n_layers,
+        "draft_layer": draft_layer,
+        "batch_size": args.batch_size,
+        "generated_tokens": tokens,
+        "arms": results,
+        "context_drafts_alone": {
+            f"k={k}": context_replay(prompt_ids, reference, args.ngram, k) for k in sorted({args.max_draft, args.lookup_tokens})
+        },
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, out.with_suffix(".png"))
+    width = max(len(n) for n in names)
+    for name in names:
+        r = results[name]
+        lo, hi = r["speedup_ci95"]
+        print(f"{name:<{width}}  {r['tokens_per_s']:7.1f} tok/s  {r['speedup']:.2f}x [{lo:.2f}, {hi:.2f}]  same text {r['same_text_rows']}/{r['rows']}")
+    print(f"results: {out}")
+
+
+def hf_arm(model, tok, max_new: int, stops: list[int], pad: int, **extra) -> Arm:
+    def arm(prompts: list[str]) -> list[list[int]]:
+        tok.padding_side = "left"
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            out = model.generate(
+                **enc, max_new_tokens=max_new, do_sample=False, eos_token_id=stops, pad_token_id=pad, **extra
+            )
+        return [until_eos(row.tolist(), stops) for row in out[:, enc["input_ids"].shape[1] :]]
+
+    return arm
+
+
+def cotexit_arm(decoder: Decoder) -> Arm:
+    stops = set(decoder.eos_ids)
+
+    def arm(prompts: list[str]) -> list[list[int]]:
+        return [until_eos(r.token_ids, stops) for r in decoder.generate(prompts)]
+
+    return arm
+
+
+def until_eos(ids: list[int], stops) -> list[int]:
+    for i, t in enumerate(ids):
+        if t in stops:
+            return ids[: i + 1]
+    return ids
+
+
+def context_replay(prompt_ids: list[list[int]], generated: list[list[int]], ngram: int, k: int) -> dict[str, float]:
+    """Prompt lookup replayed over each row's own text: tokens gained per verification pass."""
+    passes = produced = drafted = accepted = 0
+    for prompt, gen in zip(prompt_ids, generated):
+        i = 0  # gen[i] is the token fed next
+        while i < len(gen):
+            proposal = context_draft(list(prompt) + gen[: i + 1], ngram, k)
+            agree = 0
+            while agree < len(proposal) and i + 1 + agree < len(gen) and proposal[agree] == gen[i + 1 + agree]:
+                agree += 1
+            passes += 1
+            drafted += len(proposal)
+            accepted += agree
+            step = agree + 1
+            produced += min(step, len(gen) - i)
+            i += step
+    return {
+        "tokens_per_pass": produced / passes if passes else 0.0,
+        "drafted": drafted,
+        "accepted": accepted,
+        "acceptance": accepted / drafted if drafted else None,
+    }
+
+
+def bootstrap_ratio(base: list[float], arm: list[float], draws: int = 2000) -> list[float]:
+    rng = random.Random(0)
+    ratios = []
+    for _ in range(draws):
+        picks = [rng.randrange(len(base)) for _ in base]
+        ratios.append(sum(base[i] for i in picks) / sum(arm[i] for i in picks))
+    ratios.sort()
+    return [ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]]
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["arms"])
+    speed = [report["arms"][n]["speedup"] for n in names]
+    lo = [s - report["arms"][n]["speedup_ci95"][0] for s, n in zip(speed, names)]
+    hi = [report["arms"][n]["speedup_ci95"][1] - s for s, n in zip(speed, names)]
+    colors = ["tab:gray" if n.startswith("generate") else ("tab:blue" if "exact" in n else "tab:olive") for n in names]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4))
+    ax.barh(names[::-1], speed[::-1], xerr=[lo[::-1], hi[::-1]], color=colors[::-1])
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xlabel("speedup against transformers generate() plain (greedy, same prompts)")
+    ax.set_title(f"{report['model']} · {report['config']['suite']} · batch {report['batch_size']} · {report['device']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
