@@ -37,7 +37,11 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     depth.add_argument("--exit-layers", help="comma-separated exit points (layers 1..N-1)")
     depth.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
     depth.add_argument("--exit-threshold", type=float, default=0.9, help="confidence needed to exit (default: 0.9)")
-    depth.add_argument("--draft-layer", type=int, help="exact mode: the layer drafts come from")
+    depth.add_argument(
+        "--draft-layer", type=_layer_list,
+        help="exact mode: the layer drafts come from, or several (E1,E2,...): each is tried and the one measured "
+        "fastest drafts (default: the first exit point)",
+    )
     depth.add_argument("--max-draft", type=int, default=4, help="exact mode: the most tokens drafted per cycle (default: 4)")
     depth.add_argument(
         "--drafter", choices=["layer", "context", "auto"], default="layer",
@@ -53,6 +57,14 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     )
     depth.add_argument("--ngram", type=int, default=3, help="exact mode, context drafts: the longest tail matched (default: 3)")
     depth.add_argument("--depth-artifact", help="propagate mode: exit points, measure and threshold from `calibrate-depth`")
+
+
+def _layer_list(text: str) -> tuple[int, ...]:
+    try:
+        layers = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a layer number or a comma-separated list of them, got {text!r}")
+    return layers
 
 
 def depth_artifact_config(folder: str) -> LayerExitConfig:
@@ -102,7 +114,8 @@ def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
         every=every if not points else None,
         points=points,
         thresholds=(args.exit_threshold,),
-        draft_layer=args.draft_layer,
+        draft_layer=args.draft_layer[0] if args.draft_layer and len(args.draft_layer) == 1 else None,
+        draft_layers=args.draft_layer if args.draft_layer and len(args.draft_layer) > 1 else (),
         max_draft=args.max_draft,
         drafter=args.drafter,
         ngram=args.ngram,

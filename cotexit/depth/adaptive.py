@@ -15,6 +15,10 @@ here can change the output; it decides only how fast the output comes.
   (up to 16 times) each time the tried arm is still slower, and restarts
   when the fastest arm changes. With `plain` always an arm, the engine is
   never meaningfully slower than plain decoding.
+- Which draft layer: each candidate draft layer E is an arm of its own
+  (`layer:E`, with its own acceptance counts and step cost), so the layer
+  drafts come from is the one measured fastest on this model and text,
+  rather than one picked by hand.
 - How long a layer draft runs: the draft layer's top-1 probability is mapped
   to the probability that the full stack accepts the token (online counts per
   confidence bin, starting from the confidence itself), and drafting goes on
@@ -45,7 +49,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-ARMS = {"layer": ("plain", "layer"), "context": ("plain", "context"), "auto": ("plain", "context", "layer")}
+DRAFTERS = ("layer", "context", "auto")
 MAX_BACKOFF = 4  # exploration interval: `explore` * 2**k, k <= MAX_BACKOFF
 BINS = 10
 
@@ -55,22 +59,27 @@ class DraftPolicy:
         self,
         drafter: str,
         *,
-        draft_cost: float,
+        draft_cost: float | dict[int, float],
         explore: int = 16,
         warmup: int = 2,
         alpha: float = 0.2,
         clock: Callable[[], float] = time.perf_counter,
         adaptive: bool = True,
     ) -> None:
-        if drafter not in ARMS:
-            raise ValueError(f"drafter must be one of {', '.join(ARMS)}, got {drafter!r}")
-        if not 0.0 < draft_cost:
-            raise ValueError(f"draft_cost must be > 0, got {draft_cost}")
-        self.arms = ARMS[drafter]
+        if drafter not in DRAFTERS:
+            raise ValueError(f"drafter must be one of {', '.join(DRAFTERS)}, got {drafter!r}")
+        # per candidate draft layer E, the cost of one draft step relative to one plain step: a prior (from FLOPs)
+        # until both are measured; a bare number is layer 0's (a caller with one draft layer it need not name)
+        costs = dict(draft_cost) if isinstance(draft_cost, dict) else {0: float(draft_cost)}
+        if not costs or any(not 0.0 < c for c in costs.values()):
+            raise ValueError(f"draft_cost must be > 0 for every draft layer, got {draft_cost}")
+        self.layers = tuple(sorted(costs))
+        layer_arms = tuple(layer_arm(e) for e in self.layers) if drafter != "context" else ()
+        self.arms = ("plain",) + (("context",) if drafter != "layer" else ()) + layer_arms
         self.uses_context = "context" in self.arms
         self.adaptive = adaptive  # False: always the drafter's own source, drafts always `max_draft` long
         self.explore, self.warmup, self.alpha, self.clock = explore, warmup, alpha, clock
-        kinds = ("plain", "context", "layer")
+        kinds = ("plain", "context") + tuple(layer_arm(e) for e in self.layers)
         self.rate: dict[str, float | None] = {arm: None for arm in kinds}  # loop steps per second (EMA)
         self.runs: dict[str, int] = {arm: 0 for arm in kinds}
         self.cycles = 0
@@ -80,12 +89,12 @@ class DraftPolicy:
         self._next_explore = explore
         self._explored: str | None = None  # the arm an exploration ran, judged when its rate comes in
         self._steps = 0  # loop steps since that cycle started
-        # the cost of one draft step relative to one plain step: a prior (from FLOPs) until both are measured
-        self.draft_cost = float(draft_cost)
-        self._step_seconds: dict[str, float | None] = {"draft": None, "plain": None}
-        # acceptance per confidence bin: (accepted, drafted), with the bin's own confidence as a prior of weight 2
-        self._accepted = [0] * BINS
-        self._drafted = [0] * BINS
+        self.draft_cost = costs
+        self._draft_seconds: dict[int, float | None] = {e: None for e in self.layers}
+        self._plain_seconds: float | None = None
+        # per draft layer, acceptance per confidence bin: (accepted, drafted), the bin's own confidence a prior of weight 2
+        self._accepted = {e: [0] * BINS for e in self.layers}
+        self._drafted = {e: [0] * BINS for e in self.layers}
         # context drafts: acceptance per position in the draft, and pass time against pass width
         self._ctx_accepted: list[int] = []
         self._ctx_drafted: list[int] = []
@@ -121,12 +130,12 @@ class DraftPolicy:
         """The arm for a cycle where the context proposes nothing: the fastest arm that does not need it."""
         arms = [a for a in self.arms if a != "context"]
         if not self.adaptive:
-            return arms[-1]
+            return arms[1] if len(arms) > 1 else arms[0]  # the first draft layer, or plain
         return max(arms, key=lambda a: self.rate[a] if self.rate[a] is not None else float("inf"))
 
     def _pick(self) -> str:
         if not self.adaptive:
-            return "context" if self.uses_context else self.arms[-1]
+            return "context" if self.uses_context else self.arms[1]
         for arm in self.arms:  # every arm gets a few runs before rates are compared
             if self.runs[arm] < self.warmup:
                 return arm
@@ -145,26 +154,26 @@ class DraftPolicy:
         return best
 
     # --- how long a layer draft runs -----------------------------------------
-    def acceptance(self, confidence: float) -> float:
-        """Estimated probability that the full stack accepts a draft the draft layer gave `confidence`."""
+    def acceptance(self, confidence: float, layer: int = 0) -> float:
+        """Estimated probability that the full stack accepts a draft that draft layer `layer` gave `confidence`."""
         b = _bin(confidence)
         prior = (b + 0.5) / BINS
-        return (self._accepted[b] + 2 * prior) / (self._drafted[b] + 2)
+        return (self._accepted[layer][b] + 2 * prior) / (self._drafted[layer][b] + 2)
 
-    def keep_drafting(self, all_accepted: float) -> bool:
+    def keep_drafting(self, all_accepted: float, layer: int = 0) -> bool:
         """Whether a draft whose whole cycle is accepted with probability `all_accepted` is worth its step."""
-        return not self.adaptive or all_accepted >= self.draft_cost
+        return not self.adaptive or all_accepted >= self.draft_cost[layer]
 
-    def observe(self, confidences: Sequence[float], accepted: int) -> None:
-        """A cycle's drafts (their confidences, in order) and how many the full stack accepted in a row.
+    def observe(self, confidences: Sequence[float], accepted: int, layer: int = 0) -> None:
+        """A cycle's drafts from `layer` (their confidences, in order) and how many the full stack accepted in a row.
 
         Only drafts whose predecessors were all accepted tell the conditional acceptance: the accepted ones
         and the first rejected one.
         """
         for i, c in enumerate(confidences[: accepted + 1]):
             b = _bin(c)
-            self._drafted[b] += 1
-            self._accepted[b] += int(i < accepted)
+            self._drafted[layer][b] += 1
+            self._accepted[layer][b] += int(i < accepted)
 
     def context_length(self, room: int) -> int:
         """How many context tokens to propose (at most `room`): while the chance all are accepted pays for them."""
@@ -204,29 +213,44 @@ class DraftPolicy:
             if one > 0:
                 self.token_cost = max(slope, 0.0) / one
 
-    def time_step(self, kind: str, seconds: float) -> None:
-        """A measured draft step (draft layer + its head) or plain step (whole stack), in seconds."""
-        old = self._step_seconds[kind]
-        self._step_seconds[kind] = seconds if old is None else (1 - self.alpha) * old + self.alpha * seconds
-        draft, plain = self._step_seconds["draft"], self._step_seconds["plain"]
-        if draft is not None and plain is not None:
-            self.draft_cost = draft / plain
+    def time_step(self, kind: str, seconds: float, layer: int = 0) -> None:
+        """A measured draft step (blocks 1..`layer` + its head) or plain step (whole stack), in seconds."""
+        if kind == "plain":
+            self._plain_seconds = _ema(self._plain_seconds, seconds, self.alpha)
+        else:
+            self._draft_seconds[layer] = _ema(self._draft_seconds[layer], seconds, self.alpha)
+        if self._plain_seconds is not None:
+            for e, draft in self._draft_seconds.items():
+                if draft is not None:
+                    self.draft_cost[e] = draft / self._plain_seconds
 
     def to_json(self) -> dict:
         return {
             "rates_steps_per_s": {a: r for a, r in self.rate.items() if r is not None},
             "cycles_per_arm": {a: n for a, n in self.runs.items() if n},
-            "draft_cost": self.draft_cost,
+            "draft_cost": {str(e): c for e, c in self.draft_cost.items()},
             "token_cost": self.token_cost,
             "context_acceptance_by_position": [
                 {"position": i, "drafted": d, "accepted": a} for i, (a, d) in enumerate(zip(self._ctx_accepted, self._ctx_drafted))
             ],
-            "acceptance_by_confidence": [
-                {"bin": [b / BINS, (b + 1) / BINS], "drafted": d, "accepted": a}
-                for b, (a, d) in enumerate(zip(self._accepted, self._drafted))
-                if d
-            ],
+            "acceptance_by_confidence": {
+                str(e): [
+                    {"bin": [b / BINS, (b + 1) / BINS], "drafted": d, "accepted": a}
+                    for b, (a, d) in enumerate(zip(self._accepted[e], self._drafted[e]))
+                    if d
+                ]
+                for e in self.layers
+            },
         }
+
+
+def layer_arm(layer: int) -> str:
+    """The arm drafting from layer `layer` ("layer" when there is one draft layer, unnamed)."""
+    return "layer" if layer == 0 else f"layer:{layer}"
+
+
+def _ema(old: float | None, new: float, alpha: float) -> float:
+    return new if old is None else (1 - alpha) * old + alpha * new
 
 
 def _bin(confidence: float) -> int:

@@ -26,8 +26,10 @@ class LayerExitConfig:
     """
     >>> LayerExitConfig(every=2).exit_points(8)
     (2, 4, 6)
-    >>> LayerExitConfig(mode="exact", draft_layer=3, max_draft=4).draft_layer
-    3
+    >>> LayerExitConfig(mode="exact", draft_layer=3, max_draft=4).draft(8)
+    (3,)
+    >>> LayerExitConfig(mode="exact", draft_layers=(4, 2)).draft(8)
+    (2, 4)
     """
 
     mode: Mode = "propagate"
@@ -36,6 +38,7 @@ class LayerExitConfig:
     points: tuple[int, ...] = ()
     thresholds: tuple[float, ...] = (0.9,)  # one for all exit points, or one per exit point
     draft_layer: int | None = None  # exact mode: the layer drafts exit from (default: the first exit point)
+    draft_layers: tuple[int, ...] = ()  # exact mode: candidate draft layers, chosen between online by measured speed
     max_draft: int = 4
     drafter: Drafter = "layer"  # exact mode: where drafts come from
     ngram: int = 3  # context drafts: the longest tail matched
@@ -44,11 +47,14 @@ class LayerExitConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", tuple(int(p) for p in self.points))
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+        object.__setattr__(self, "draft_layers", tuple(int(e) for e in self.draft_layers))
         if self.mode not in ("propagate", "exact"):
             raise ValueError(f"layer-exit mode must be 'propagate' or 'exact', got {self.mode!r}")
         if self.measure not in ("softmax", "margin", "saturation"):
             raise ValueError(f"confidence measure must be softmax, margin or saturation, got {self.measure!r}")
-        if (self.every is None) == (not self.points) and self.draft_layer is None:
+        if self.draft_layers and self.draft_layer is not None:
+            raise ValueError("give one draft layer (draft_layer) or candidates (draft_layers), not both")
+        if (self.every is None) == (not self.points) and self.draft_layer is None and not self.draft_layers:
             raise ValueError("give exit points either as every=K or as points=(...), not both and not neither")
         if self.every is not None and self.every < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
@@ -66,6 +72,8 @@ class LayerExitConfig:
             points = self.points
         elif self.every is not None:
             points = tuple(range(self.every, num_layers, self.every))
+        elif self.draft_layers:
+            points = self.draft_layers
         else:
             points = (int(self.draft_layer),)
         bad = [p for p in points if not 1 <= p < num_layers]
@@ -80,19 +88,28 @@ class LayerExitConfig:
         values = self.thresholds * len(points) if len(self.thresholds) == 1 else self.thresholds
         return dict(zip(points, values))
 
-    def draft(self, num_layers: int) -> int:
-        layer = self.draft_layer if self.draft_layer is not None else self.exit_points(num_layers)[0]
-        if not 1 <= layer < num_layers:
-            raise ValueError(f"draft_layer must be in 1..{num_layers - 1}, got {layer}")
-        return layer
+    def draft(self, num_layers: int) -> tuple[int, ...]:
+        """The candidate draft layers: `draft_layers`, else `draft_layer`, else the first exit point."""
+        if self.draft_layers:
+            layers = tuple(sorted(set(self.draft_layers)))
+        else:
+            layers = (self.draft_layer if self.draft_layer is not None else self.exit_points(num_layers)[0],)
+        bad = [e for e in layers if not 1 <= e < num_layers]
+        if bad:
+            raise ValueError(f"draft layers must be in 1..{num_layers - 1}, got {bad}")
+        return layers
 
     def to_json(self) -> dict[str, Any]:
         """The config as JSON; `drafter` and `ngram` only when the drafter is not the layer, `adaptive` only when
-        off (what configs written before they existed meant), so recorded settings and certified depth settings
+        off, `draft_layers` only when given (what configs written before they existed meant), so recorded settings and certified depth settings
         keep comparing equal. Neither changes what exact mode outputs."""
         out = asdict(self)
         if self.drafter == "layer":
             del out["drafter"], out["ngram"]
         if self.adaptive:
             del out["adaptive"]
+        if not self.draft_layers:
+            del out["draft_layers"]
+        else:
+            out["draft_layers"] = list(self.draft_layers)
         return out

@@ -7,7 +7,7 @@ of its row's queue is answered from the queue without computing anything.
 When some row's queue is empty, one draft-and-verify cycle runs for every
 row, starting from its fed token:
 
-- `layer` drafts: the fed token runs blocks 1..E; the draft layer's top-1
+- `layer:E` drafts: the fed token runs blocks 1..E; the draft layer's top-1
   token (final norm + LM head through the fused exit-statistics kernel,
   `cotexit.depth.kernels`) is the next draft, which runs blocks 1..E in turn,
   and so on while `DraftPolicy` judges the next draft worth its step. Then
@@ -19,7 +19,9 @@ row, starting from its fed token:
 - `plain`: the fed token alone through the whole stack (zero drafts).
 
 `DraftPolicy` (`cotexit.depth.adaptive`) picks the arm per cycle, the one
-that has measured fastest, and how many drafts it makes. The agreeing prefix of each row's drafts is queued with its
+that has measured fastest, and how many drafts it makes. With several
+candidate draft layers (`draft_layers`) each is an arm of its own, so the
+layer drafts come from is chosen per model and text by measured speed. The agreeing prefix of each row's drafts is queued with its
 full-stack logits. Rows accept different numbers of drafts, so the cache is
 kept per-row correct this way: every cycle first crops the cache to the
 loop's own columns, and a row that still had queued tokens feeds them again
@@ -72,18 +74,19 @@ class SpeculativeForward:
             raise ValueError(f"SpeculativeForward needs mode='exact', got {config.mode!r}")
         self.stack = LayerStack(model)
         self.config = config
-        self.draft_layer = config.draft(self.stack.num_layers)
+        self.draft_layers = config.draft(self.stack.num_layers)
         self.stats = DepthStats(self.stack.num_layers)
-        self.policy = policy or DraftPolicy(config.drafter, draft_cost=self._flop_cost(), adaptive=config.adaptive)
+        costs = {e: self._flop_cost(e) for e in self.draft_layers}
+        self.policy = policy or DraftPolicy(config.drafter, draft_cost=costs, adaptive=config.adaptive)
         self._rows: weakref.WeakKeyDictionary[Any, list[_Row]] = weakref.WeakKeyDictionary()
         norm = self.stack.inner.norm
         self._norm_weight, self._eps = norm.weight, float(norm.variance_epsilon)
 
-    def _flop_cost(self) -> float:
-        """A draft step relative to a plain step by FLOPs: the prior until both are timed."""
+    def _flop_cost(self, layer: int) -> float:
+        """A draft step from `layer` relative to a plain step by FLOPs: the prior until both are timed."""
         attn, mlp = block_flops(self.stack.model.config, context=256)
         head = head_flops(self.stack.model.config)
-        return (self.draft_layer * (attn + mlp) + head) / (self.stack.num_layers * (attn + mlp) + head)
+        return (layer * (attn + mlp) + head) / (self.stack.num_layers * (attn + mlp) + head)
 
     def select_rows(self, cache: Any, index: torch.Tensor) -> None:
         """Rows `index` of the batch on `cache` carry on (the loop dropped the others)."""
@@ -163,17 +166,18 @@ class SpeculativeForward:
             known = [kn[:1] for kn in known]
         self.policy.ran(arm)
         began = time.perf_counter()
-        if arm == "layer":
-            seqs, confidences, logits, states = self._draft_from_layer(known, mask, pos, cache, layers)
+        if arm.startswith("layer"):
+            layer = int(arm.split(":")[1])
+            seqs, confidences, logits, states = self._draft_from_layer(known, layer, mask, pos, cache, layers)
         else:
+            layer = None
             seqs, confidences = [kn + p for kn, p in zip(known, proposals)], None
             logits, states = self._whole_stack(seqs, mask, pos, cache, layers)
-        if arm != "layer":
             seconds = time.perf_counter() - began
             self.policy.time_pass(max(len(s) for s in seqs), seconds)
             if all(len(s) == 1 for s in seqs):
                 self.policy.time_step("plain", seconds)
-        return self._accept(rows, seqs, known, confidences, arm, logits, states, mask.shape[1], cache, layers)
+        return self._accept(rows, seqs, known, confidences, arm, layer, logits, states, mask.shape[1], cache, layers)
 
     def _whole_stack(self, seqs, mask, pos, cache, layers):
         """Every row's sequence through all blocks in one pass: (logits (B, T, V), N+1 states (B, T, H) or None)."""
@@ -189,9 +193,9 @@ class SpeculativeForward:
         self.stats.head_evals += real
         return self.stack.head(out).float(), states
 
-    def _draft_from_layer(self, known, mask, pos, cache, layers):
-        """Drafts from layer E, one position per step for every row, then blocks E+1..N verify all at once."""
-        stack, e, n = self.stack, self.draft_layer, self.stack.num_layers
+    def _draft_from_layer(self, known, e, mask, pos, cache, layers):
+        """Drafts from layer `e`, one position per step for every row, then blocks e+1..N verify all at once."""
+        stack, n = self.stack, self.stack.num_layers
         seqs = [list(kn) for kn in known]
         confidences: list[list[float]] = [[] for _ in seqs]
         drafting = [True] * len(seqs)
@@ -217,13 +221,13 @@ class SpeculativeForward:
                 found = exit_stats(h[asking, 0, :], self._norm_weight, stack.model.lm_head.weight, eps=self._eps)
                 self.stats.head_evals += len(asking)
                 for b, token, conf in zip(asking, found.argmax.tolist(), found.top1_prob.tolist()):
-                    chance = reach[b] * self.policy.acceptance(conf)
-                    if self.policy.keep_drafting(chance):
+                    chance = reach[b] * self.policy.acceptance(conf, e)
+                    if self.policy.keep_drafting(chance, e):
                         seqs[b].append(token)
                         confidences[b].append(conf)
                         reach[b] = chance
                 if j == 0:
-                    self.policy.time_step("draft", time.perf_counter() - began)
+                    self.policy.time_step("draft", time.perf_counter() - began, e)
             for b, s in enumerate(seqs):
                 drafting[b] = drafting[b] and len(s) > j + 1
             if all(len(s) <= j + 1 for s in seqs):
@@ -242,7 +246,7 @@ class SpeculativeForward:
             states = [torch.cat([s[i] for s in early_states], dim=1) for i in range(e + 1)] + late
         return seqs, confidences, stack.head(out).float(), states
 
-    def _accept(self, rows, seqs, known, confidences, arm, logits, states, columns, cache, layers) -> StepOutput:
+    def _accept(self, rows, seqs, known, confidences, arm, layer, logits, states, columns, cache, layers) -> StepOutput:
         """Keep each row's agreeing prefix; answer the fed tokens; queue the rest with their full-stack logits."""
         hidden_states = self.stack.hidden_states(states) if layers else None
         predicted = logits.argmax(-1).tolist()  # (B, T): the full stack's next token after each position
@@ -260,7 +264,7 @@ class SpeculativeForward:
                 self.stats.accepted_context += accepted
                 self.policy.observe_context(drafted, accepted)
             if confidences is not None and confidences[b]:
-                self.policy.observe(confidences[b], accepted)
+                self.policy.observe(confidences[b], accepted, layer)
             for j in range(1, agree + 1):
                 hidden = {l: hidden_states[l][b, j] for l in layers} if layers else None
                 row.queue.append(_Verified(seq[j], logits[b, j], hidden))

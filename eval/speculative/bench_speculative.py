@@ -6,8 +6,10 @@ Arms (each decodes greedily, `--max-new-tokens` per prompt, same end-of-sequence
   from layer E; batch 1 only, as transformers allows);
 - `generate-prompt-lookup`: transformers' prompt-lookup decoding (`prompt_lookup_num_tokens`; batch 1 only);
 - `cotexit-plain`: cotexit's decode loop, every layer;
-- `cotexit-exact-D`: cotexit exact layer exit with drafter D (`layer`, `context`, `auto`), online draft policy;
-- `cotexit-exact-D-fixed` (with `--fixed`): the same with the fixed schedule (always `--max-draft` drafts).
+- `cotexit-exact-D`: cotexit exact layer exit with drafter D (`layer`, `context`, `auto`), online draft policy,
+  the draft layer chosen online among `--draft-layer` candidates;
+- `cotexit-exact-D-fixed` (with `--fixed`): the same with the fixed schedule (always `--max-draft` drafts, from
+  the first candidate layer).
 
     python eval/speculative/bench_speculative.py --model toy --suite arith --limit 24 --batch-size 1
     python eval/speculative/bench_speculative.py --model smollm2-135m --suite gsm8k --limit 16 --batch-size 1 --early-exit 8,16,24
@@ -56,7 +58,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--draft-layer", type=int, help="cotexit's draft layer (default: a quarter of the layers)")
+    parser.add_argument(
+        "--draft-layer", default=None,
+        help="cotexit's candidate draft layers, comma-separated; the fastest measured drafts (default: N/8, N/4, N/2)",
+    )
     parser.add_argument("--max-draft", type=int, default=6, help="cotexit: the most drafts per cycle (default: 6)")
     parser.add_argument("--ngram", type=int, default=3)
     parser.add_argument("--drafters", default="layer,context,auto")
@@ -71,7 +76,10 @@ def main() -> None:
     lm = load_model(args.model, device="cpu")
     model, tok = lm.model, lm.tokenizer
     n_layers = int(model.config.num_hidden_layers)
-    draft_layer = args.draft_layer or max(1, n_layers // 4)
+    if args.draft_layer:
+        draft_layers = tuple(int(e) for e in args.draft_layer.split(","))
+    else:
+        draft_layers = tuple(sorted({max(1, n_layers // 8), max(1, n_layers // 4), n_layers // 2}))
     early_exits = [int(e) for e in args.early_exit.split(",")] if args.early_exit else sorted({max(1, n_layers // 4), n_layers // 2})
     problems = load_problems(args.suite, None, args.limit)
     prompts = [chat_prompt(tok, build_prompt(p)) for p in problems]
@@ -93,7 +101,8 @@ def main() -> None:
         for adaptive in (True, False) if args.fixed else (True,):
             name = f"cotexit-exact-{drafter}" + ("" if adaptive else "-fixed")
             config = LayerExitConfig(
-                mode="exact", draft_layer=draft_layer, max_draft=args.max_draft, drafter=drafter, ngram=args.ngram, adaptive=adaptive
+                mode="exact", draft_layers=draft_layers, max_draft=args.max_draft, drafter=drafter, ngram=args.ngram,
+                adaptive=adaptive,
             )
             engines[name] = SpeculativeForward(model, config)
             arms[name] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False, step_forward=engines[name]))
@@ -140,7 +149,7 @@ def main() -> None:
         **provenance(vars(args), {"suite": args.suite, "problems": len(prompts)}),
         "model": args.model,
         "layers": n_layers,
-        "draft_layer": draft_layer,
+        "draft_layers": list(draft_layers),
         "batch_size": args.batch_size,
         "generated_tokens": tokens,
         "arms": results,

@@ -83,16 +83,32 @@ def test_observed_acceptance_overrides_the_prior():
 def test_only_drafts_after_accepted_ones_are_evidence():
     policy = DraftPolicy("layer", draft_cost=0.3)
     policy.observe([0.55, 0.15, 0.15], accepted=1)  # the third draft followed a rejected one: not counted
-    counts = {tuple(row["bin"]): (row["drafted"], row["accepted"]) for row in policy.to_json()["acceptance_by_confidence"]}
+    counts = {tuple(row["bin"]): (row["drafted"], row["accepted"]) for row in policy.to_json()["acceptance_by_confidence"]["0"]}
     assert counts == {(0.5, 0.6): (1, 1), (0.1, 0.2): (1, 0)}
 
 
 def test_measured_step_times_replace_the_flop_prior():
-    policy = DraftPolicy("layer", draft_cost=0.9)
-    policy.time_step("draft", 0.2)
-    assert policy.draft_cost == 0.9  # one side measured is not a ratio yet
+    policy = DraftPolicy("layer", draft_cost={2: 0.9, 6: 0.95})
+    policy.time_step("draft", 0.2, layer=2)
+    assert policy.draft_cost[2] == 0.9  # one side measured is not a ratio yet
     policy.time_step("plain", 1.0)
-    assert policy.draft_cost == pytest.approx(0.2)
+    assert policy.draft_cost == {2: pytest.approx(0.2), 6: 0.95}
+
+
+def test_each_candidate_draft_layer_is_an_arm_and_the_fastest_wins():
+    clock = FakeClock()
+    policy = DraftPolicy("auto", draft_cost={2: 0.3, 4: 0.5}, explore=8, clock=clock)
+    assert policy.arms == ("plain", "context", "layer:2", "layer:4")
+    chosen = drive(policy, clock, {"plain": 1.0, "context": 0.9, "layer:2": 0.4, "layer:4": 0.6}, 200)
+    assert chosen[40:].count("layer:2") > 0.85 * len(chosen[40:])
+
+
+def test_acceptance_is_counted_per_draft_layer():
+    policy = DraftPolicy("layer", draft_cost={2: 0.3, 4: 0.5})
+    for _ in range(30):
+        policy.observe([0.95], accepted=0, layer=2)
+        policy.observe([0.95], accepted=1, layer=4)
+    assert policy.acceptance(0.95, 2) < 0.2 < 0.8 < policy.acceptance(0.95, 4)
 
 
 def test_fixed_policy_always_drafts_from_its_own_source():

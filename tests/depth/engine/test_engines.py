@@ -189,3 +189,18 @@ def test_bad_drafter_is_named():
         LayerExitConfig(mode="exact", draft_layer=2, drafter="ngram")
     with pytest.raises(ValueError, match="ngram must be"):
         LayerExitConfig(mode="exact", draft_layer=2, drafter="auto", ngram=0)
+
+
+def test_candidate_draft_layers_are_each_tried_and_the_run_stays_exact(tiny_llama, tokenizer):
+    prompts = [chat_prompt(tokenizer, q) for q in BATCH_QUESTIONS[:2]]
+    full = run(tiny_llama, tokenizer, prompts)
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layers=(1, 3), max_draft=4, drafter="auto"))
+    assert [r.token_ids for r in run(tiny_llama, tokenizer, prompts, engine)] == [r.token_ids for r in full]
+    assert engine.policy.runs["layer:1"] >= 2 and engine.policy.runs["layer:3"] >= 2
+
+
+def test_one_draft_layer_or_candidates_not_both():
+    with pytest.raises(ValueError, match="not both"):
+        LayerExitConfig(mode="exact", draft_layer=2, draft_layers=(1, 3))
+    with pytest.raises(ValueError, match="draft layers must be in"):
+        LayerExitConfig(mode="exact", draft_layers=(1, 9)).draft(4)
