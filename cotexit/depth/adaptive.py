@@ -8,9 +8,9 @@ here can change the output; it decides only how fast the output comes.
   that same pass; a cycle where the context proposes nothing runs the best
   other arm) or `layer` (drafts from the draft layer, verified by the
   blocks above it). An arm's rate is the loop steps it advanced per second,
-  from the start of its cycle to the start of the next, as an exponential
-  moving average: in a batch that is what counts, since a cycle runs as
-  soon as any row has used up its verified tokens. The fastest arm runs;
+  from the start of its cycle to the start of the next (moving averages of
+  steps and of seconds per cycle, divided): in a batch that is what counts,
+  since a cycle runs as soon as any row has used up its verified tokens. The fastest arm runs;
   another is tried again every `explore` cycles, an interval that doubles
   (up to 16 times) each time the tried arm is still slower, and restarts
   when the fastest arm changes. With `plain` always an arm, the engine is
@@ -29,9 +29,11 @@ here can change the output; it decides only how fast the output comes.
 - How many context drafts to propose: the same rule, with the acceptance of
   the i-th token of a context draft counted per position, and the cost of a
   token being what one more position adds to a pass of the whole stack
-  relative to a one-token pass (a least-squares line through the measured
-  pass times against their widths). On a GPU that cost is near zero and
-  drafts run long; on a CPU, where every position costs, they stay short.
+  relative to a one-token pass (a least-squares line through the mean pass
+  time of each width; every `explore`-th context cycle proposes the longest
+  draft there is room for, so wide passes stay measured). On a GPU that cost
+  is near zero and drafts run long; on a CPU, where every position costs,
+  they stay shorter.
 
 With `adaptive=False` the drafter's own source always drafts (`auto`: the
 context when it proposes something, else the layer) and drafts are always
@@ -62,7 +64,7 @@ class DraftPolicy:
         draft_cost: float | dict[int, float],
         explore: int = 16,
         warmup: int = 2,
-        alpha: float = 0.2,
+        alpha: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
         adaptive: bool = True,
     ) -> None:
@@ -84,6 +86,7 @@ class DraftPolicy:
         self.runs: dict[str, int] = {arm: 0 for arm in kinds}
         self.cycles = 0
         self._open: tuple[str, float] | None = None  # (arm, start time) of the cycle being measured
+        self._sums: dict[str, tuple[float, float]] = {}  # per arm: (steps, seconds) per cycle (EMAs)
         self._best: str | None = None
         self._backoff = 0
         self._next_explore = explore
@@ -98,7 +101,8 @@ class DraftPolicy:
         # context drafts: acceptance per position in the draft, and pass time against pass width
         self._ctx_accepted: list[int] = []
         self._ctx_drafted: list[int] = []
-        self._passes = [0.0] * 5  # decayed sums of 1, w, t, w*w, w*t over whole-stack passes (width w, seconds t)
+        self._width_seconds: dict[int, float] = {}  # whole-stack pass time per width (EMA)
+        self._context_cycles = 0
         self.token_cost = 0.1  # one more position in a pass, relative to a one-position pass: a prior until measured
 
     # --- which arm ------------------------------------------------------------
@@ -106,15 +110,22 @@ class DraftPolicy:
         """One loop step went by (the engine was called for the next token)."""
         self._steps += 1
 
+    def pause(self) -> None:
+        """Drop the cycle being measured (a new prompt starts: the time since belongs to no arm)."""
+        self._open, self._steps = None, 0
+
     def choose(self) -> str:
         """The arm for the cycle starting now; closes the measurement of the previous one."""
         now = self.clock()
         if self._open is not None:
             arm, began = self._open
-            seconds = max(now - began, 1e-9)
-            sample = self._steps / seconds
-            old = self.rate[arm]
-            self.rate[arm] = sample if old is None else (1 - self.alpha) * old + self.alpha * sample
+            # steps and seconds averaged apart: the rate is their ratio, not a mean of per-cycle rates, which a
+            # few one-step cycles of an arm that sometimes gains many steps would drag down
+            steps, secs = self._sums.get(arm, (None, None))
+            steps = _ema(steps, float(self._steps), self.alpha)
+            secs = _ema(secs, max(now - began, 1e-9), self.alpha)
+            self._sums[arm] = (steps, secs)
+            self.rate[arm] = steps / secs
         self.cycles += 1
         arm = self._pick()
         self._open, self._steps = (arm, now), 0
@@ -177,8 +188,9 @@ class DraftPolicy:
 
     def context_length(self, room: int) -> int:
         """How many context tokens to propose (at most `room`): while the chance all are accepted pays for them."""
-        if not self.adaptive:
-            return room
+        self._context_cycles += 1
+        if not self.adaptive or (self.explore and self._context_cycles % self.explore == 0):
+            return room  # (now and then the longest draft, so the cost of every width stays measured)
         reach, length = 1.0, 0
         while length < room:
             reach *= self._context_acceptance(length)
@@ -201,17 +213,22 @@ class DraftPolicy:
             self._ctx_drafted[i] += 1
             self._ctx_accepted[i] += int(i < accepted)
 
-    def time_pass(self, width: int, seconds: float, decay: float = 0.98) -> None:
-        """A measured pass of the whole stack over `width` positions per row."""
-        w, t = float(width), float(seconds)
-        self._passes = [decay * old + new for old, new in zip(self._passes, (1.0, w, t, w * w, w * t))]
-        n, sw, st, sww, swt = self._passes
-        spread = sww - sw * sw / n
-        if spread > 1e-6 * n:  # widths vary enough for a slope
-            slope = (swt - sw * st / n) / spread
-            one = st / n + slope * (1.0 - sw / n)  # the line at width 1
-            if one > 0:
-                self.token_cost = max(slope, 0.0) / one
+    def time_pass(self, width: int, seconds: float) -> None:
+        """A measured pass of the whole stack over `width` positions per row.
+
+        The cost of a position is the slope of a least-squares line through the mean time of each width
+        measured, every width weighing the same (one-position passes, by far the most frequent, would
+        otherwise leave the slope to the noise of a few wider ones).
+        """
+        self._width_seconds[width] = _ema(self._width_seconds.get(width), float(seconds), self.alpha)
+        if len(self._width_seconds) < 2:
+            return
+        ws, ts = list(self._width_seconds), list(self._width_seconds.values())
+        mw, mt = sum(ws) / len(ws), sum(ts) / len(ts)
+        slope = sum((w - mw) * (t - mt) for w, t in zip(ws, ts)) / sum((w - mw) ** 2 for w in ws)
+        one = mt + slope * (1 - mw)  # the line at width 1
+        if one > 0:
+            self.token_cost = max(slope, 0.0) / one
 
     def time_step(self, kind: str, seconds: float, layer: int = 0) -> None:
         """A measured draft step (blocks 1..`layer` + its head) or plain step (whole stack), in seconds."""

@@ -107,6 +107,7 @@ class SpeculativeForward:
         batch, width = input_ids.shape
         columns = attention_mask.shape[1]
         if width > 1:  # a prompt, or forced text fed in one piece: the whole stack, nothing to draft
+            self.policy.pause()
             rows = self._rows.get(cache)
             if rows is None or len(rows) != batch:
                 rows = self._rows[cache] = [_Row() for _ in range(batch)]

@@ -127,16 +127,32 @@ def test_bad_policy_settings_are_named(bad):
 
 def test_pass_times_give_the_cost_of_one_more_position():
     policy = DraftPolicy("context", draft_cost=0.5)
-    for width in (1, 3, 5, 1, 7, 2):
+    for width in [1] * 50 + [3, 5, 1, 7, 2]:  # mostly one-position passes: each width still weighs the same
         policy.time_pass(width, 0.010 + 0.002 * (width - 1))  # 10 ms for one position, 2 ms per extra one
     assert policy.token_cost == pytest.approx(0.2)
 
 
 def test_context_drafts_are_as_long_as_their_acceptance_pays_for():
-    policy = DraftPolicy("context", draft_cost=0.5)
+    policy = DraftPolicy("context", draft_cost=0.5, explore=0)
     policy.token_cost = 0.2
     for _ in range(40):
         policy.observe_context(proposed=6, accepted=2)  # the first two positions always hold, the third never
     assert policy.context_length(6) == 2
+    every = DraftPolicy("context", draft_cost=0.5, explore=4)
+    every.token_cost = 0.99
+    assert [every.context_length(6) for _ in range(8)] == [0, 0, 0, 6, 0, 0, 0, 6]  # the longest, now and then
     policy.token_cost = 0.0  # positions cost nothing (a GPU's pass): propose all the room there is
     assert policy.context_length(6) == 6
+
+
+def test_time_between_prompts_counts_for_no_arm():
+    clock = FakeClock()
+    policy = DraftPolicy("layer", draft_cost=0.5, clock=clock)
+    policy.choose()
+    policy.ran("plain")
+    policy.step()
+    clock.now += 1.0
+    policy.pause()  # the prompt of the next problem
+    clock.now += 100.0  # (other work between problems)
+    policy.choose()
+    assert policy.rate["plain"] is None
