@@ -12,7 +12,7 @@ here can change the output; it decides only how fast the output comes.
   steps and of seconds per cycle, divided): in a batch that is what counts,
   since a cycle runs as soon as any row has used up its verified tokens. The fastest arm runs;
   another is tried again every `explore` cycles, an interval that doubles
-  (up to 16 times) each time the tried arm is still slower, and restarts
+  (up to 8 times) each time the tried arm is still slower, and restarts
   when the fastest arm changes. With `plain` always an arm, the engine is
   never meaningfully slower than plain decoding.
 - Which draft layer: each candidate draft layer E is an arm of its own
@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Sequence
 
 DRAFTERS = ("layer", "context", "auto")
-MAX_BACKOFF = 4  # exploration interval: `explore` * 2**k, k <= MAX_BACKOFF
+MAX_BACKOFF = 3  # exploration interval: `explore` * 2**k, k <= MAX_BACKOFF
 BINS = 10
 
 
@@ -63,7 +63,7 @@ class DraftPolicy:
         *,
         draft_cost: float | dict[int, float],
         explore: int = 16,
-        warmup: int = 2,
+        warmup: int = 8,
         alpha: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
         adaptive: bool = True,
@@ -86,7 +86,7 @@ class DraftPolicy:
         self.runs: dict[str, int] = {arm: 0 for arm in kinds}
         self.cycles = 0
         self._open: tuple[str, float] | None = None  # (arm, start time) of the cycle being measured
-        self._sums: dict[str, tuple[float, float]] = {}  # per arm: (steps, seconds) per cycle (EMAs)
+        self._sums: dict[str, tuple[float, float, int]] = {}  # per arm: (steps, seconds) per cycle (EMAs), cycles
         self._best: str | None = None
         self._backoff = 0
         self._next_explore = explore
@@ -121,10 +121,12 @@ class DraftPolicy:
             arm, began = self._open
             # steps and seconds averaged apart: the rate is their ratio, not a mean of per-cycle rates, which a
             # few one-step cycles of an arm that sometimes gains many steps would drag down
-            steps, secs = self._sums.get(arm, (None, None))
-            steps = _ema(steps, float(self._steps), self.alpha)
-            secs = _ema(secs, max(now - began, 1e-9), self.alpha)
-            self._sums[arm] = (steps, secs)
+            # (a plain mean over an arm's first 1/alpha cycles, so one slow start is not remembered for long)
+            steps, secs, n = self._sums.get(arm, (None, None, 0))
+            weight = max(self.alpha, 1.0 / (n + 1))
+            steps = _ema(steps, float(self._steps), weight)
+            secs = _ema(secs, max(now - began, 1e-9), weight)
+            self._sums[arm] = (steps, secs, n + 1)
             self.rate[arm] = steps / secs
         self.cycles += 1
         arm = self._pick()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotexit.depth.adaptive import DraftPolicy
+from cotexit.depth.adaptive import MAX_BACKOFF, DraftPolicy
 
 
 class FakeClock:
@@ -50,7 +50,7 @@ def test_exploring_a_losing_arm_backs_off():
     chosen = drive(policy, clock, {"plain": 1.0, "layer": 2.0}, 400)
     tries = [i for i, arm in enumerate(chosen) if arm == "layer" and i > 10]
     gaps = [b - a for a, b in zip(tries, tries[1:])]
-    assert gaps[-1] == 4 * 2**4 and gaps[0] < gaps[-1]  # explored less and less often, up to the cap
+    assert gaps[-1] == 4 * 2**MAX_BACKOFF and gaps[0] < gaps[-1]  # explored less and less often, up to the cap
 
 
 def test_a_context_cycle_with_nothing_to_propose_counts_for_the_arm_that_ran():
@@ -156,3 +156,15 @@ def test_time_between_prompts_counts_for_no_arm():
     clock.now += 100.0  # (other work between problems)
     policy.choose()
     assert policy.rate["plain"] is None
+
+
+def test_one_slow_start_is_not_remembered_for_long():
+    clock = FakeClock()
+    policy = DraftPolicy("layer", draft_cost=0.5, clock=clock)
+    for seconds in (50.0, 1.0, 1.0, 1.0, 1.0):  # the first layer cycle was slow (a new shape, a busy machine)
+        policy.choose()
+        policy.ran("layer")
+        policy.step()
+        clock.now += seconds
+    policy.choose()
+    assert policy.rate["layer"] == pytest.approx(5 / 54)  # a plain mean over the first cycles

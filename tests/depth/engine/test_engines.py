@@ -8,6 +8,7 @@ import torch
 
 from cotexit.depth.calibrate import depth_table
 
+from cotexit.depth.adaptive import DraftPolicy
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.speculative import SpeculativeForward
@@ -194,7 +195,9 @@ def test_bad_drafter_is_named():
 def test_candidate_draft_layers_are_each_tried_and_the_run_stays_exact(tiny_llama, tokenizer):
     prompts = [chat_prompt(tokenizer, q) for q in BATCH_QUESTIONS[:2]]
     full = run(tiny_llama, tokenizer, prompts)
-    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layers=(1, 3), max_draft=4, drafter="auto"))
+    policy = DraftPolicy("auto", draft_cost={1: 0.3, 3: 0.6}, warmup=2)  # (a short run: few cycles per arm first)
+    config = LayerExitConfig(mode="exact", draft_layers=(1, 3), max_draft=4, drafter="auto")
+    engine = SpeculativeForward(tiny_llama, config, policy=policy)
     assert [r.token_ids for r in run(tiny_llama, tokenizer, prompts, engine)] == [r.token_ids for r in full]
     assert engine.policy.runs["layer:1"] >= 2 and engine.policy.runs["layer:3"] >= 2
 
