@@ -23,7 +23,7 @@ from cotexit.models.cachearg import cache_keyword
 @dataclass
 class StackInput:
     hidden: torch.Tensor  # (B, T, H)
-    mask: torch.Tensor  # (B, 1, T, C) boolean (sdpa) or additive float (eager)
+    mask: torch.Tensor | None  # (B, 1, T, C) boolean (sdpa) or additive float (eager); None: one query, every column
     position_ids: torch.Tensor  # (B, T)
     position_embeddings: tuple[torch.Tensor, torch.Tensor]
 
@@ -57,6 +57,10 @@ class LayerStack:
         """Mask and rotary embeddings for states `hidden` (B, T, H) at the last T columns of `attention_mask`."""
         batch, t = hidden.shape[:2]
         columns = attention_mask.shape[1]
+        rope = self.inner.rotary_emb(hidden, position_ids=position_ids)
+        if t == 1 and not self.eager and bool(attention_mask.all()):
+            # one query that may see every column: no mask, so sdpa may take its fastest kernel (as the model does)
+            return StackInput(hidden, None, position_ids, rope)
         query_cols = torch.arange(columns - t, columns, device=hidden.device)  # (T,)
         key_cols = torch.arange(columns, device=hidden.device)  # (C,)
         causal = key_cols[None, :] <= query_cols[:, None]  # (T, C)
@@ -66,7 +70,6 @@ class LayerStack:
             mask = mask.masked_fill(~allowed, torch.finfo(hidden.dtype).min)
         else:
             mask = allowed
-        rope = self.inner.rotary_emb(hidden, position_ids=position_ids)
         return StackInput(hidden, mask, position_ids, rope)
 
     def run(self, x: StackInput, start: int, stop: int, cache: Any, collect: list | None = None) -> torch.Tensor:
