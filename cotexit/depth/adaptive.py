@@ -82,7 +82,7 @@ class DraftPolicy:
         self.adaptive = adaptive  # False: always the drafter's own source, drafts always `max_draft` long
         self.explore, self.warmup, self.alpha, self.clock = explore, warmup, alpha, clock
         kinds = ("plain", "context") + tuple(layer_arm(e) for e in self.layers)
-        self.rate: dict[str, float | None] = {arm: None for arm in kinds}  # loop steps per second (EMA)
+        self.rate: dict[str, float | None] = {arm: None for arm in kinds}  # loop steps per second
         self.runs: dict[str, int] = {arm: 0 for arm in kinds}
         self.cycles = 0
         self._open: tuple[str, float] | None = None  # (arm, start time) of the cycle being measured
@@ -94,14 +94,13 @@ class DraftPolicy:
         self._steps = 0  # loop steps since that cycle started
         self.draft_cost = costs
         self._draft_seconds: dict[int, float | None] = {e: None for e in self.layers}
-        self._plain_seconds: float | None = None
         # per draft layer, acceptance per confidence bin: (accepted, drafted), the bin's own confidence a prior of weight 2
         self._accepted = {e: [0] * BINS for e in self.layers}
         self._drafted = {e: [0] * BINS for e in self.layers}
         # context drafts: acceptance per position in the draft, and pass time against pass width
         self._ctx_accepted: list[int] = []
         self._ctx_drafted: list[int] = []
-        self._width_seconds: dict[int, float] = {}  # whole-stack pass time per width (EMA)
+        self._width_seconds: dict[int, float] = {}  # whole-stack pass time per width (EMA); width 1 is a plain step
         self._context_cycles = 0
         self.token_cost = 0.1  # one more position in a pass, relative to a one-position pass: a prior until measured
 
@@ -223,6 +222,8 @@ class DraftPolicy:
         otherwise leave the slope to the noise of a few wider ones).
         """
         self._width_seconds[width] = _ema(self._width_seconds.get(width), float(seconds), self.alpha)
+        if width == 1:
+            self._update_draft_costs()
         if len(self._width_seconds) < 2:
             return
         ws, ts = list(self._width_seconds), list(self._width_seconds.values())
@@ -232,16 +233,19 @@ class DraftPolicy:
         if one > 0:
             self.token_cost = max(slope, 0.0) / one
 
-    def time_step(self, kind: str, seconds: float, layer: int = 0) -> None:
-        """A measured draft step (blocks 1..`layer` + its head) or plain step (whole stack), in seconds."""
-        if kind == "plain":
-            self._plain_seconds = _ema(self._plain_seconds, seconds, self.alpha)
-        else:
-            self._draft_seconds[layer] = _ema(self._draft_seconds[layer], seconds, self.alpha)
-        if self._plain_seconds is not None:
-            for e, draft in self._draft_seconds.items():
-                if draft is not None:
-                    self.draft_cost[e] = draft / self._plain_seconds
+    def time_draft(self, layer: int, seconds: float) -> None:
+        """A measured draft step from `layer` (blocks 1..`layer` and its head), in seconds."""
+        self._draft_seconds[layer] = _ema(self._draft_seconds[layer], seconds, self.alpha)
+        self._update_draft_costs()
+
+    def _update_draft_costs(self) -> None:
+        """Draft steps relative to a plain step (a one-position pass of the whole stack), once both are timed."""
+        plain = self._width_seconds.get(1)
+        if plain is None:
+            return
+        for e, draft in self._draft_seconds.items():
+            if draft is not None:
+                self.draft_cost[e] = draft / plain
 
     def to_json(self) -> dict:
         return {
@@ -266,6 +270,11 @@ class DraftPolicy:
 def layer_arm(layer: int) -> str:
     """The arm drafting from layer `layer` ("layer" when there is one draft layer, unnamed)."""
     return "layer" if layer == 0 else f"layer:{layer}"
+
+
+def arm_layer(arm: str) -> int | None:
+    """The draft layer of a `layer:E` arm; None for the other arms."""
+    return int(arm.split(":")[1]) if arm.startswith("layer:") else None
 
 
 def _ema(old: float | None, new: float, alpha: float) -> float:

@@ -47,12 +47,12 @@ from typing import Any
 import torch
 
 from cotexit.depth.accounting import DepthStats, block_flops, head_flops
-from cotexit.depth.adaptive import DraftPolicy
+from cotexit.depth.adaptive import DraftPolicy, arm_layer
+from cotexit.depth.confidence import confidence
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.drafters import context_draft
-from cotexit.depth.kernels import exit_stats
 from cotexit.depth.stack import LayerStack
-from cotexit.engines.loop.step import StepOutput
+from cotexit.engines.loop.step import StepOutput, last_position
 
 
 @dataclass
@@ -79,8 +79,6 @@ class SpeculativeForward:
         costs = {e: self._flop_cost(e) for e in self.draft_layers}
         self.policy = policy or DraftPolicy(config.drafter, draft_cost=costs, adaptive=config.adaptive)
         self._rows: weakref.WeakKeyDictionary[Any, list[_Row]] = weakref.WeakKeyDictionary()
-        norm = self.stack.inner.norm
-        self._norm_weight, self._eps = norm.weight, float(norm.variance_epsilon)
 
     def _flop_cost(self, layer: int) -> float:
         """A draft step from `layer` relative to a plain step by FLOPs: the prior until both are timed."""
@@ -116,12 +114,8 @@ class SpeculativeForward:
                 row.queue.clear()
                 real = attention_mask[b, -width:].bool()
                 row.history.extend(input_ids[b][real].tolist())
-            x = self.stack.begin(input_ids, attention_mask, position_ids)
-            states = [x.hidden] if layers else None
-            out = self.stack.run(x, 0, self.stack.num_layers, cache, states)
-            logits = self.stack.head(out[:, -1, :]).float()
-            hidden = {l: h[:, -1, :] for l, h in enumerate(self.stack.hidden_states(states))} if layers else None
-            return StepOutput(logits, _only(hidden, layers))
+            logits, states = self.stack.full(input_ids, attention_mask, position_ids, cache)
+            return StepOutput(logits, last_position(self.stack.hidden_states(states), layers) if layers else None)
 
         rows = self._rows.get(cache)
         if rows is None or len(rows) != batch:
@@ -167,17 +161,13 @@ class SpeculativeForward:
             known = [kn[:1] for kn in known]
         self.policy.ran(arm)
         began = time.perf_counter()
-        if arm.startswith("layer"):
-            layer = int(arm.split(":")[1])
+        layer = arm_layer(arm)
+        if layer is not None:
             seqs, confidences, logits, states = self._draft_from_layer(known, layer, mask, pos, cache, layers)
         else:
-            layer = None
             seqs, confidences = [kn + p for kn, p in zip(known, proposals)], None
             logits, states = self._whole_stack(seqs, mask, pos, cache, layers)
-            seconds = time.perf_counter() - began
-            self.policy.time_pass(max(len(s) for s in seqs), seconds)
-            if all(len(s) == 1 for s in seqs):
-                self.policy.time_step("plain", seconds)
+            self.policy.time_pass(max(len(s) for s in seqs), time.perf_counter() - began)
         return self._accept(rows, seqs, known, confidences, arm, layer, logits, states, mask.shape[1], cache, layers)
 
     def _whole_stack(self, seqs, mask, pos, cache, layers):
@@ -219,16 +209,16 @@ class SpeculativeForward:
             room = 1 + self.config.max_draft  # the fed token, then known tokens and drafts
             asking = [b for b, s in enumerate(seqs) if drafting[b] and j == len(s) - 1 and len(s) < room]
             if asking:
-                found = exit_stats(h[asking, 0, :], self._norm_weight, stack.model.lm_head.weight, eps=self._eps)
+                top1_prob, top1 = confidence(stack, h[asking, 0, :], "softmax")  # fused exit statistics
                 self.stats.head_evals += len(asking)
-                for b, token, conf in zip(asking, found.argmax.tolist(), found.top1_prob.tolist()):
+                for b, token, conf in zip(asking, top1.tolist(), top1_prob.tolist()):
                     chance = reach[b] * self.policy.acceptance(conf, e)
                     if self.policy.keep_drafting(chance, e):
                         seqs[b].append(token)
                         confidences[b].append(conf)
                         reach[b] = chance
                 if j == 0:
-                    self.policy.time_step("draft", time.perf_counter() - began, e)
+                    self.policy.time_draft(e, time.perf_counter() - began)
             for b, s in enumerate(seqs):
                 drafting[b] = drafting[b] and len(s) > j + 1
             if all(len(s) <= j + 1 for s in seqs):
@@ -279,7 +269,3 @@ def _crop_to(cache: Any, length: int) -> None:
     extra = cache.get_seq_length() - length
     if extra > 0:
         cache.crop(-extra)
-
-
-def _only(hidden: dict[int, torch.Tensor] | None, layers: tuple[int, ...]) -> dict[int, torch.Tensor] | None:
-    return {l: hidden[l] for l in layers} if hidden is not None else None

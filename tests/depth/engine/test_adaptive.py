@@ -89,9 +89,9 @@ def test_only_drafts_after_accepted_ones_are_evidence():
 
 def test_measured_step_times_replace_the_flop_prior():
     policy = DraftPolicy("layer", draft_cost={2: 0.9, 6: 0.95})
-    policy.time_step("draft", 0.2, layer=2)
+    policy.time_draft(2, 0.2)
     assert policy.draft_cost[2] == 0.9  # one side measured is not a ratio yet
-    policy.time_step("plain", 1.0)
+    policy.time_pass(1, 1.0)  # a plain step: one position through the whole stack
     assert policy.draft_cost == {2: pytest.approx(0.2), 6: 0.95}
 
 
