@@ -88,7 +88,7 @@ def simulate(data: CueData, rule: Rule, forced_exit_tokens: int) -> tuple[float,
             exits += 1
             right += cue["forced_correct"]
             thinking += cue["thinking_tokens_before"]
-            kept = cue["token_start"]
+            kept = cue.get("cut", cue["token_start"])  # cue data before "cut" was recorded cut before the cue
             extra = 0 if trials > stop else forced_exit_tokens + cue["forced_tokens"]  # DEER already paid this trial
             cost += kept + extra + trial_cost
     n = len(data.problems)

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "collect",
         help="collect probe data: hidden states and forced-exit labels at every cue",
         description="Run each problem to the end; at every cue record the chosen layers' hidden states, "
-        "the forced answer from the prefix before the cue and whether it is right, and the full run's "
+        "the forced answer from where an exit there would cut and whether it is right, and the full run's "
         "answer. Writes OUT/{meta.json, problems.jsonl, cues.jsonl, features-*.safetensors}; rerunning "
         "with the same --out resumes.",
     )
@@ -45,6 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="with --depth-artifact: its exit points and measure at this threshold instead of the certified one "
         "(to collect one depth setting of a `calibrate-joint` grid)",
+    )
+    parser.add_argument(
+        "--exit-semantics",
+        choices=("before-cue", "keep-cue"),
+        default="before-cue",
+        help="where each label's forced exit cuts thinking: before the cue (default; what the hf, generate and "
+        "offline vllm backends do) or after it (keep-cue: what `vllm serve` can do, since the cue is already "
+        "streamed when its states are read). A probe calibrated on this data records it; engines honour it",
     )
     parser.add_argument("--offset", type=int, default=0, help="skip the first N problems (default: 0)")
     parser.add_argument("--data-dir", help="benchmark data folder")
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         cues=cue_config(args),
         offset=args.offset,
         layer_exit=depth_setting(args),
+        exit_semantics=args.exit_semantics,
     )
     CollectConfig(**config_args, layers=layers or ())  # validate before loading the model
     lm = load_for_cli(args)

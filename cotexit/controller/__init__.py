@@ -20,7 +20,7 @@ from cotexit.controller.cues import DEFAULT_CUES, CueConfig, CueEvent, CueWatche
 from cotexit.controller.decide import ExitDecision, next_exit
 from cotexit.controller.policies import ExitPolicies, ExitPolicy, ThinkingBudget
 from cotexit.controller.rows import ExitInfo, RowResult, RowState
-from cotexit.controller.semantics import EXIT_SEMANTICS, ExitSemantics, check_semantics
+from cotexit.controller.semantics import EXIT_SEMANTICS, SEMANTICS, ExitSemantics, resolve_semantics
 
 __all__ = [
     "DEFAULT_CUES",
@@ -35,9 +35,10 @@ __all__ = [
     "ExitPolicy",
     "ExitSemantics",
     "RowResult",
+    "SEMANTICS",
     "RowState",
     "ThinkingBudget",
-    "check_semantics",
+    "resolve_semantics",
     "default_layers",
     "next_exit",
 ]

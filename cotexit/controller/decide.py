@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cotexit.controller.cues import CueEvent
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import RowState
-from cotexit.controller.semantics import EXIT_SEMANTICS, row_is_open
+from cotexit.controller.semantics import row_is_open
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ def next_exit(
             trial(cue)
         fired = policies.first_firing(row, cue)
         if fired is not None:
-            return ExitDecision(fired, EXIT_SEMANTICS.cut_at(cue, generated=len(row.tokens)), row.evaluated_cues - 1)
+            return ExitDecision(fired, policies.semantics.cut_at(cue, generated=len(row.tokens)), row.evaluated_cues - 1)
     if at_step:
         fired = policies.first_firing(row, None)
         if fired is not None:
-            return ExitDecision(fired, EXIT_SEMANTICS.cut_at(None, generated=len(row.tokens)), None)
+            return ExitDecision(fired, policies.semantics.cut_at(None, generated=len(row.tokens)), None)
     return None

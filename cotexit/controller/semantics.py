@@ -1,28 +1,40 @@
 """What an exit means, the same on every engine: where thinking is cut and what follows.
 
-Owns `ExitSemantics`, the one instance cotexit's engines implement
-(`EXIT_SEMANTICS`) and `check_semantics`. At a cue, thinking is cut before
-the cue's first token (as LYNX does: the cue word is never kept); a per-step
-policy (a token budget) cuts after the last token. The thinking format's
-forced-exit text follows (`ThinkingFormat.forced_exit`, which closes
-thinking and opens `\\boxed{`), and the answer is decoded greedily until that
-brace closes, whatever the sampling of the thinking.
+Owns `ExitSemantics`, the two cuts cotexit implements (`SEMANTICS`), the
+default (`EXIT_SEMANTICS`) and `resolve_semantics`. At a cue, thinking is cut
 
-A probe's labels come from forced answers with these semantics, so a probe
-artifact records them (`card.json` `exit_semantics`) and an engine that
-would exit differently refuses it. The decode loop cuts in place; the
-`generate()` engine cannot take tokens back, so it stops the row and
-decodes the answer from the same cut prefix afterwards: the same semantics.
+- `before-cue` (the default, as LYNX does): before the cue's first token, so
+  the cue word is never kept;
+- `keep-cue`: after the token that confirmed the cue (the cue's last token or
+  the one after it), so everything generated when the exit is decided is
+  kept. This is the cut an engine that cannot take tokens back must make:
+  `vllm serve`, whose response has already streamed the cue when its states
+  can be read.
+
+A per-step policy (a token budget) cuts after the last token under both.
+The thinking format's forced-exit text follows (`ThinkingFormat.forced_exit`,
+which closes thinking and opens `\\boxed{`), and the answer is decoded
+greedily until that brace closes, whatever the sampling of the thinking.
+
+A probe's labels come from forced answers at its cut, so a probe artifact
+records the semantics it was collected with (`card.json` `exit_semantics`);
+the exit policies take it from there, and an engine that cannot make that
+cut refuses the probe. The decode loop cuts in place; the `generate()` and
+`vllm` engines cannot take tokens back, so they stop the row and decode the
+answer from the same cut prefix afterwards: the same semantics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cotexit.controller.cues import CueEvent
     from cotexit.controller.rows import RowState
+
+CUTS = ("before-cue", "keep-cue")
 
 
 @dataclass(frozen=True)
@@ -33,30 +45,53 @@ class ExitSemantics:
     12
     """
 
-    cut: str = "before-cue"  # at a cue: drop the cue and everything after it
+    cut: str = "before-cue"  # at a cue: what of the cue is kept (CUTS)
     forced_text: str = "format-forced-exit"  # the thinking format's forced_exit string, fed as tokens
     answer: str = "greedy-until-brace-closes"
 
+    def __post_init__(self) -> None:
+        if self.cut not in CUTS:
+            raise ValueError(f"exit semantics cut must be one of {', '.join(CUTS)}, got {self.cut!r}")
+
     def cut_at(self, cue: CueEvent | None, *, generated: int) -> int:
-        """The first generated token dropped: the cue's first token, or (no cue) none of the `generated`."""
-        return cue.token_start if cue is not None else generated
+        """The first generated token dropped at `cue`, or (no cue) none of the `generated`."""
+        if cue is None:
+            return generated
+        return cue.token_start if self.cut == "before-cue" else cue.step + 1  # step: the confirming token
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExitSemantics:
+        semantics = SEMANTICS.get(data.get("cut"))
+        if semantics is None or semantics.to_json() != data:
+            raise ValueError(f"exit semantics {data!r} are not ones cotexit implements (cut: {', '.join(CUTS)})")
+        return semantics
 
-EXIT_SEMANTICS = ExitSemantics()
+
+SEMANTICS = {cut: ExitSemantics(cut=cut) for cut in CUTS}
+EXIT_SEMANTICS = SEMANTICS["before-cue"]  # what an exit means when no probe says otherwise
 
 
-def check_semantics(recorded: dict[str, Any] | None, engine: str, implemented: ExitSemantics = EXIT_SEMANTICS) -> None:
-    """Raise `ValueError` when an artifact's recorded exit semantics differ from what `engine` implements."""
-    if recorded is None:
-        return
-    want = implemented.to_json()
-    differing = {k: (recorded.get(k), v) for k, v in want.items() if recorded.get(k) != v}
-    if differing:
-        detail = "; ".join(f"{k}: calibrated with {a!r}, engine does {b!r}" for k, (a, b) in differing.items())
-        raise ValueError(f"the probe was calibrated with other exit semantics than the {engine} engine implements ({detail})")
+def resolve_semantics(
+    recorded: Iterable[dict[str, Any] | None], engine: str, supported: Iterable[str] = CUTS
+) -> ExitSemantics:
+    """The semantics policies that recorded theirs (probes) agree on, if `engine` can make that cut.
+
+    `None` entries (policies without labels: budgets, DEER) follow the others; none at all is the default.
+    """
+    found = {ExitSemantics.from_json(r) for r in recorded if r is not None}
+    if len(found) > 1:
+        raise ValueError(f"exit policies calibrated with different exit semantics: {sorted(s.cut for s in found)}")
+    semantics = found.pop() if found else EXIT_SEMANTICS
+    supported = tuple(supported)
+    if semantics.cut not in supported:
+        raise ValueError(
+            f"the probe was calibrated with exit semantics cut={semantics.cut!r}, which the {engine} engine cannot "
+            f"make (it cuts {' or '.join(supported)}); collect and calibrate a probe with --exit-semantics {supported[0]}"
+        )
+    return semantics
 
 
 def row_is_open(row: RowState) -> bool:

@@ -2,8 +2,9 @@
 
 Owns `CollectConfig` and `run_collect`. Each problem runs to the end with the
 benchmark's decoding settings. At every cue, as soon as it is confirmed, a
-forced-answer trial from the prefix before the cue runs in a branch of the
-cache, batched with the other new cues of that step; the answer is graded.
+forced-answer trial from where an exit there would cut (the exit semantics'
+cut: before the cue by default, after it with `keep-cue`) runs in a branch of
+the cache, batched with the other new cues of that step; the answer is graded.
 The cue's hidden states (chosen layers) come from the decode's own forward.
 Batches are written as they finish (`cotexit.probes.cuedata`), so an
 interrupted collection resumes where it stopped.
@@ -30,7 +31,7 @@ from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
-from cotexit.controller.semantics import EXIT_SEMANTICS
+from cotexit.controller.semantics import SEMANTICS
 from cotexit.engines.loop.decode import DecodeConfig, Decoder
 from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest, forced_answers
 from cotexit.models.loading import LoadedModel, chat_prompt
@@ -55,8 +56,11 @@ class CollectConfig:
     # propagate-mode layer exit during collection, so a probe meant to run with depth exits on is fitted
     # and calibrated on the states and forced answers it will see
     layer_exit: LayerExitConfig | None = None
+    exit_semantics: str = "before-cue"  # where the labels' forced exits cut (cotexit.controller.semantics)
 
     def __post_init__(self) -> None:
+        if self.exit_semantics not in SEMANTICS:
+            raise ValueError(f"--exit-semantics must be one of {', '.join(SEMANTICS)}, got {self.exit_semantics!r}")
         object.__setattr__(self, "layers", tuple(self.layers))
         if self.layer_exit is not None and self.layer_exit.mode != "propagate":
             raise ValueError("collect runs layer exit in propagate mode only (exact mode changes nothing)")
@@ -99,7 +103,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         "fingerprint": lm.fingerprint(),
         "features": features.to_json(),
         "thinking_format": lm.fmt.to_json(),
-        "exit_semantics": EXIT_SEMANTICS.to_json(),
+        "exit_semantics": SEMANTICS[config.exit_semantics].to_json(),
         "cues": config.cues.to_json(),
         "decode": config.decode.to_json(),
         "suite": config.suite,
@@ -107,7 +111,8 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
         "layer_exit": config.layer_exit.to_json() if config.layer_exit else None,
         "provenance": provenance(config.to_json()),
     }
-    match = ("fingerprint", "features", "thinking_format", "cues", "decode", "suite", "split", "layer_exit")
+    match = ("fingerprint", "features", "thinking_format", "exit_semantics", "cues", "decode", "suite", "split", "layer_exit")
+    semantics = SEMANTICS[config.exit_semantics]
     writer = CueDataWriter(out, meta, match_keys=match)
     todo = [p for p in problems if p.id not in writer.done]
     done = len(problems) - len(todo)
@@ -134,7 +139,7 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
             requests, keys = [], []
             for r, cue in event.cues:
                 if r in session.batch:
-                    requests.append(ForcedRequest(r, cue.token_start))
+                    requests.append(ForcedRequest(r, semantics.cut_at(cue, generated=len(session.rows[r].tokens))))
                     keys.append(("cue", r, session.rows[r].cues.index(cue)))
             for r in session.batch:
                 row = session.rows[r]
@@ -166,8 +171,9 @@ def run_collect(lm: LoadedModel, config: CollectConfig, out: str | Path) -> Iter
                         "index": kept,
                         "phrase": cue.phrase,
                         "token_start": cue.token_start,
-                        "thinking_tokens_before": cue.token_start - think_start,
+                        "thinking_tokens_before": answer.request.prefix - think_start,
                         "token_end": cue.token_end,
+                        "cut": answer.request.prefix,
                         "forced_text": answer.text,
                         "forced_answer": forced,
                         "forced_correct": is_equivalent(problem.answer, forced),

@@ -44,7 +44,7 @@ def cue_table(data: CueData, problems: np.ndarray, scores: np.ndarray) -> CueTab
         [[float(scores[j]) for j in groups[i]] for i in problems],
         [[bool(data.cues[j]["forced_correct"]) for j in groups[i]] for i in problems],
         [bool(data.problems[i]["full_correct"]) for i in problems],
-        cue_tokens=[[int(data.cues[j]["token_start"]) for j in groups[i]] for i in problems],
+        cue_tokens=[[int(data.cues[j].get("cut", data.cues[j]["token_start"])) for j in groups[i]] for i in problems],
         full_tokens=[int(data.problems[i]["thinking_tokens"]) for i in problems],
     )
 

@@ -41,3 +41,16 @@ def test_layer_exit_is_recorded_and_must_match_on_resume(toy, tmp_path):
         collect(toy, tmp_path / "d")
     with pytest.raises(ValueError, match="propagate mode only"):
         CollectConfig(suite="arith", model="toy", layer_exit=LayerExitConfig(mode="exact", draft_layer=2))
+
+
+def test_keep_cue_labels_cut_after_the_confirming_token_and_must_match_on_resume(toy, tmp_path):
+    collect(toy, tmp_path / "k", exit_semantics="keep-cue")
+    data = load_cue_data(tmp_path / "k")
+    assert data.meta["exit_semantics"]["cut"] == "keep-cue" and data.cues
+    assert all(c["token_end"] < c["cut"] <= c["token_end"] + 2 for c in data.cues)  # the cue and its confirming token
+    collect(toy, tmp_path / "b")
+    assert all(c["cut"] == c["token_start"] for c in load_cue_data(tmp_path / "b").cues)
+    with pytest.raises(ValueError, match="exit_semantics"):
+        collect(toy, tmp_path / "k")  # before-cue settings on keep-cue data
+    with pytest.raises(ValueError, match="--exit-semantics must be one of"):
+        CollectConfig(suite="arith", model="toy", exit_semantics="after-cue")

@@ -214,13 +214,14 @@ class GenerateExits:
                 self.tap.states = saved
 
     def _trial(self, b: int, row: RowState, cue: CueEvent) -> None:
-        """A forced-answer trial from the prefix before `cue` (DEER, consistency), as the decode loop runs one."""
-        prefix = row.prompt_ids + row.tokens[: cue.token_start] + self.forced_exit_ids
+        """A forced-answer trial from where an exit at `cue` would cut (DEER, consistency), as the decode loop runs one."""
+        cut = self.policies.semantics.cut_at(cue, generated=len(row.tokens))
+        prefix = row.prompt_ids + row.tokens[:cut] + self.forced_exit_ids
         answer = self._decode([prefix], TRIAL_TOKENS)[0]
         ids = [t for t in answer.token_ids if t not in self.eos_ids]
         probs = answer.token_probs[: len(ids)]
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
-        cue.trial = ForcedAnswer(ForcedRequest(b, cue.token_start), text, ids, probs)
+        cue.trial = ForcedAnswer(ForcedRequest(b, cut), text, ids, probs)
         row.trial_tokens += len(self.forced_exit_ids) + len(ids)
 
 

@@ -230,8 +230,9 @@ class DecodeSession:
             if found:
                 event.cues.extend((r, cue) for cue in found)
                 self._attach_states(slot, r, row)
-            if found and self._evaluate(slot, row, event, cut_now=False):
-                # The exit cut at a cue before the token just appended: this step feeds the forced text instead.
+            if found and self._evaluate(slot, row, event, cut_now=False) and len(row.tokens) == row.fed:
+                # The exit cut the token just appended (at a cue before it): this step feeds the forced text
+                # instead. A cut that keeps it (keep-cue semantics) feeds it and the forced text after.
                 from_forced = True
                 token = row.forced.pop(0)
                 row.append(token, step)
@@ -306,10 +307,11 @@ class DecodeSession:
         return True
 
     def _trial(self, slot: int, row: LoopRow, cue: CueEvent) -> None:
-        """A forced-answer trial from the prefix before `cue`, for policies that judge by it (DEER, consistency)."""
+        """A forced-answer trial from where an exit at `cue` would cut, for policies that judge by it (DEER, consistency)."""
         from cotexit.engines.loop.forced import ForcedRequest, forced_answers
 
-        answer = forced_answers(self, [ForcedRequest(self.batch[slot], cue.token_start)])[0]
+        prefix = self.d.policies.semantics.cut_at(cue, generated=len(row.tokens))
+        answer = forced_answers(self, [ForcedRequest(self.batch[slot], prefix)])[0]
         cue.trial = answer
         row.trial_tokens += len(self.d.forced_exit_ids) + answer.cost_tokens
 
@@ -318,7 +320,7 @@ class DecodeSession:
         for index in range(cut, row.fed):
             self.mask[slot, row.cols[index]] = 0
         del row.cols[cut:]
-        self.next_pos[slot] = len(row.prompt_ids) + cut
+        self.next_pos[slot] = len(row.prompt_ids) + min(cut, row.fed)  # a kept token not yet fed is fed next
         info = row.exit_at(policy, cut, self.step_index, cue_index, self.d.forced_exit_ids)
         event.exits.append((self.batch[slot], info))
 

@@ -2,7 +2,8 @@
 
 Owns `ForcedRequest`, `ForcedAnswer` and `forced_answers`. Each request names
 a running row of a `DecodeSession` and a prefix length in its generated
-tokens (a cue's start, or any step). The trials branch the session's cache:
+tokens (where an exit at a cue would cut, or any step; tokens of the prefix
+not yet fed are fed with the forced text). The trials branch the session's cache:
 they read the rows' keys and values up to the newest column (a row-select,
 never a deep copy of the whole cache object), mask every column past each
 prefix, append the thinking format's forced-exit text to all trials in one
@@ -63,24 +64,32 @@ def forced_answers(
         if req.row not in session.batch:
             raise ValueError(f"row {req.row} is not running in this session (finished rows have no cache)")
         row = session.rows[req.row]
-        if not 0 <= req.prefix <= row.fed:
-            raise ValueError(f"prefix {req.prefix} of row {req.row} must be in [0, {row.fed}] (tokens already fed)")
+        if not 0 <= req.prefix <= len(row.tokens):
+            raise ValueError(f"prefix {req.prefix} of row {req.row} must be in [0, {len(row.tokens)}] (tokens generated)")
         slots.append(session.batch.index(req.row))
 
     index = torch.tensor(slots, device=session.device)
     columns = session.mask.shape[1]
     mask = session.mask[index].clone()  # (K, C)
+    # Each trial feeds its prefix's tokens not yet in the cache (a keep-cue cut keeps the token just appended)
+    # and then the forced-exit text, left-padded to one width with masked columns.
+    feeds, starts = [], []
     for k, req in enumerate(requests):
         row = session.rows[req.row]
         for col in row.cols[req.prefix :]:
             mask[k, col] = 0
+        kept = min(req.prefix, row.fed)
+        feeds.append(row.tokens[kept : req.prefix] + decoder.forced_exit_ids)
+        starts.append(len(row.prompt_ids) + kept)
+    width = max(len(f) for f in feeds)
+    pad = [width - len(f) for f in feeds]
+    forced = torch.tensor([[f[0]] * p + f for f, p in zip(feeds, pad)], device=session.device)  # (K, F)
+    new_mask = torch.tensor([[0] * p + [1] * len(f) for f, p in zip(feeds, pad)], device=session.device)
+    offsets = torch.arange(width, device=session.device)
+    positions = torch.stack([(s - p + offsets).clamp(min=0) for s, p in zip(starts, pad)])  # (K, F)
     layers = [(layer.keys[index, :, :columns], layer.values[index, :, :columns]) for layer in session.cache.layers]
     cache = DynamicCache(layers, config=decoder.model.config)
-
-    forced = torch.tensor([decoder.forced_exit_ids] * len(requests), device=session.device)  # (K, F)
-    start = torch.tensor([len(session.rows[r.row].prompt_ids) + r.prefix for r in requests], device=session.device)
-    positions = start.unsqueeze(1) + torch.arange(forced.shape[1], device=session.device)  # (K, F)
-    mask = torch.cat([mask, torch.ones_like(forced)], dim=1)  # (K, C+F)
+    mask = torch.cat([mask, new_mask.to(mask.dtype)], dim=1)  # (K, C+F)
     out = decoder.step_forward(decoder.model, forced, mask, positions, cache, ())
 
     texts = [IncrementalDetokenizer(decoder.tokenizer) for _ in requests]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cotexit.controller import CueConfig, ThinkingBudget
+from cotexit.controller import SEMANTICS, CueConfig, ThinkingBudget
 from cotexit.engines.generate import GenerateExits
 from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
 from cotexit.engines.tap import layer_modules
@@ -79,7 +79,7 @@ def scripted(tiny_model, tokenizer):
     bias.remove()
 
 
-def probe_for(model, tokenizer, threshold):
+def probe_for(model, tokenizer, threshold, cut="before-cue"):
     rng = torch.Generator().manual_seed(0)
     X = torch.randn(200, 64, generator=rng)
     y = (X[:, :8].sum(1) > 0).numpy()
@@ -90,6 +90,7 @@ def probe_for(model, tokenizer, threshold):
         cues={"phrases": list(CueConfig().phrases)},
         thinking_format=FMT.to_json(),
         calibration={"mode": "accuracy-drop", "threshold": threshold, "epsilon": 0.1, "delta": 0.1},
+        exit_semantics=SEMANTICS[cut].to_json(),
     )
 
 
@@ -117,8 +118,9 @@ def a_threshold_that_splits(model, tokenizer):
     return (scores[len(scores) // 2] + scores[len(scores) // 2 + 1]) / 2
 
 
-def test_greedy_batch_of_4_exits_where_the_loop_exits_with_the_same_answers(scripted, tokenizer):
-    artifact = probe_for(scripted, tokenizer, a_threshold_that_splits(scripted, tokenizer))
+@pytest.mark.parametrize("cut", ["before-cue", "keep-cue"])
+def test_greedy_batch_of_4_exits_where_the_loop_exits_with_the_same_answers(scripted, tokenizer, cut):
+    artifact = probe_for(scripted, tokenizer, a_threshold_that_splits(scripted, tokenizer), cut)
     loop_policy = ProbeExitPolicy(artifact)
     expected = loop_run(scripted, tokenizer, loop_policy)
     with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
@@ -133,6 +135,10 @@ def test_greedy_batch_of_4_exits_where_the_loop_exits_with_the_same_answers(scri
         assert [(c.phrase, c.token_start) for c in g.cues] == [(c.phrase, c.token_start) for c in e.cues]
         if g.exit is not None:
             assert g.text.count("</think>") == 1 and "\\boxed{" in g.answer_text
+            if cut == "keep-cue":  # the cue stays, and so does the token that confirmed it
+                assert g.exit.cut == e.cues[e.exit.cue_index].step + 1 and len(e.cues) == e.exit.cue_index + 1
+            else:
+                assert len(e.cues) == e.exit.cue_index  # the cue is cut away
 
 
 def test_probe_features_inside_generate_equal_the_loops(scripted, tokenizer):
@@ -170,6 +176,30 @@ def test_trial_baseline_runs_its_trials_inside_generate(scripted, tokenizer):
         assert g.token_ids == e.token_ids
 
 
+def test_trials_at_a_keep_cue_cut_include_the_confirming_token(scripted, tokenizer):
+    """DEER beside a keep-cue probe that never fires: its trials cut after the token that confirmed the cue,
+    which the decode loop has not fed yet when it asks (its trial feeds it); generate() decodes from scratch."""
+    from cotexit.baselines.deer import Deer
+
+    probe = ProbeExitPolicy(probe_for(scripted, tokenizer, None, "keep-cue"))
+    expected = loop_run_all(scripted, tokenizer, [probe, Deer(1e-6)])
+    with GenerateExits(scripted, tokenizer, FMT, probe=probe_for(scripted, tokenizer, None, "keep-cue"),
+                       policies=[Deer(1e-6)], max_answer_tokens=8) as exits:
+        got = generate_run(scripted, tokenizer, exits)
+    for e, g in zip(expected, got):
+        cue = e.cues[0]
+        assert e.exit is not None and e.exit.cut == cue.step + 1 > cue.token_end
+        assert (g.exit.cut, g.trial_tokens, g.token_ids) == (e.exit.cut, e.trial_tokens, e.token_ids)
+        assert cue.text in e.thinking_text  # the cue is kept
+
+
+def loop_run_all(model, tokenizer, policies, max_new_tokens=80):
+    config = DecodeConfig(max_new_tokens=max_new_tokens, max_answer_tokens=8, sampling=SamplingConfig())
+    capture = next((p.capture() for p in policies if hasattr(p, "capture")), None)
+    decoder = Decoder(model, tokenizer, FMT, config, capture=capture, policies=policies)
+    return decoder.generate(prompts(tokenizer), keys=list(PROMPTS))
+
+
 def test_sampled_rows_exit_before_a_cue_and_answer(scripted, tokenizer):
     artifact = probe_for(scripted, tokenizer, 0.0)  # every first cue exits
     with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
@@ -197,7 +227,7 @@ def test_hooks_come_off_and_bad_input_is_refused(tiny_llama, tokenizer):
     with pytest.raises(ValueError, match="fitted on model"):
         GenerateExits(tiny_llama, tokenizer, FMT, probe=ProbeArtifact(**{**artifact.__dict__, "fingerprint": other}))
     wrong = {**artifact.exit_semantics, "cut": "after-cue"}
-    with pytest.raises(ValueError, match="other exit semantics"):
+    with pytest.raises(ValueError, match="not ones cotexit implements"):
         GenerateExits(tiny_llama, tokenizer, FMT, probe=ProbeArtifact(**{**artifact.__dict__, "exit_semantics": wrong}))
 
 
