@@ -8,7 +8,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cotexit.benchmarks.suites import get_suite
-from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.common import (
+    add_backend_arg,
+    add_decode_args,
+    add_model_args,
+    check_backend_args,
+    cue_config,
+    decode_config,
+    load_for_cli,
+    vllm_options,
+)
 from cotexit.cli.exits import depth_artifact_config
 from cotexit.controller.capture import default_layers
 from cotexit.depth.config import LayerExitConfig
@@ -32,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="first N problems")
     parser.add_argument("--layers", help="comma-separated layers, 1..N, negatives from the end (default: 2 evenly spaced + last)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
+    parser.add_argument("--batch-size", type=int, help="problems decoded together (default: 8 on hf, 64 on vllm)")
     parser.add_argument("--max-forced-tokens", type=int, default=24, help="answer tokens per forced trial (default: 24)")
     parser.add_argument("--budgets", help="comma-separated thinking-token budgets at which to also force an answer")
     parser.add_argument(
@@ -57,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--offset", type=int, default=0, help="skip the first N problems (default: 0)")
     parser.add_argument("--data-dir", help="benchmark data folder")
     add_model_args(parser)
+    add_backend_arg(parser, choices=("hf", "vllm"))
     add_decode_args(parser, max_new_tokens=1024)
     parser.set_defaults(func=run)
 
@@ -89,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         split=args.split,
         limit=args.limit,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or (64 if args.backend == "vllm" else 8),
         max_forced_tokens=args.max_forced_tokens,
         budgets=parse_layers(args.budgets) or (),
         data_dir=args.data_dir,
@@ -98,15 +108,17 @@ def run(args: argparse.Namespace) -> int:
         offset=args.offset,
         layer_exit=depth_setting(args),
         exit_semantics=args.exit_semantics,
+        backend=args.backend,
     )
     CollectConfig(**config_args, layers=layers or ())  # validate before loading the model
+    check_backend_args(args)
     lm = load_for_cli(args)
     config = CollectConfig(**config_args, layers=layers or default_layers(lm.num_layers))
     columns = [TextColumn("[bold]collect"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[cues]} cues"),
                TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("collect", total=None, cues=0)
-        for event in run_collect(lm, config, args.out):
+        for event in run_collect(lm, config, args.out, vllm_options(args)):
             progress.update(task, total=event.total, completed=event.done, cues=event.cues)
     data = load_cue_data(args.out)
     n_right = sum(c["forced_correct"] for c in data.cues)

@@ -46,14 +46,17 @@ def add_model_args(parser: argparse.ArgumentParser, *, weights: bool = True) -> 
     group.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights dtype")
 
 
-def add_backend_arg(parser: argparse.ArgumentParser) -> None:
+def add_backend_arg(parser: argparse.ArgumentParser, choices: tuple[str, ...] = BACKENDS) -> None:
+    engines = {
+        "hf": "hf = cotexit's own decode loop (default; the only one with layer exits)",
+        "generate": "generate = an unmodified transformers model.generate()",
+        "vllm": "vllm = vLLM (pip install 'cotexit[vllm]')",
+    }
     parser.add_argument(
         "--backend",
-        choices=BACKENDS,
+        choices=choices,
         default="hf",
-        help="engine: hf = cotexit's own decode loop (default; the only one with layer exits), "
-        "generate = an unmodified transformers model.generate(), vllm = vLLM (pip install 'cotexit[vllm]'); "
-        "all run the same controller",
+        help=f"engine: {', '.join(engines[c] for c in choices)}; all run the same controller",
     )
     group = parser.add_argument_group("vLLM engine (--backend vllm)")
     group.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model (default: 1; only 1 for now)")

