@@ -102,16 +102,10 @@ class CotexitLogitsProcessor(LogitsProcessor):
         for index in batch_update.removed:
             self.batch.pop(index, None)
         for index, params, prompt_ids, out in batch_update.added:
-            spec = (params.extra_args or {}).get(EXTRA_KEY)
-            if spec is None:
+            request = self._request(params, prompt_ids, out)
+            if request is None:
                 self.batch.pop(index, None)  # a slot reused by a request without a controller
                 continue
-            tag = f"{spec['setup']}:{spec['key']}"
-            request = self.rows.get(tag)
-            if request is None:
-                setup = SETUPS[spec["setup"]]
-                row = RowState(spec["key"], list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
-                request = self.rows[tag] = _Request(setup, row, out)
             request.out = out
             self.batch[index] = request
         for a, b, direction in batch_update.moved:
@@ -120,6 +114,19 @@ class CotexitLogitsProcessor(LogitsProcessor):
                 self.batch[b] = moved
             if direction == MoveDirectionality.SWAP and other is not None:
                 self.batch[a] = other
+
+    def _request(self, params: Any, prompt_ids: list[int] | None, out: list[int]) -> _Request | None:
+        """The controller state of a request just added to the batch (kept by tag: a preempted one resumes)."""
+        spec = (params.extra_args or {}).get(EXTRA_KEY)
+        if spec is None:
+            return None
+        tag = f"{spec['setup']}:{spec['key']}"
+        request = self.rows.get(tag)
+        if request is None:
+            setup = SETUPS[spec["setup"]]
+            row = RowState(spec["key"], list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
+            request = self.rows[tag] = _Request(setup, row, out)
+        return request
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         fresh = self.step.forwards != self._forwards  # no hooks installed (a policy without states): nothing new

@@ -1,0 +1,214 @@
+"""cotexit in `vllm serve`: the length exit as a logits processor loaded by name, no code to write.
+
+    COTEXIT_PROBE=probes/toy-arith-keep-cue \\
+    python -m vllm.entrypoints.openai.api_server --model cotexit/toy/weights --enforce-eager \\
+        --logits-processors cotexit.engines.vllm.serve:CotexitServeProcessor
+
+Owns `CotexitServeProcessor`, `served_probes` and the environment it reads:
+
+- `COTEXIT_PROBE`: comma-separated probe folders, loaded once in the worker
+  when the server starts (a bad one stops the start with its reason). Every
+  request runs the first; a request picks another by folder name, or none,
+  with `"vllm_xargs": {"cotexit_probe": "NAME" | "none"}`.
+- `COTEXIT_MAX_ANSWER_TOKENS` (default 32): the answer's budget after an exit.
+
+A served request cannot be taken back or resubmitted: when the probe can
+read the cue's states (the forward that fed its last token), the cue has
+been emitted and perhaps streamed. So the server makes the `keep-cue` cut
+(`cotexit.controller.semantics`): thinking ends after the token that
+confirmed the cue, the processor forces the thinking format's forced-exit
+text token by token, then the answer greedily until its brace closes, then
+EOS. The response's text shows the exit: `... Wait,\\n</think>\\nThe final
+answer is \\boxed{42}`. Probes collected with `--exit-semantics keep-cue`
+are labelled for exactly this; a `before-cue` probe is refused at start.
+
+The controller is the one the other engines drive (`CotexitLogitsProcessor`:
+cue watching, `decide_exit`); the states come from the same hooks
+(`cotexit.engines.vllm.capture`). vLLM gives a logits processor no handle on
+its model, so the processor takes the model runner that is building it from
+the call stack (`GPUModelRunner.__init__` builds its processors) and hooks the
+probes' layers once the first request arrives (the model is loaded by then).
+Each worker process does this for itself. Eager mode only (hooks do not fire
+inside CUDA graphs: `--enforce-eager`), and the V1 model runner
+(`VLLM_USE_V2_MODEL_RUNNER=0` on GPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cotexit.controller.capture import CaptureConfig
+from cotexit.controller.cues import CueConfig
+from cotexit.controller.policies import ExitPolicies
+from cotexit.controller.rows import RowState
+from cotexit.engines.vllm.capture import StepStates, install_capture
+from cotexit.engines.vllm.processor import CotexitLogitsProcessor, Setup, _Request
+
+PROBE_ENV = "COTEXIT_PROBE"
+ANSWER_ENV = "COTEXIT_MAX_ANSWER_TOKENS"
+XARG = "cotexit_probe"
+OFF = "none"
+SERVE_CUTS = ("keep-cue",)  # the only cut a server can make: the cue is already out
+
+log = logging.getLogger("cotexit.serve")
+
+
+def served_probes() -> dict[str, Path]:
+    """{folder name: folder} of `COTEXIT_PROBE`, first the default; raises on a name given twice or none given."""
+    paths = [Path(p.strip()) for p in os.environ.get(PROBE_ENV, "").split(",") if p.strip()]
+    if not paths:
+        raise ValueError(f"{PROBE_ENV} is not set: name the probe folder(s) the server runs, comma-separated")
+    probes: dict[str, Path] = {}
+    for path in paths:
+        if path.name in probes or path.name == OFF:
+            raise ValueError(f"{PROBE_ENV}: probe folder name {path.name!r} is used twice or reserved")
+        probes[path.name] = path
+    return probes
+
+
+class CotexitServeProcessor(CotexitLogitsProcessor):
+    """The controller in `vllm serve`: watch, score, and on an exit force the exit text and a greedy answer."""
+
+    def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool) -> None:
+        super().__init__(vllm_config, device, is_pin_memory, step=StepStates())
+        self.runner = _building_runner()
+        self.max_answer_tokens = _answer_budget()
+        self.setups = {name: _setup(path, vllm_config) for name, path in served_probes().items()}
+        self.default = next(iter(self.setups))
+        self.layers = tuple(sorted({layer for setup in self.setups.values() for layer in setup.layers}))
+        self._hooks: list[Any] | None = None
+        log.warning("cotexit: serving probes %s (default %s), keep-cue exits", ", ".join(self.setups), self.default)
+
+    @classmethod
+    def validate_params(cls, params: Any) -> None:
+        """In the API server: a bad `cotexit_probe` is the client's error (HTTP 400), before it reaches the worker."""
+        choice = (params.extra_args or {}).get(XARG)
+        if choice is None:
+            return
+        names = list(served_probes())
+        if not isinstance(choice, str) or (choice != OFF and choice not in names):
+            raise ValueError(f"vllm_xargs[{XARG!r}] must be one of {names + [OFF]}, got {choice!r}")
+
+    def _request(self, params: Any, prompt_ids: list[int] | None, out: list[int]) -> _Request | None:
+        name = (params.extra_args or {}).get(XARG, self.default)
+        if name == OFF:
+            return None
+        if self._hooks is None:  # the first request: the model is loaded now
+            self._hooks = install_capture(self.runner, self.layers, self.step)
+        key = id(out)  # vLLM keeps one output list per request, across preemption
+        request = self.rows.get(key)
+        if request is None or request.out is not out:
+            setup = self.setups[name]
+            row = RowState(str(key), list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
+            request = self.rows[key] = _Request(setup, row, out)
+        return request
+
+    def update_state(self, batch_update: Any) -> None:
+        super().update_state(batch_update)
+        if batch_update is not None and batch_update.removed:  # forget finished requests; a preempted one stays
+            live = {id(r) for r in self.batch.values()}
+            for key in [k for k, r in self.rows.items() if r.row.done and id(r) not in live]:
+                del self.rows[key]
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        fresh = self.step.forwards != self._forwards
+        self._forwards = self.step.forwards
+        states = self.step.states if fresh else {}
+        for index, request in self.batch.items():
+            row = request.row
+            if row.exit is None:
+                if not row.done:
+                    self._advance(index, request, states)  # watch, score, decide (sets row.exit on an exit)
+                if row.exit is None:
+                    continue
+                assert row.exit.cut == len(row.tokens), "a served exit cuts after the newest token (keep-cue)"
+            else:
+                self._follow(request)
+            self._force(logits, index, request)
+        return logits
+
+    def _follow(self, request: _Request) -> None:
+        """Append the forced-exit and answer tokens emitted since the last step."""
+        row, setup = request.row, request.setup
+        while len(row.tokens) < len(request.out) and not row.done:
+            token = request.out[len(row.tokens)]
+            forced = bool(row.forced)
+            if forced:
+                row.forced.pop(0)
+            row.append(token, len(row.tokens))
+            row.finish_after(token, from_forced=forced, eos_ids=setup.eos_ids, max_new_tokens=sys.maxsize,
+                             answer_limit=len(setup.forced_exit_ids) + self.max_answer_tokens)
+
+    def _force(self, logits: torch.Tensor, index: int, request: _Request) -> None:
+        """The next forced-exit token, else the greedy answer token, else (answer closed) EOS."""
+        row = request.row
+        if row.done:
+            token = request.setup.stop_id
+        elif row.forced:
+            token = row.forced[0]
+        else:
+            token = int(logits[index].argmax())
+        logits[index].fill_(float("-inf"))
+        logits[index, token] = 0.0
+
+
+@dataclass
+class _ServeSetup(Setup):
+    layers: tuple[int, ...] = ()
+
+
+def _setup(path: Path, vllm_config: Any) -> _ServeSetup:
+    """A probe's controller for the served model, checked: the same model, states it can read, a cut it can make."""
+    from cotexit.engines.eos import eos_ids, stop_id
+    from cotexit.models.loading import load_model
+    from cotexit.probes.artifact import ProbeArtifact
+    from cotexit.probes.controller import ProbeExitPolicy
+
+    try:
+        artifact = ProbeArtifact.load(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{PROBE_ENV}: cannot load probe {path}: {e}") from None
+    lm = load_model(vllm_config.model_config.model, weights=False)
+    artifact.check_model(lm.fingerprint())
+    policy = ProbeExitPolicy(artifact)
+    layers = CaptureConfig(layers=artifact.features.layers).resolve(lm.num_layers)
+    policies = ExitPolicies([policy])
+    policies.check_engine("vllm serve", layers, cuts=SERVE_CUTS)
+    cues = CueConfig(**{**artifact.cues, "phrases": tuple(artifact.cues["phrases"])})
+    ids = eos_ids(lm.model, lm.tokenizer)
+    forced = list(lm.tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
+    return _ServeSetup(lm.tokenizer, lm.fmt, cues, policies, ids, stop_id(lm.model, ids), forced, layers=layers)
+
+
+def _answer_budget() -> int:
+    text = os.environ.get(ANSWER_ENV, "32")
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{ANSWER_ENV} must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _building_runner() -> Any:
+    """The V1 model runner whose `__init__` is constructing this processor (it is on the call stack)."""
+    from vllm.v1.worker.gpu_model_runner import GPUModelRunner
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, GPUModelRunner):
+            return candidate
+        frame = frame.f_back
+    raise RuntimeError(
+        "CotexitServeProcessor must be built by vLLM's V1 model runner (--logits-processors); "
+        "Model Runner V2 is not supported: set VLLM_USE_V2_MODEL_RUNNER=0"
+    )

@@ -1,0 +1,140 @@
+"""The `vllm serve` plug-in for real (marker `vllm`): a server on a localhost port, chat completions, an exit.
+
+The server runs the toy model with `CotexitServeProcessor` loaded by name and the shipped keep-cue probe;
+the test sends chat completions over HTTP and stops the server. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm")
+
+from cotexit.benchmarks import build_prompt, load_problems  # noqa: E402
+from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
+
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists(), reason="toy weights not shipped"),
+]
+ROOT = TOY_MODEL_DIR.parents[2]
+PROBE = Path(os.environ.get("COTEXIT_TEST_SERVE_PROBE", ROOT / "probes" / "toy-arith-keep-cue"))
+START_TIMEOUT = 240  # seconds for the server to answer /health
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server(port: int, probe: str, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
+        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"),
+    }
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
+        "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor",
+    ]
+    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait(timeout=10)
+
+
+def _wait_healthy(server: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited ({server.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(1)
+    pytest.fail(f"the server did not answer /health within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
+def _chat(port: int, content: str, xargs: dict | None = None) -> tuple[int, dict]:
+    body = {"model": "toy", "messages": [{"role": "user", "content": content}], "max_tokens": 500, "temperature": 0,
+            "skip_special_tokens": False}
+    if xargs is not None:
+        body["vllm_xargs"] = xargs
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory):
+    if not (PROBE / "card.json").exists():
+        pytest.fail(f"no keep-cue probe at {PROBE}")
+    port, log = _free_port(), tmp_path_factory.mktemp("serve") / "server.log"
+    server = _server(port, str(PROBE), log)
+    try:
+        _wait_healthy(server, port, log)
+        yield port
+    finally:
+        _stop(server)
+
+
+def test_a_served_chat_completion_exits_at_a_cue_and_answers(port):
+    problems = load_problems("arith", "test", limit=4)
+    exits = 0
+    for problem in problems:
+        status, on = _chat(port, build_prompt(problem))
+        status_off, off = _chat(port, build_prompt(problem), {"cotexit_probe": "none"})
+        assert status == status_off == 200
+        text, full = on["choices"][0]["message"]["content"], off["choices"][0]["message"]["content"]
+        assert text.count("</think>") == 1 and full.count("</think>") == 1
+        if text == full:
+            continue
+        exits += 1
+        thinking, answer = text.split("\n</think>")  # the forced-exit text starts with the newline
+        assert full.startswith(thinking)  # the exit keeps everything up to and including the cue
+        assert thinking.endswith(("Wait,", "Hmm,", "Alternatively,", "But wait,"))
+        assert answer.startswith("\nThe final answer is \\boxed{") and answer.count("}") == 1
+        assert on["usage"]["completion_tokens"] < off["usage"]["completion_tokens"]
+    assert exits >= 2, "the shipped probe should exit on most of these problems"
+
+
+def test_a_bad_probe_choice_is_the_clients_error(port):
+    status, body = _chat(port, "What is 2 + 3?", {"cotexit_probe": "no-such-probe"})
+    assert status == 400 and "cotexit_probe" in body["error"]["message"]
+
+
+def test_a_before_cue_probe_stops_the_server_start_with_its_reason(tmp_path):
+    log = tmp_path / "server.log"
+    server = _server(_free_port(), str(ROOT / "probes" / "toy-arith"), log)
+    try:
+        server.wait(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a server with a before-cue probe should not start")
+    finally:
+        _stop(server)
+    assert server.returncode != 0 and "cut='before-cue'" in log.read_text()
