@@ -59,9 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--exit-semantics",
         choices=("before-cue", "keep-cue"),
         default="before-cue",
-        help="where each label's forced exit cuts thinking: before the cue (default; what the hf, generate and "
-        "offline vllm backends do) or after it (keep-cue: what `vllm serve` can do, since the cue is already "
-        "streamed when its states are read). A probe calibrated on this data records it; engines honour it",
+        help="where each label's forced exit cuts thinking: before the cue (default) or after the token that "
+        "confirmed it (keep-cue: the only cut `vllm serve` can make, since the cue is already streamed when its "
+        "states are read). A probe calibrated on this data records it, and every backend cuts there",
     )
     parser.add_argument("--offset", type=int, default=0, help="skip the first N problems (default: 0)")
     parser.add_argument("--data-dir", help="benchmark data folder")

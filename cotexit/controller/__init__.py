@@ -11,7 +11,7 @@ other.
 - `policies`: the exit-policy protocol, the ordered list, the token budget.
 - `rows`: one row's controller state (text, thinking phase, cues, exit) and its result.
 - `decide`: which cue (or step) a row's policies fire at, and where thinking is then cut.
-- `semantics`: what an exit means (cut before the cue, force the format's text, answer greedily),
+- `semantics`: what an exit means (cut before or after the cue, force the format's text, answer greedily),
   recorded in probe artifacts and checked by every engine.
 """
 

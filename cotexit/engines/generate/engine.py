@@ -7,7 +7,7 @@ decode loop's hooks), and hands `generate()` a logits processor
 (`ExitProcessor`) that runs the shared controller at every step. After
 `generate()` returns, `results(sequences)` turns each row into the same
 `RowResult` the decode loop produces: for a row that exited, thinking is cut
-before the cue (`cotexit.controller.semantics`), the forced-exit text
+where the probe's exit semantics say (`cotexit.controller.semantics`), the forced-exit text
 follows as token ids, and the answer is decoded greedily from that prefix
 (one batched `generate()` over the exited rows; the cut prefix is computed
 again, the price of an engine that cannot take tokens back).

@@ -12,8 +12,8 @@ probe's layers at the newest token are in the forward hooks of a
    the states kept from the previous step;
 2. `cotexit.controller.observe.decide_exit` asks the policies, exactly as
    the decode loop does;
-3. a row that exits is recorded cut before its cue (the controller's
-   `EXIT_SEMANTICS`) and its logits are masked to EOS, so `generate()`
+3. a row that exits is recorded cut where its policies' exit semantics say
+   (`cotexit.controller.semantics`; before the cue by default) and its logits are masked to EOS, so `generate()`
    finishes it on the next token. `generate()` cannot take tokens back: the
    engine (`cotexit.engines.generate.engine`) decodes the answer from the
    cut prefix afterwards. Rows that already finished are masked to EOS too.

@@ -13,8 +13,8 @@ setup (`SamplingParams.extra_args["cotexit"]` = {"setup": id, "key": name}):
    row (`cotexit.controller.observe`), the newest with this step's states,
    the one before with the previous step's;
 2. the setup's exit policies are asked, exactly as the decode loop asks them;
-3. on an exit the row is recorded cut before its cue (the controller's
-   `EXIT_SEMANTICS`) and its logits are masked to EOS, so the request ends
+3. on an exit the row is recorded cut where the policies' exit semantics
+   say (`cotexit.controller.semantics`; before the cue by default) and its logits are masked to EOS, so the request ends
    on its next token. A logits processor cannot take tokens back: the engine
    (`cotexit.engines.vllm.engine`) resubmits the cut prefix plus the
    forced-exit text as token ids, which the prefix cache mostly serves.
