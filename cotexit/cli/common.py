@@ -81,8 +81,6 @@ def check_backend_args(args: argparse.Namespace) -> None:
             )
     if args.backend == "vllm":
         vllm_options(args)
-        if getattr(args, "baseline", None) and not args.baseline.startswith("budget:"):
-            raise ValueError(f"--baseline {args.baseline} needs forced-answer trials, which --backend vllm does not run yet")
         from cotexit.engines.vllm import import_vllm
 
         import_vllm()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import sys
 
 import pytest
@@ -29,7 +31,6 @@ def test_missing_vllm_is_one_line_saying_how_to_install(no_vllm):
         (["--tensor-parallel-size", "2"], "--tensor-parallel-size 2"),
         (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization must be in"),
         (["--no-enforce-eager"], "keep --enforce-eager"),
-        (["--baseline", "deer:0.9"], "needs forced-answer trials"),
     ],
 )
 def test_bench_and_solve_refuse_before_loading_anything(no_vllm, tmp_path, capsys, extra, message):
@@ -39,6 +40,19 @@ def test_bench_and_solve_refuse_before_loading_anything(no_vllm, tmp_path, capsy
     assert message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     assert main(["solve", "1 + 1", "--backend", "vllm", *extra]) == 2
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [([], "not installed: pip install"), (["--backend", "generate"], "invalid choice: 'generate'"),
+     (["--depth-artifact", "probes/toy-arith-depth"], "layer exits run on the hf backend only")],
+)
+def test_collect_on_vllm_refuses_before_loading_anything(no_vllm, tmp_path, capsys, extra, message):
+    out = tmp_path / "cues"
+    args = ["collect", "--suite", "arith", "--split", "calib", "--limit", "1", "--backend", "vllm", *extra, "--out", str(out)]
+    with pytest.raises(SystemExit) if "invalid choice" in message else contextlib.nullcontext():
+        assert main(args) == 2
+    assert message in capsys.readouterr().err and not out.exists()
 
 
 def test_unknown_backend_names_the_known_ones():

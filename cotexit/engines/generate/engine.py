@@ -44,12 +44,11 @@ from cotexit.engines.generate.answers import decode_answers
 from cotexit.engines.generate.processor import ExitProcessor
 from cotexit.engines.eos import eos_ids, stop_id
 from cotexit.engines.loop.decode import left_pad
-from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest
+from cotexit.engines.loop.forced import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.engines.tap import LayerTap
 from cotexit.models.thinking import ThinkingFormat
 
-TRIAL_TOKENS = 24  # forced-answer trials decode at most this many tokens, as the decode loop's do
 
 
 class GenerateExits:

@@ -26,6 +26,9 @@ from cotexit.controller.rows import answer_closed
 from cotexit.engines.loop.step import select_rows
 
 
+TRIAL_TOKENS = 24  # answer tokens a forced-answer trial decodes at most, on every engine
+
+
 @dataclass(frozen=True)
 class ForcedRequest:
     row: int  # row index in the session (prompt order)
@@ -51,7 +54,7 @@ class ForcedAnswer:
 
 @torch.inference_mode()
 def forced_answers(
-    session: DecodeSession, requests: Sequence[ForcedRequest], *, max_tokens: int = 24
+    session: DecodeSession, requests: Sequence[ForcedRequest], *, max_tokens: int = TRIAL_TOKENS
 ) -> list[ForcedAnswer]:
     """Run all `requests` as one batch of trials; answers come back in request order."""
     if not requests:

