@@ -59,8 +59,9 @@ class VllmOptions:
     def __post_init__(self) -> None:
         if self.tensor_parallel_size != 1:
             raise ValueError(
-                f"--tensor-parallel-size {self.tensor_parallel_size}: cotexit's vLLM backend runs one worker in "
-                "process for now (the controller's rows live in the worker); use 1"
+                f"--tensor-parallel-size {self.tensor_parallel_size}: cotexit's offline vLLM backend runs one worker "
+                "in this process (the controller's rows live in the worker); use 1, or serve the model with the "
+                "cotexit plug-in, which runs in every worker (README, \"vllm serve\")"
             )
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise ValueError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
@@ -88,8 +89,8 @@ def import_vllm() -> Any:
 _ENGINES: dict[tuple[str, VllmOptions], Any] = {}  # one LLM per model and options in a process
 
 
-def _llm(path: str, options: VllmOptions) -> tuple[Any, Any]:
-    """The (LLM, model runner) for `path`, started once per process."""
+def _llm(path: str, options: VllmOptions, max_len: int) -> tuple[Any, Any]:
+    """The (LLM, model runner) for `path` (whose context is `max_len` tokens), started once per process."""
     key = (path, options)
     if key not in _ENGINES:
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # the worker in this process: its rows readable here
@@ -98,8 +99,15 @@ def _llm(path: str, options: VllmOptions) -> tuple[Any, Any]:
             raise ValueError("VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface; set it to 0")
         os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
         vllm = import_vllm()
+        from vllm.platforms import current_platform
+
         from cotexit.engines.vllm.processor import CotexitLogitsProcessor
 
+        extra: dict[str, Any] = {}
+        if current_platform.is_cpu():
+            # The CPU build cannot rewind a seeded request's generator after a step that only prefilled part of
+            # its prompt ("CPU Generator does not use offset"): schedule whole prompts only.
+            extra = dict(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, options.max_model_len or max_len))
         llm = vllm.LLM(
             model=path,
             dtype=options.dtype or "auto",
@@ -110,6 +118,7 @@ def _llm(path: str, options: VllmOptions) -> tuple[Any, Any]:
             tensor_parallel_size=options.tensor_parallel_size,
             logits_processors=[CotexitLogitsProcessor],
             seed=0,
+            **extra,
         )
         runner = llm.llm_engine.model_executor.driver_worker.worker.model_runner
         if type(runner).__module__.startswith("vllm.v1.worker.gpu.") or "cpu.model_runner" in type(runner).__module__:
@@ -146,7 +155,8 @@ class VllmEngine:
         from cotexit.engines.vllm.capture import install_capture
         from cotexit.engines.vllm.processor import SETUPS, Setup
 
-        self.llm, self.runner = _llm(lm.path, options or VllmOptions())
+        max_len = int(getattr(lm.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
+        self.llm, self.runner = _llm(lm.path, options or VllmOptions(), max_len)
         self.eos_ids = eos_ids(lm.model, lm.tokenizer)
         tokenizer = lm.tokenizer
         self.forced_exit_ids = list(tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])

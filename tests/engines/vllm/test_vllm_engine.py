@@ -111,3 +111,19 @@ def test_what_the_vllm_engine_refuses(toy):
         VllmOptions(tensor_parallel_size=2)
     with pytest.raises(ValueError, match="enforce"):
         VllmOptions(enforce_eager=False)
+
+
+def test_sampled_rows_are_reproducible_in_a_batch_wider_than_one_step(toy):
+    """64 prompts hold more tokens than vLLM's CPU step budget (4096): their prefill must not be split, or
+    the seeded requests crash the CPU build; and each row's sample depends on its seed, not on its batch."""
+    problems = load_problems("arith", "test", limit=64)
+    prompts = [chat_prompt(toy.tokenizer, build_prompt(p)) * 2 for p in problems]  # ~140 tokens each
+    keys = [p.id for p in problems]
+    engine = VllmEngine(toy, 12, 8, SamplingConfig(temperature=0.8, seed=3), CueConfig(), options=OPTIONS)
+    try:
+        first = engine(prompts, keys)
+        again = engine(prompts[:5], keys[:5])
+    finally:
+        engine.close()
+    assert sum(len(toy.tokenizer(p)["input_ids"]) for p in prompts) > 4096
+    assert [r.token_ids for r in again] == [r.token_ids for r in first[:5]]
