@@ -4,6 +4,10 @@ Owns `IncrementalDetokenizer`. Decoding each token alone breaks on byte-level
 pieces of one character and on tokenizers that drop a leading space at the
 start of a decode, so each step decodes a short window and emits only the
 new, complete characters (the approach of vLLM's and TGI's streamers).
+A fast tokenizer's windows are decoded by its `tokenizers.Tokenizer` directly:
+the same text as `tokenizer.decode(..., clean_up_tokenization_spaces=False)`
+without the wrapper's per-call overhead (this runs for every token of every
+row on every engine).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class IncrementalDetokenizer:
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        self._backend = _rust_tokenizer(tokenizer)
         self.ids: list[int] = []
         self._prefix = 0  # start of the decode window
         self._read = 0  # tokens before this have been emitted
@@ -45,4 +50,16 @@ class IncrementalDetokenizer:
         self._prefix = max(0, length - _CONTEXT)
 
     def _decode(self, ids: list[int]) -> str:
+        if self._backend is not None:
+            return self._backend.decode(ids, skip_special_tokens=False)
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def _rust_tokenizer(tokenizer: Any) -> Any:
+    """A fast tokenizer's `tokenizers.Tokenizer`, or None (slow tokenizers, stand-ins)."""
+    backend = getattr(tokenizer, "_tokenizer", None)
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:  # pragma: no cover - transformers depends on tokenizers
+        return None
+    return backend if isinstance(backend, Tokenizer) else None

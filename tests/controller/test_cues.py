@@ -104,3 +104,19 @@ def test_skipping_the_scan_changes_no_cue(paragraph_breaks, monkeypatch):
         assert cues(pieces, scan_always=False) == expected, text
         total += len(expected)
     assert total > 200  # the texts are full of cues, so the check is not vacuous
+
+
+def test_the_detokenizer_decodes_with_the_rust_tokenizer_exactly_as_the_wrapper(tokenizer):
+    """The fast path (the `tokenizers.Tokenizer` behind a fast tokenizer) gives the wrapper's text, delta by delta."""
+    import random
+
+    from cotexit.controller.detokenize import IncrementalDetokenizer
+
+    fast = IncrementalDetokenizer(tokenizer)
+    assert fast._backend is not None, "the test tokenizer is a fast one: the fast path must be taken"
+    slow = IncrementalDetokenizer(tokenizer)
+    slow._backend = None
+    rng = random.Random(0)
+    ids = [rng.randrange(len(tokenizer)) for _ in range(400)]
+    assert [fast.push(t) for t in ids] == [slow.push(t) for t in ids]
+    assert "".join(slow.push(t) for t in ids[:50]) == "".join(fast.push(t) for t in ids[:50])

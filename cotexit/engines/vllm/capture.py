@@ -29,6 +29,7 @@ class StepStates:
     def __init__(self) -> None:
         self.states: dict[int, torch.Tensor] = {}  # {layer: (num_reqs, H)} float32
         self.forwards = 0  # forwards seen; a processor knows whether this step's are new
+        self.last: torch.Tensor | None = None  # (num_reqs,) this forward's flattened row of each request's newest token
 
     def clear(self) -> None:
         self.states = {}
@@ -65,19 +66,24 @@ def install_capture(runner: Any, layers: tuple[int, ...], step: StepStates = STE
 
 
 def _hook(runner: Any, layer: int, kind: str, step: StepStates, *, first: bool):
+    # Few tensor operations per call: each is a dispatch (and on CPU an OpenMP region), paid every forward.
     def hook(_module: Any, _inputs: Any, output: Any) -> None:
-        n = runner.input_batch.num_reqs
-        last = torch.as_tensor(runner.query_start_loc.np[1 : n + 1] - 1, dtype=torch.long)  # (num_reqs,)
-        if kind == "sum":
-            hidden, residual = output
-            state = hidden[last] + residual[last]  # (num_reqs, H); computed here: the next norm may work in place
-        elif kind == "first" and isinstance(output, tuple):
-            state = output[0][last]
-        else:
-            state = output[last]
         if first:
+            n = runner.input_batch.num_reqs
+            step.last = torch.from_numpy(runner.query_start_loc.np[1 : n + 1] - 1).long().to(_device(output))
             step.states = {}
             step.forwards += 1
-        step.states[layer] = state.float().clone()
+        last = step.last
+        if kind == "sum":
+            hidden, residual = output
+            # (num_reqs, H), a new tensor: the next norm may work on the outputs in place
+            state = torch.index_select(hidden, 0, last).add_(torch.index_select(residual, 0, last))
+        else:
+            state = torch.index_select(output[0] if isinstance(output, tuple) else output, 0, last)
+        step.states[layer] = state if state.dtype == torch.float32 else state.float()
 
     return hook
+
+
+def _device(output: Any) -> torch.device:
+    return (output[0] if isinstance(output, tuple) else output).device
