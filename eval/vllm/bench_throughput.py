@@ -5,8 +5,10 @@ round; tokens per second are summed over rounds:
 
 - the decode loop (`hf`) plainly and with the controller (cue watching,
   capture of the probe's layers, the probe scored at every cue), in a
-  process of its own (spawned once; each arm's seconds are measured there),
-  so vLLM's thread binding in this process does not slow it;
+  process of its own (started once, by `--hf-python` if given: the main
+  environment's transformers is newer than the one vLLM pins; each arm's
+  seconds are measured there), so vLLM's thread binding in this process
+  does not slow it;
 - vLLM bare (`LLM.generate` on token ids as users call it, no cotexit),
   twice, as an A/A pair that shows this run's noise;
 - vLLM with cue watching only, and vLLM with the controller. The
@@ -22,7 +24,8 @@ costs what a real probe costs.
 
     VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model toy --suite arith \
         --probe probes/toy-arith --limit 128 --rounds 5 --max-model-len 768
-    VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 5
+    VLLM_CPU_OMP_THREADS_BIND=0-1 python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 5 \
+        --hf-python .venv/bin/python
 
 On a CPU, vLLM binds the OpenMP threads of its worker (this process); bound
 to all cores, as above, it uses both while its arms run and idles while the
@@ -70,9 +73,11 @@ def random_probe(lm):
     )
 
 
-def hf_worker(conn, args) -> None:
-    """The decode loop's arms, in their own process: build once, then run the arm named by each message."""
+def hf_worker(args) -> None:
+    """`--worker`: the decode loop's arms in their own process. Reads an arm name per stdin line, answers
+    `@@ [tokens, seconds]` on stdout (other output there is skipped by the parent)."""
     import torch
+    import transformers
 
     torch.set_num_threads(args.threads)
     from cotexit.engines.loop import DecodeConfig, Decoder
@@ -85,13 +90,48 @@ def hf_worker(conn, args) -> None:
         "hf_plain": Decoder(lm.model, lm.tokenizer, lm.fmt, decode),
         "hf_controller": Decoder(lm.model, lm.tokenizer, lm.fmt, decode, capture=policy.capture(), policies=[policy]),
     }
-    conn.send(torch.get_num_threads())
-    while (name := conn.recv()) is not None:
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "python": sys.executable}
+    print("@@", json.dumps([torch.get_num_threads(), versions]), flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
+            break
         began = time.perf_counter()
         rows = []
         for i in range(0, len(prompts), args.batch_size):
             rows += decoders[name].generate(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
-        conn.send((sum(r.total_tokens for r in rows), time.perf_counter() - began))
+        print("@@", json.dumps([sum(r.total_tokens for r in rows), time.perf_counter() - began]), flush=True)
+
+
+class Worker:
+    """The `--worker` process, started with `python` (another environment's interpreter if given)."""
+
+    def __init__(self, python: str, args) -> None:
+        import subprocess
+
+        command = [python, str(Path(__file__).resolve()), "--worker", "--model", args.model, "--suite", args.suite,
+                   "--limit", str(args.limit), "--batch-size", str(args.batch_size),
+                   "--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads)]
+        if args.probe:
+            command += ["--probe", args.probe]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VLLM_", "PYTHONPATH"))}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def reply(self):
+        for line in self.process.stdout:
+            if line.startswith("@@ "):
+                return json.loads(line[3:])
+        raise RuntimeError(f"the decode loop's process ended (exit {self.process.wait()})")
+
+    def run(self, name: str):
+        self.process.stdin.write(name + "\n")
+        self.process.stdin.flush()
+        return tuple(self.reply())
+
+    def close(self) -> None:
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        self.process.wait(timeout=60)
 
 
 def setup(args):
@@ -119,9 +159,16 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads of the decode loop's process")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--hf-python",
+        help="interpreter for the decode loop's process (default: this one), e.g. .venv/bin/python: the main "
+        "environment's newer transformers, where the decode loop runs faster than under vLLM's pinned one",
+    )
     args = parser.parse_args()
-
-    import multiprocessing
+    if args.worker:
+        hf_worker(args)
+        return
 
     import torch
 
@@ -131,10 +178,8 @@ def main() -> None:
     from cotexit.engines.vllm import VllmEngine, VllmOptions
     from cotexit.probes.controller import ProbeExitPolicy
 
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    worker = multiprocessing.get_context("spawn").Process(target=hf_worker, args=(child, args), daemon=True)
-    worker.start()
-    hf_threads = parent.recv()  # the decode loop's process is ready
+    worker = Worker(args.hf_python or sys.executable, args)
+    hf_threads, hf_versions = worker.reply()  # the decode loop's process is ready
     lm, artifact, prompts, keys = setup(args)
     options = VllmOptions(max_model_len=args.max_model_len, dtype="float32")
     cues = CueConfig()
@@ -142,8 +187,7 @@ def main() -> None:
     plain_vllm = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, options=options)
 
     def run_hf(name):
-        parent.send(name)
-        return parent.recv()
+        return worker.run(name)
 
     def run_vllm(engine):
         rows = []
@@ -193,8 +237,7 @@ def main() -> None:
             totals[name]["seconds"] += seconds
             totals[name]["tokens"] += tokens
             print(f"round {r} {name}: {tokens} tokens in {seconds:.1f} s", file=sys.stderr)
-    parent.send(None)
-    worker.join(timeout=60)
+    worker.close()
     rate = {name: t["tokens"] / t["seconds"] for name, t in totals.items()}
     result = {
         "command": "python " + " ".join(sys.argv),
@@ -215,6 +258,9 @@ def main() -> None:
         "vllm_plain_over_hf_plain": rate["vllm_plain"] / rate["hf_plain"],
         "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
         "hf_threads": hf_threads,
+        "hf_versions": hf_versions,
+        "vllm_versions": {"vllm": __import__("vllm").__version__, "torch": torch.__version__,
+                          "transformers": __import__("transformers").__version__},
         "vllm_cpu_omp_threads_bind": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto"),
         "provenance": provenance(vars(args), {"suite": args.suite}),
     }

@@ -9,8 +9,9 @@ common=(--suite arith --limit 300 --batch-size 32 --exit --dtype float32)
 cotexit bench "${common[@]}" --backend hf --out eval/vllm/hf-greedy
 cotexit bench "${common[@]}" --backend vllm --max-model-len 768 --out eval/vllm/vllm-greedy
 python eval/generate/compare.py --dir eval/vllm --a hf-greedy --b vllm-greedy --sampled "" --out eval/vllm/comparison.json
-# Throughput: vLLM in this process binds its OpenMP threads; bind them to both cores, or the decode loop's arms
-# (same process) would run on one core while vLLM reserves the other.
+# Throughput: vLLM in this process binds its OpenMP threads; bind them to both cores (the decode loop's arms run
+# in a process of their own, while vLLM's threads idle).
 export VLLM_CPU_OMP_THREADS_BIND=0-1
-python eval/vllm/bench_throughput.py --model toy --suite arith --probe probes/toy-arith --limit 128 --rounds 5 --max-model-len 768
-python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 3
+python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 5 --hf-python .venv/bin/python
+python eval/vllm/bench_throughput.py --model toy --suite arith --probe probes/toy-arith --limit 128 --rounds 5 --max-model-len 768 --hf-python .venv/bin/python
+# collect --backend vllm against --backend hf: eval/vllm/collect/run.sh
