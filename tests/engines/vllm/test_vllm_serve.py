@@ -1,6 +1,7 @@
 """The `vllm serve` plug-in for real (marker `vllm`): a server on a localhost port, chat completions, an exit.
 
-The server runs the toy model with `CotexitServeProcessor` loaded by name and the shipped keep-cue probe;
+The server runs the toy model with `CotexitServeProcessor` loaded by name and the shipped keep-cue probe, in
+one worker and with tensor parallelism over two (two worker processes, each with its own processor and hooks);
 the test sends chat completions over HTTP and stops the server. Every wait is bounded.
 """
 
@@ -38,17 +39,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server(port: int, probe: str, log: Path) -> subprocess.Popen:
+def _server(port: int, probe: str, log: Path, tensor_parallel: int = 1) -> subprocess.Popen:
     env = {
         **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
         "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"),
     }
+    if tensor_parallel > 1:  # one core per worker on a CPU machine
+        env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(c) for c in range(tensor_parallel))
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
         "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
         "--host", "127.0.0.1", "--port", str(port),
         "--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor",
+        "--tensor-parallel-size", str(tensor_parallel),
     ]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -90,12 +94,14 @@ def _chat(port: int, content: str, xargs: dict | None = None) -> tuple[int, dict
         return e.code, json.loads(e.read() or b"{}")
 
 
-@pytest.fixture(scope="module")
-def port(tmp_path_factory):
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-worker", "tensor-parallel-2"])
+def port(request, tmp_path_factory):
     if not (PROBE / "card.json").exists():
         pytest.fail(f"no keep-cue probe at {PROBE}")
+    if request.param > (os.cpu_count() or 1):
+        pytest.skip(f"tensor parallelism over {request.param} workers needs {request.param} cores")
     port, log = _free_port(), tmp_path_factory.mktemp("serve") / "server.log"
-    server = _server(port, str(PROBE), log)
+    server = _server(port, str(PROBE), log, tensor_parallel=request.param)
     try:
         _wait_healthy(server, port, log)
         yield port
