@@ -7,19 +7,14 @@ forward (float tolerance).
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 vllm = pytest.importorskip("vllm")
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
 
 import torch  # noqa: E402
 
 from cotexit.engines.loop import DecodeConfig  # noqa: E402
 from cotexit.engines.vllm import VllmOptions  # noqa: E402
-from cotexit.models import load_model  # noqa: E402
 from cotexit.probes.collect import CollectConfig, run_collect  # noqa: E402
 from cotexit.probes.cuedata import load_cue_data  # noqa: E402
 from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
@@ -30,11 +25,6 @@ pytestmark = [
 ]
 OPTIONS = VllmOptions(max_model_len=768, dtype="float32")
 SAME = ("problem", "index", "phrase", "token_start", "token_end", "cut", "forced_answer", "forced_correct", "forced_tokens")
-
-
-@pytest.fixture(scope="module")
-def toy():
-    return load_model("toy")
 
 
 def collect(toy, out, backend, cut):

@@ -7,13 +7,9 @@ tolerance), the same exits and answers; and what it refuses. Run with
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 vllm = pytest.importorskip("vllm")
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
 
 import torch  # noqa: E402
 
@@ -21,7 +17,7 @@ from cotexit.benchmarks import build_prompt, load_problems  # noqa: E402
 from cotexit.controller import CueConfig, ThinkingBudget  # noqa: E402
 from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig  # noqa: E402
 from cotexit.engines.vllm import VllmEngine, VllmOptions  # noqa: E402
-from cotexit.models import chat_prompt, load_model  # noqa: E402
+from cotexit.models import chat_prompt  # noqa: E402
 from cotexit.probes.artifact import ProbeArtifact  # noqa: E402
 from cotexit.probes.controller import ProbeExitPolicy  # noqa: E402
 from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
@@ -32,11 +28,6 @@ pytestmark = [
 ]
 PROBE = TOY_MODEL_DIR.parents[2] / "probes" / "toy-arith"
 OPTIONS = VllmOptions(max_model_len=768, dtype="float32")
-
-
-@pytest.fixture(scope="module")
-def toy():
-    return load_model("toy")
 
 
 @pytest.fixture(scope="module")
