@@ -118,3 +118,35 @@ def test_sampled_rows_are_reproducible_in_a_batch_wider_than_one_step(toy):
         engine.close()
     assert sum(len(toy.tokenizer(p)["input_ids"]) for p in prompts) > 4096
     assert [r.token_ids for r in again] == [r.token_ids for r in first[:5]]
+
+
+def test_unsupported_versions_and_model_runners_are_one_clear_line(toy, monkeypatch):
+    from cotexit.engines.vllm import import_vllm
+
+    monkeypatch.setattr(vllm, "__version__", "0.99.0")
+    with pytest.raises(ValueError, match=r"vLLM 0.99.0 is not supported by --backend vllm \(written for 0.32.x\)"):
+        import_vllm()
+    monkeypatch.undo()
+    monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "1")
+    with pytest.raises(ValueError, match="VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface"):
+        VllmEngine(toy, 8, 8, SamplingConfig(), CueConfig(), options=VllmOptions(max_model_len=700, dtype="float32"))
+
+
+def test_the_serve_processor_refuses_what_it_cannot_serve(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from cotexit.engines.vllm.serve import CotexitServeProcessor, served_probes
+
+    monkeypatch.delenv("COTEXIT_PROBE", raising=False)
+    with pytest.raises(ValueError, match="COTEXIT_PROBE is not set"):
+        served_probes()
+    monkeypatch.setenv("COTEXIT_PROBE", f"{tmp_path / 'a' / 'p'},{tmp_path / 'b' / 'p'}")
+    with pytest.raises(ValueError, match="used twice"):
+        served_probes()
+    monkeypatch.setenv("COTEXIT_PROBE", str(PROBE))
+    assert list(served_probes()) == ["toy-arith"]
+    with pytest.raises(ValueError, match=r"must be one of \['toy-arith', 'none'\], got 'other'"):
+        CotexitServeProcessor.validate_params(SimpleNamespace(extra_args={"cotexit_probe": "other"}))
+    CotexitServeProcessor.validate_params(SimpleNamespace(extra_args={"cotexit_probe": "none"}))
+    with pytest.raises(RuntimeError, match="must be built by vLLM's V1 model runner"):
+        CotexitServeProcessor(None, torch.device("cpu"), False)  # not inside vLLM: no model runner to hook
