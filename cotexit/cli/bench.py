@@ -63,8 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     get_suite(args.suite)  # fail on a bad suite name before loading a model
     check_backend_args(args)
-    if args.sweep and args.backend != "hf":
-        raise ValueError("--sweep runs on the hf backend only (its forced answers branch the decode loop's cache)")
+    if args.sweep and args.backend == "generate":
+        raise ValueError("--sweep runs on --backend hf or vllm (its trials at every cue are a `collect` run)")
     if args.sweep:
         from cotexit.cli.sweep import run_sweep
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cotexit.benchmarks.sweep import sweep_points, write_sweep
-from cotexit.cli.common import cue_config, decode_config, load_for_cli
+from cotexit.cli.common import cue_config, decode_config, load_for_cli, vllm_options
 from cotexit.cli.exits import probe_path
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.collect import CollectConfig, run_collect
@@ -65,13 +65,15 @@ def run_sweep(args: argparse.Namespace) -> int:
         decode=decode_config(args),
         cues=cue_config(args),
         budgets=budgets,
+        exit_semantics=artifact.exit_semantics.get("cut", "before-cue"),  # trials where the probe's exits cut
+        backend=args.backend,
     )
     lm = load_for_cli(args)
     artifact.check_model(lm.fingerprint())
     columns = [TextColumn("[bold]full runs with trials at every cue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("sweep", total=None)
-        for event in run_collect(lm, config, data_dir):
+        for event in run_collect(lm, config, data_dir, vllm_options(args)):
             progress.update(task, total=event.total, completed=event.done)
     data = load_cue_data(data_dir)
     with torch.no_grad():

@@ -44,7 +44,7 @@ def test_layer_exit_and_sweep_are_refused_on_generate(tmp_path, capsys):
     assert main([*base, "--layer-exit", "exact"]) == 2
     assert "layer exits run on the hf backend only" in capsys.readouterr().err
     assert main([*base, "--sweep", "--exit"]) == 2
-    assert "--sweep runs on the hf backend only" in capsys.readouterr().err
+    assert "--sweep runs on --backend hf or vllm" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

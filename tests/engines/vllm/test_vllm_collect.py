@@ -47,3 +47,15 @@ def test_vllm_collects_what_the_decode_loop_collects(toy, tmp_path, cut):
     assert [p["budget_trials"]["16"]["answer"] for p in got.problems] == [p["budget_trials"]["16"]["answer"] for p in hf.problems]
     with pytest.raises(ValueError, match="backend"):
         collect(toy, tmp_path / "hf", "vllm", cut)  # resuming hf data on vllm is refused
+
+
+def test_bench_sweep_on_vllm_writes_the_loops_pareto_points(tmp_path):
+    """`bench --sweep --backend vllm`: its trials at every cue are a vLLM collection; greedy, the points are hf's."""
+    from cotexit.cli.main import main
+
+    base = ["bench", "--suite", "arith", "--limit", "4", "--max-new-tokens", "300", "--exit", "--sweep",
+            "--sweep-budgets", "16,64", "--dtype", "float32"]
+    assert main([*base, "--out", str(tmp_path / "hf")]) == 0
+    assert main([*base, "--backend", "vllm", "--max-model-len", "768", "--out", str(tmp_path / "vllm")]) == 0
+    assert load_cue_data(tmp_path / "vllm" / "sweep-data").meta["backend"] == "vllm"
+    assert (tmp_path / "vllm" / "sweep.csv").read_text() == (tmp_path / "hf" / "sweep.csv").read_text()
