@@ -100,8 +100,9 @@ def _stream(decoder: Decoder, prompt: str) -> RowResult:
     session = decoder.session([prompt], keys=["solve"])
     row = session.rows[0]
     shown = 0
+    keeps_cue = decoder.policies.semantics.cut == "keep-cue"  # the exit comes after the cue, not in its place
     for event in session.steps():
-        for _, info in event.exits:
+        for _, info in [] if keeps_cue else event.exits:
             console.print(_exit_mark(info), end="")
             shown = min(shown, len(row.text))
         console.print(row.text[shown:], end="", markup=False)
@@ -109,6 +110,8 @@ def _stream(decoder: Decoder, prompt: str) -> RowResult:
         for _, cue in event.cues:
             if cue in row.cues:
                 console.print(_cue_mark(row.cues.index(cue) + 1, cue), end="")
+        for _, info in event.exits if keeps_cue else []:
+            console.print(_exit_mark(info), end="")
     console.print(row.text[shown:], markup=False)
     return session.results()[0]
 
