@@ -224,10 +224,14 @@ class VllmEngine:
         ]
         answers = iter(self.forced_answers(paused, requests, TRIAL_TOKENS))
         for row in paused:
-            for cue in row.cues[row.evaluated_cues :]:
+            first, new = row.evaluated_cues, row.cues[row.evaluated_cues :]
+            for cue in new:
                 cue.trial = next(answers)
-                row.trial_tokens += len(self.forced_exit_ids) + cue.trial.cost_tokens
-            if decide_exit(self.policies, row, self.forced_exit_ids) is None and len(row.tokens) >= self.max_new_tokens:
+            decision = decide_exit(self.policies, row, self.forced_exit_ids)
+            # The row pays for the trials the policies looked at, as on the loop: up to the cue that fired.
+            looked = new if decision is None or decision.cue_index is None else new[: decision.cue_index - first + 1]
+            row.trial_tokens += sum(len(self.forced_exit_ids) + cue.trial.cost_tokens for cue in looked)
+            if decision is None and len(row.tokens) >= self.max_new_tokens:
                 row.finish("length")
 
     def forced_answers(self, rows: Sequence[RowState], requests: Sequence[ForcedRequest], max_tokens: int) -> list[ForcedAnswer]:

@@ -112,9 +112,11 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
 
     def update_state(self, batch_update: Any) -> None:
         super().update_state(batch_update)
-        if batch_update is not None and batch_update.removed:  # forget finished requests; a preempted one stays
-            live = {id(r) for r in self.batch.values()}
-            for key in [k for k, r in self.rows.items() if r.row.done and id(r) not in live]:
+        if batch_update is not None and batch_update.removed:
+            # Forget requests vLLM has finished (it drops their cached state first); a preempted one keeps its
+            # state there, and its row here. Most requests end without the processor seeing their last token.
+            alive = {id(state.output_token_ids) for state in self.runner.requests.values()}
+            for key in [k for k in self.rows if k not in alive]:
                 del self.rows[key]
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:

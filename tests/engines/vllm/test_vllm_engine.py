@@ -150,3 +150,23 @@ def test_the_serve_processor_refuses_what_it_cannot_serve(monkeypatch, tmp_path)
     CotexitServeProcessor.validate_params(SimpleNamespace(extra_args={"cotexit_probe": "none"}))
     with pytest.raises(RuntimeError, match="must be built by vLLM's V1 model runner"):
         CotexitServeProcessor(None, torch.device("cpu"), False)  # not inside vLLM: no model runner to hook
+
+
+def test_the_serve_processor_forgets_requests_vllm_has_finished():
+    """A long-running server keeps a controller row only while vLLM keeps the request (finished ones go,
+    preempted ones stay), whether or not the processor saw the request's last token."""
+    from types import SimpleNamespace
+
+    from vllm.v1.sample.logits_processor import BatchUpdate
+
+    from cotexit.engines.vllm.serve import CotexitServeProcessor
+
+    running, preempted, finished = [1, 2], [3], [4, 5]
+    processor = object.__new__(CotexitServeProcessor)  # its state only: no vLLM runner to build it
+    processor.batch, processor.rows = {}, {id(out): object() for out in (running, preempted, finished)}
+    processor.runner = SimpleNamespace(requests={"a": SimpleNamespace(output_token_ids=running),
+                                                 "b": SimpleNamespace(output_token_ids=preempted)})
+    processor.update_state(BatchUpdate(batch_size=1, removed=[], added=[], moved=[]))
+    assert len(processor.rows) == 3  # nothing left the batch: nothing to check
+    processor.update_state(BatchUpdate(batch_size=1, removed=[1], added=[], moved=[]))
+    assert set(processor.rows) == {id(running), id(preempted)}

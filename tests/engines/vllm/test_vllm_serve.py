@@ -144,3 +144,4 @@ def test_a_before_cue_probe_stops_the_server_start_with_its_reason(tmp_path):
     finally:
         _stop(server)
     assert server.returncode != 0 and "cut='before-cue'" in log.read_text()
+
