@@ -20,7 +20,7 @@ from cotexit.controller.cues import DEFAULT_CUES, CueConfig, CueEvent, CueWatche
 from cotexit.controller.decide import ExitDecision, next_exit
 from cotexit.controller.policies import ExitPolicies, ExitPolicy, ThinkingBudget
 from cotexit.controller.rows import ExitInfo, RowResult, RowState
-from cotexit.controller.semantics import EXIT_SEMANTICS, SEMANTICS, ExitSemantics, resolve_semantics
+from cotexit.controller.semantics import EXIT_SEMANTICS, SEMANTICS, ExitSemantics, check_cut, resolve_semantics
 
 __all__ = [
     "DEFAULT_CUES",
@@ -38,6 +38,7 @@ __all__ = [
     "SEMANTICS",
     "RowState",
     "ThinkingBudget",
+    "check_cut",
     "resolve_semantics",
     "default_layers",
     "next_exit",

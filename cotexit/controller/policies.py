@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from cotexit.controller.semantics import CUTS, ExitSemantics, resolve_semantics
+from cotexit.controller.semantics import CUTS, ExitSemantics, check_cut, resolve_semantics
 
 if TYPE_CHECKING:
     from cotexit.controller.cues import CueEvent
@@ -65,9 +65,9 @@ class ExitPolicies:
         self.needs_trial = any(getattr(p, "needs_trial", False) for p in self.policies)
         self._per_step = tuple(p for p in self.policies if getattr(p, "per_step", True))
         self.per_step = bool(self._per_step)  # some policy is asked at every step, not only at cues
-        # Where an exit cuts: the one recorded by the probes among the policies (check_engine also checks
-        # that the engine can make it).
-        self.semantics: ExitSemantics = resolve_semantics(self._recorded(), "any")
+        # Where an exit cuts: the one recorded by the probes among the policies (check_engine checks that the
+        # engine can make it).
+        self.semantics: ExitSemantics = resolve_semantics(getattr(p, "semantics", None) for p in self.policies)
 
     def __bool__(self) -> bool:
         return bool(self.policies)
@@ -77,10 +77,7 @@ class ExitPolicies:
         whose labels assumed a cut the engine cannot make (it makes `cuts`)."""
         if self.needs_hidden and not capture_layers:
             raise ValueError("an exit policy needs hidden states but no capture layers were given")
-        self.semantics = resolve_semantics(self._recorded(), engine, cuts)
-
-    def _recorded(self) -> list:
-        return [getattr(p, "semantics", None) for p in self.policies]
+        check_cut(self.semantics, engine, cuts)
 
     def first_firing(self, row: RowState, cue: CueEvent | None) -> str | None:
         for policy in self.policies if cue is not None else self._per_step:

@@ -1,7 +1,7 @@
 """What an exit means, the same on every engine: where thinking is cut and what follows.
 
 Owns `ExitSemantics`, the two cuts cotexit implements (`SEMANTICS`), the
-default (`EXIT_SEMANTICS`) and `resolve_semantics`. At a cue, thinking is cut
+default (`EXIT_SEMANTICS`), `resolve_semantics` and `check_cut`. At a cue, thinking is cut
 
 - `before-cue` (the default, as LYNX does): before the cue's first token, so
   the cue word is never kept;
@@ -74,24 +74,25 @@ SEMANTICS = {cut: ExitSemantics(cut=cut) for cut in CUTS}
 EXIT_SEMANTICS = SEMANTICS["before-cue"]  # what an exit means when no probe says otherwise
 
 
-def resolve_semantics(
-    recorded: Iterable[dict[str, Any] | None], engine: str, supported: Iterable[str] = CUTS
-) -> ExitSemantics:
-    """The semantics policies that recorded theirs (probes) agree on, if `engine` can make that cut.
+def resolve_semantics(recorded: Iterable[dict[str, Any] | None]) -> ExitSemantics:
+    """The semantics policies that recorded theirs (probes) agree on.
 
     `None` entries (policies without labels: budgets, DEER) follow the others; none at all is the default.
     """
     found = {ExitSemantics.from_json(r) for r in recorded if r is not None}
     if len(found) > 1:
         raise ValueError(f"exit policies calibrated with different exit semantics: {sorted(s.cut for s in found)}")
-    semantics = found.pop() if found else EXIT_SEMANTICS
+    return found.pop() if found else EXIT_SEMANTICS
+
+
+def check_cut(semantics: ExitSemantics, engine: str, supported: Iterable[str] = CUTS) -> None:
+    """Refuse semantics whose cut `engine` cannot make (it makes the `supported` cuts)."""
     supported = tuple(supported)
     if semantics.cut not in supported:
         raise ValueError(
             f"the probe was calibrated with exit semantics cut={semantics.cut!r}, which the {engine} engine cannot "
             f"make (it cuts {' or '.join(supported)}); collect and calibrate a probe with --exit-semantics {supported[0]}"
         )
-    return semantics
 
 
 def row_is_open(row: RowState) -> bool:

@@ -127,7 +127,6 @@ def run_collect(
     }
     match = ("fingerprint", "features", "thinking_format", "exit_semantics", "cues", "decode", "suite", "split", "layer_exit",
              "backend")
-    semantics = SEMANTICS[config.exit_semantics]
     writer = CueDataWriter(out, meta, match_keys=match)
     todo = [p for p in problems if p.id not in writer.done]
     done = len(problems) - len(todo)

@@ -47,4 +47,4 @@ def test_policies_take_the_probes_semantics_and_engines_refuse_cuts_they_cannot_
         ExitPolicies([Recorded("before-cue")]).check_engine("vllm-serve", (), cuts=("keep-cue",))
     with pytest.raises(ValueError, match="different exit semantics"):
         ExitPolicies([Recorded("before-cue"), Recorded("keep-cue")])
-    assert resolve_semantics([None, None], "hf") is SEMANTICS["before-cue"]
+    assert resolve_semantics([None, None]) is SEMANTICS["before-cue"]
