@@ -2,7 +2,7 @@
 that watches a running generation from outside (`generate()`'s logits processor, vLLM's).
 
 Owns `observe_token`, `decide_exit`, `RowStates`, and `Limits` with
-`feed_forced` and `finish_with` (ending a row from the tokens an engine
+`append_token`, `feed_forced` and `finish_with` (ending a row from the tokens an engine
 returned, and after an exit its forced text and answer). Such an engine sees each row once per
 step, after the forward that computed the newest token and before the next is
 chosen: the newest token's states are in that step's capture, the token
@@ -86,13 +86,17 @@ class Limits:
     answer_limit: int  # forced-exit tokens + max answer tokens
 
 
+def append_token(row: RowState, token: int, limits: Limits, *, from_forced: bool) -> None:
+    """Append a token the engine emitted (`from_forced`: one of a forced text) and end the row if it ends it."""
+    row.append(token, len(row.tokens))
+    row.finish_after(token, from_forced=from_forced, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
+                     answer_limit=limits.answer_limit)
+
+
 def feed_forced(row: RowState, limits: Limits) -> None:
     """Append the forced-exit tokens an exit queued (an EOS among them does not end the row)."""
     while row.forced and not row.done:
-        token = row.forced.pop(0)
-        row.append(token, len(row.tokens))
-        row.finish_after(token, from_forced=True, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
-                         answer_limit=limits.answer_limit)
+        append_token(row, row.forced.pop(0), limits, from_forced=True)
 
 
 def finish_with(row: RowState, tokens: Iterable[int], limits: Limits) -> None:
@@ -100,8 +104,6 @@ def finish_with(row: RowState, tokens: Iterable[int], limits: Limits) -> None:
     for token in tokens:
         if row.done:
             break
-        row.append(token, len(row.tokens))
-        row.finish_after(token, from_forced=False, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
-                         answer_limit=limits.answer_limit)
+        append_token(row, token, limits, from_forced=False)
     if not row.done:
         row.finish("length")

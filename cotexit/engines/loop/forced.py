@@ -51,6 +51,16 @@ class ForcedAnswer:
         """Tokens this trial decoded (forced text excluded)."""
         return len(self.token_ids)
 
+    def take(self, token: int, prob: float, text: IncrementalDetokenizer, eos_ids: set[int], closes_brace: bool) -> bool:
+        """Add the next greedy token (with `text`, this answer's detokenizer); False once the answer has ended:
+        at EOS (not kept) or when the brace the forced text opened is closed. Every engine's trials stop so."""
+        if token in eos_ids:
+            return False
+        self.token_ids.append(token)
+        self.token_probs.append(prob)
+        self.text += text.push(token)
+        return not (closes_brace and answer_closed("{" + self.text, "{"))
+
 
 @torch.inference_mode()
 def forced_answers(
@@ -106,14 +116,8 @@ def forced_answers(
         still = []
         for j, k in enumerate(running):
             token = int(tokens[j])
-            if token in decoder.eos_ids:
-                continue
-            answers[k].token_ids.append(token)
-            answers[k].token_probs.append(float(probs[j, token]))
-            answers[k].text += texts[k].push(token)
-            if closes_brace and answer_closed("{" + answers[k].text, "{"):
-                continue
-            still.append(j)
+            if answers[k].take(token, float(probs[j, token]), texts[k], decoder.eos_ids, closes_brace):
+                still.append(j)
         if not still:
             break
         keep = torch.tensor(still, device=session.device)

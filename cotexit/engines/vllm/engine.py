@@ -38,7 +38,7 @@ from cotexit.controller.cues import CueConfig
 from cotexit.controller.observe import Limits, decide_exit, feed_forced, finish_with
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.detokenize import IncrementalDetokenizer
-from cotexit.controller.rows import RowResult, RowState, answer_closed
+from cotexit.controller.rows import RowResult, RowState
 from cotexit.engines.loop.forced import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.sampling import SamplingConfig
 
@@ -151,20 +151,15 @@ class VllmEngine:
         self.policies.check_engine("vllm", self.layers)
         vllm = import_vllm()
         self._vllm = vllm
-        from cotexit.engines.eos import eos_ids, stop_id
         from cotexit.engines.vllm.capture import install_capture
         from cotexit.engines.vllm.processor import SETUPS, Setup
 
         max_len = int(getattr(lm.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
         self.llm, self.runner = _llm(lm.path, options or VllmOptions(), max_len)
-        self.eos_ids = eos_ids(lm.model, lm.tokenizer)
-        tokenizer = lm.tokenizer
-        self.forced_exit_ids = list(tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
+        setup = Setup.for_model(lm, cues, self.policies)  # rows pause at cues when a policy needs trials
+        self.eos_ids, self.forced_exit_ids = setup.eos_ids, setup.forced_exit_ids
         self.setup_id = uuid.uuid4().hex
-        SETUPS[self.setup_id] = Setup(
-            tokenizer, lm.fmt, cues, self.policies, self.eos_ids, stop_id(lm.model, self.eos_ids), self.forced_exit_ids,
-            pause_at_cues=self.policies.needs_trial,
-        )
+        SETUPS[self.setup_id] = setup
         self._handles = install_capture(self.runner, self.layers) if self.layers else []
 
     def close(self) -> None:
@@ -266,12 +261,8 @@ class VllmEngine:
             text = IncrementalDetokenizer(self.lm.tokenizer)
             sample = output.outputs[0]
             for token, logprobs in zip(sample.token_ids, sample.logprobs or [{}] * len(sample.token_ids)):
-                if token in self.eos_ids:
-                    break
-                answer.token_ids.append(int(token))
-                answer.token_probs.append(math.exp(logprobs[token].logprob) if token in logprobs else float("nan"))
-                answer.text += text.push(token)
-                if closes and answer_closed("{" + answer.text, "{"):
+                prob = math.exp(logprobs[token].logprob) if token in logprobs else float("nan")
+                if not answer.take(int(token), prob, text, self.eos_ids, closes):
                     break
             answers.append(answer)
         return answers

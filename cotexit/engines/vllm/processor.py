@@ -65,6 +65,15 @@ class Setup:
     forced_exit_ids: list[int]
     pause_at_cues: bool = False  # stop at every new cue for the engine to run its trial (DEER, consistency)
 
+    @classmethod
+    def for_model(cls, lm: Any, cues: CueConfig, policies: ExitPolicies) -> Setup:
+        """The setup of `lm` (a `LoadedModel`): its EOS ids, the EOS a stopped request writes, the forced-exit ids."""
+        from cotexit.engines.eos import eos_ids, stop_id
+
+        ids = eos_ids(lm.model, lm.tokenizer)
+        forced = list(lm.tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
+        return cls(lm.tokenizer, lm.fmt, cues, policies, ids, stop_id(lm.model, ids), forced, policies.needs_trial)
+
 
 SETUPS: dict[str, Setup] = {}
 LIVE: weakref.WeakSet[CotexitLogitsProcessor] = weakref.WeakSet()  # the processors of this process
@@ -134,10 +143,15 @@ class CotexitLogitsProcessor(LogitsProcessor):
             request.base, request.stopped, request.paused, request.before = len(request.row.tokens), False, False, None
         return request
 
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        fresh = self.step.forwards != self._forwards  # no hooks installed (a policy without states): nothing new
+    def _step_states(self) -> dict[int, torch.Tensor]:
+        """The states the hooks left in this step's forward; {} when none ran since the last `apply` (no hooks
+        installed: a policy without states)."""
+        fresh = self.step.forwards != self._forwards
         self._forwards = self.step.forwards
-        states = self.step.states if fresh else {}
+        return self.step.states if fresh else {}
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        states = self._step_states()
         for index, request in self.batch.items():
             if not request.stopped:
                 self._advance(index, request, states)

@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ import torch
 
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
+from cotexit.controller.observe import Limits, append_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.rows import RowState
 from cotexit.engines.vllm.capture import StepStates, install_capture
@@ -80,9 +80,12 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         super().__init__(vllm_config, device, is_pin_memory, step=StepStates())
         self.runner = _building_runner()
         self.max_answer_tokens = _answer_budget()
-        self.setups = {name: _setup(path, vllm_config) for name, path in served_probes().items()}
+        self.setups, layers = {}, set()
+        for name, path in served_probes().items():
+            self.setups[name], probe_layers = _setup(path, vllm_config)
+            layers.update(probe_layers)
         self.default = next(iter(self.setups))
-        self.layers = tuple(sorted({layer for setup in self.setups.values() for layer in setup.layers}))
+        self.layers = tuple(sorted(layers))
         self._hooks: list[Any] | None = None
         log.warning("cotexit: serving probes %s (default %s), keep-cue exits", ", ".join(self.setups), self.default)
 
@@ -120,9 +123,7 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
                 del self.rows[key]
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        fresh = self.step.forwards != self._forwards
-        self._forwards = self.step.forwards
-        states = self.step.states if fresh else {}
+        states = self._step_states()
         for index, request in self.batch.items():
             row = request.row
             if row.exit is None:
@@ -139,14 +140,13 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
     def _follow(self, request: _Request) -> None:
         """Append the forced-exit and answer tokens emitted since the last step."""
         row, setup = request.row, request.setup
+        # the request's own max_tokens caps its length, in vLLM
+        limits = Limits(setup.eos_ids, sys.maxsize, len(setup.forced_exit_ids) + self.max_answer_tokens)
         while len(row.tokens) < len(request.out) and not row.done:
-            token = request.out[len(row.tokens)]
             forced = bool(row.forced)
             if forced:
-                row.forced.pop(0)
-            row.append(token, len(row.tokens))
-            row.finish_after(token, from_forced=forced, eos_ids=setup.eos_ids, max_new_tokens=sys.maxsize,
-                             answer_limit=len(setup.forced_exit_ids) + self.max_answer_tokens)
+                row.forced.pop(0)  # the token the last step forced
+            append_token(row, request.out[len(row.tokens)], limits, from_forced=forced)
 
     def _force(self, logits: torch.Tensor, index: int, request: _Request) -> None:
         """The next forced-exit token, else the greedy answer token, else (answer closed) EOS."""
@@ -161,14 +161,9 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         logits[index, token] = 0.0
 
 
-@dataclass
-class _ServeSetup(Setup):
-    layers: tuple[int, ...] = ()
-
-
-def _setup(path: Path, vllm_config: Any) -> _ServeSetup:
-    """A probe's controller for the served model, checked: the same model, states it can read, a cut it can make."""
-    from cotexit.engines.eos import eos_ids, stop_id
+def _setup(path: Path, vllm_config: Any) -> tuple[Setup, tuple[int, ...]]:
+    """A probe's controller for the served model and the layers it reads, checked: the same model, states it
+    can read, a cut it can make."""
     from cotexit.models.loading import load_model
     from cotexit.probes.artifact import ProbeArtifact
     from cotexit.probes.controller import ProbeExitPolicy
@@ -184,9 +179,7 @@ def _setup(path: Path, vllm_config: Any) -> _ServeSetup:
     policies = ExitPolicies([policy])
     policies.check_engine("vllm serve", layers, cuts=SERVE_CUTS)
     cues = CueConfig(**{**artifact.cues, "phrases": tuple(artifact.cues["phrases"])})
-    ids = eos_ids(lm.model, lm.tokenizer)
-    forced = list(lm.tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
-    return _ServeSetup(lm.tokenizer, lm.fmt, cues, policies, ids, stop_id(lm.model, ids), forced, layers=layers)
+    return Setup.for_model(lm, cues, policies), layers
 
 
 def _answer_budget() -> int:
