@@ -14,4 +14,6 @@ python eval/generate/compare.py --dir eval/vllm --a hf-greedy --b vllm-greedy --
 export VLLM_CPU_OMP_THREADS_BIND=0-1
 python eval/vllm/bench_throughput.py --model smollm2-135m --suite gsm8k --rounds 5 --hf-python .venv/bin/python
 python eval/vllm/bench_throughput.py --model toy --suite arith --probe probes/toy-arith --limit 128 --rounds 5 --max-model-len 768 --hf-python .venv/bin/python
+python eval/vllm/profile_controller.py --model smollm2-135m --suite gsm8k
+python eval/vllm/profile_controller.py --model toy --suite arith --probe probes/toy-arith --max-model-len 768
 # collect --backend vllm against --backend hf: eval/vllm/collect/run.sh
