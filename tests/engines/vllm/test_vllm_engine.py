@@ -68,8 +68,10 @@ def test_probe_features_inside_vllm_equal_the_decode_loops(toy, batch):
     assert compared >= 24
 
 
-def test_shipped_probe_exits_at_the_same_cues_with_the_same_answers(toy, batch):
-    artifact = ProbeArtifact.load(PROBE)
+@pytest.mark.parametrize("probe", ["toy-arith", "toy-arith-keep-cue"])
+def test_shipped_probe_exits_at_the_same_cues_with_the_same_answers(toy, batch, probe):
+    """Both shipped probes, so both exit semantics: vLLM cuts where the decode loop cuts."""
+    artifact = ProbeArtifact.load(PROBE.parent / probe)
     expected, got, _, _ = both(toy, batch, lambda: ProbeExitPolicy(artifact))
     assert sum(r.exit is not None for r in expected) >= 4
     for e, g in zip(expected, got):
