@@ -59,7 +59,7 @@ def add_backend_arg(parser: argparse.ArgumentParser, choices: tuple[str, ...] = 
         help=f"engine: {', '.join(engines[c] for c in choices)}; all run the same controller",
     )
     group = parser.add_argument_group("vLLM engine (--backend vllm)")
-    group.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model (default: 1; only 1 for now)")
+    group.add_argument("--tensor-parallel-size", type=int, default=1, help="workers per model, one GPU (or on a CPU machine one core) each (default: 1)")
     group.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="share of GPU memory vLLM may take (default: 0.9)")
     group.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
     group.add_argument(

@@ -43,6 +43,14 @@ class IncrementalDetokenizer:
         self._prefix, self._read = self._read, len(self.ids)
         return new_text[len(prefix_text) :]
 
+    def bind(self, tokenizer: Any) -> None:
+        """Decode with `tokenizer` from now on (a detokenizer that crossed processes travels without one)."""
+        self.tokenizer = tokenizer
+        self._backend = _rust_tokenizer(tokenizer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "tokenizer": None, "_backend": None}
+
     def truncate(self, length: int) -> None:
         """Forget every token from index `length` on; the next push continues from there."""
         self.ids = self.ids[:length]

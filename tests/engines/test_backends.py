@@ -28,7 +28,7 @@ def test_missing_vllm_is_one_line_saying_how_to_install(no_vllm):
     [
         ([], "not installed: pip install"),
         (["--layer-exit", "exact"], "layer exits run on the hf backend only"),
-        (["--tensor-parallel-size", "2"], "--tensor-parallel-size 2"),
+        (["--tensor-parallel-size", "0"], "--tensor-parallel-size must be >= 1"),
         (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization must be in"),
         (["--no-enforce-eager"], "keep --enforce-eager"),
     ],

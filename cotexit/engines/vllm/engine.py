@@ -18,10 +18,12 @@ in two `generate()` calls at most:
 Never re-tokenized text: the kept tokens are the ids vLLM emitted. Results
 are the same `RowResult`s the decode loop produces. `forced_answers` runs
 `collect`'s labelling trials the same way: every cue's cut prefix plus the
-forced-exit ids, as token ids, in one `generate()` call. Not here yet: tensor
-or pipeline parallelism (the rows live in the worker), Model Runner V2, layer
-exits, and baselines that decide by forced-answer trials while decoding
-(DEER, consistency); each is a clear error.
+forced-exit ids, as token ids, in one `generate()` call. Tensor parallelism
+is vLLM's: the setup, hooks and rows reach the workers through
+`collective_rpc` (`cotexit.engines.vllm.workers`), in this process or in
+one process per worker alike. Not here: pipeline parallelism (the probe's
+layers would sit on different workers), Model Runner V2 and layer exits,
+each a clear error.
 """
 
 from __future__ import annotations
@@ -57,12 +59,8 @@ class VllmOptions:
     dtype: str | None = None
 
     def __post_init__(self) -> None:
-        if self.tensor_parallel_size != 1:
-            raise ValueError(
-                f"--tensor-parallel-size {self.tensor_parallel_size}: cotexit's offline vLLM backend runs one worker "
-                "in this process (the controller's rows live in the worker); use 1, or serve the model with the "
-                "cotexit plug-in, which runs in every worker (README, \"vllm serve\")"
-            )
+        if self.tensor_parallel_size < 1:
+            raise ValueError(f"--tensor-parallel-size must be >= 1, got {self.tensor_parallel_size}")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise ValueError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.max_model_len is not None and self.max_model_len < 1:
@@ -89,11 +87,13 @@ def import_vllm() -> Any:
 _ENGINES: dict[tuple[str, VllmOptions], Any] = {}  # one LLM per model and options in a process
 
 
-def _llm(path: str, options: VllmOptions, max_len: int) -> tuple[Any, Any]:
-    """The (LLM, model runner) for `path` (whose context is `max_len` tokens), started once per process."""
+def _llm(path: str, options: VllmOptions, max_len: int) -> Any:
+    """The `LLM` for `path` (whose context is `max_len` tokens), started once per process."""
     key = (path, options)
     if key not in _ENGINES:
-        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # the worker in this process: its rows readable here
+        # The engine core in this process; with tensor parallelism the workers are processes of their own,
+        # reached through collective_rpc (`cotexit.engines.vllm.workers`), as the one worker here is.
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would drown cotexit's progress
         if os.environ.get("VLLM_USE_V2_MODEL_RUNNER") == "1":
             raise ValueError("VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface; set it to 0")
@@ -102,12 +102,20 @@ def _llm(path: str, options: VllmOptions, max_len: int) -> tuple[Any, Any]:
         from vllm.platforms import current_platform
 
         from cotexit.engines.vllm.processor import CotexitLogitsProcessor
+        from cotexit.engines.vllm.workers import on_workers, runner_module
 
         extra: dict[str, Any] = {}
         if current_platform.is_cpu():
+            _cpu_workers(options.tensor_parallel_size)
             # The CPU build cannot rewind a seeded request's generator after a step that only prefilled part of
             # its prompt ("CPU Generator does not use offset"): schedule whole prompts only.
             extra = dict(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, options.max_model_len or max_len))
+        else:
+            _gpu_workers(options.tensor_parallel_size)
+        # vLLM caches its environment once an engine has started in this process: read it again for this one
+        from vllm import envs
+
+        envs.disable_envs_cache()
         llm = vllm.LLM(
             model=path,
             dtype=options.dtype or "auto",
@@ -120,11 +128,29 @@ def _llm(path: str, options: VllmOptions, max_len: int) -> tuple[Any, Any]:
             seed=0,
             **extra,
         )
-        runner = llm.llm_engine.model_executor.driver_worker.worker.model_runner
-        if type(runner).__module__.startswith("vllm.v1.worker.gpu.") or "cpu.model_runner" in type(runner).__module__:
-            raise ValueError(f"vLLM started Model Runner V2 ({type(runner).__module__}); cotexit needs V1")
-        _ENGINES[key] = (llm, runner)
+        module = on_workers(llm, runner_module)
+        if module.startswith("vllm.v1.worker.gpu.") or "cpu.model_runner" in module:
+            raise ValueError(f"vLLM started Model Runner V2 ({module}); cotexit needs V1")
+        _ENGINES[key] = llm
     return _ENGINES[key]
+
+
+def _cpu_workers(size: int) -> None:
+    """Refuse a tensor-parallel size this CPU machine cannot give; bind one core per worker unless told otherwise."""
+    if size == 1:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if size > cores:
+        raise ValueError(f"--tensor-parallel-size {size}: this machine gives this process {cores} CPU core(s), one per worker is the least")
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in sorted(os.sched_getaffinity(0))[:size]))
+
+
+def _gpu_workers(size: int) -> None:
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if size > count:
+        raise ValueError(f"--tensor-parallel-size {size}: this machine has {count} GPU(s)")
 
 
 class VllmEngine:
@@ -151,25 +177,23 @@ class VllmEngine:
         self.policies.check_engine("vllm", self.layers)
         vllm = import_vllm()
         self._vllm = vllm
-        from cotexit.engines.vllm.capture import install_capture
+        from cotexit.engines.vllm import workers
         from cotexit.engines.vllm.processor import SETUPS, Setup
+        from cotexit.engines.vllm.workers import on_workers
 
         max_len = int(getattr(lm.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
-        self.llm, self.runner = _llm(lm.path, options or VllmOptions(), max_len)
+        self.llm = _llm(lm.path, options or VllmOptions(), max_len)
         setup = Setup.for_model(lm, cues, self.policies)  # rows pause at cues when a policy needs trials
         self.eos_ids, self.forced_exit_ids = setup.eos_ids, setup.forced_exit_ids
         self.setup_id = uuid.uuid4().hex
-        SETUPS[self.setup_id] = setup
-        self._handles = install_capture(self.runner, self.layers) if self.layers else []
+        SETUPS[self.setup_id] = setup  # what vLLM's request validation, in this process, checks a request against
+        on_workers(self.llm, workers.register, self.setup_id, setup, self.layers)
 
     def close(self) -> None:
-        from cotexit.engines.vllm.capture import STEP
+        from cotexit.engines.vllm import workers
         from cotexit.engines.vllm.processor import SETUPS
 
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-        STEP.clear()
+        workers.on_workers(self.llm, workers.forget, self.setup_id)
         SETUPS.pop(self.setup_id, None)
 
     def __call__(self, prompts: Sequence[str], keys: Sequence[str]) -> list[RowResult]:
@@ -179,30 +203,34 @@ class VllmEngine:
         """Decode `prompts` to the end (exits answered); the finished controller rows, cues and their states."""
         from vllm.inputs import TokensPrompt
 
-        from cotexit.engines.vllm.processor import LIVE
+        from cotexit.engines.vllm import workers
 
         tokenizer = self.lm.tokenizer
         prompt_ids = [list(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        tags = [f"{self.setup_id}:{k}" for k in keys]  # the processor's name for each request's row
-        (processor,) = list(LIVE)
         rows: dict[str, RowState] = {}
-        todo = [(key, tag, ids) for key, tag, ids in zip(keys, tags, prompt_ids)]
+        todo = [(key, ids) for key, ids in zip(keys, prompt_ids)]
         while todo:  # one round without trial policies; with them, one per cue (rows pause at each new cue)
-            params = [self._params(key, generated=len(rows[tag].tokens) if tag in rows else 0) for key, tag, _ in todo]
-            outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for _, _, ids in todo], params, use_tqdm=False)
+            params = [self._params(key, generated=len(rows[key].tokens) if key in rows else 0) for key, _ in todo]
+            outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for _, ids in todo], params, use_tqdm=False)
+            # the processor's rows, by request tag ("setup:key"), which it then forgets
+            taken = workers.on_workers(self.llm, workers.take_rows, [f"{self.setup_id}:{key}" for key, _ in todo])
             paused = []
-            for (key, tag, _), output in zip(todo, outputs):
-                request = processor.rows[tag]
-                row = rows[tag] = request.row
-                if request.paused:
+            for (key, _), output, (row, was_paused, base, scores) in zip(todo, outputs, taken):
+                row.detok.bind(tokenizer)
+                rows[key] = row
+                for policy, recorded in zip(self.policies.policies, scores):  # the worker's copies scored the row
+                    if recorded is not None:
+                        policy.scores.setdefault(key, []).extend(recorded)
+                if was_paused:
                     paused.append(row)
                 elif row.exit is None:  # the last token came after the processor's last step
-                    finish_with(row, list(output.outputs[0].token_ids)[len(row.tokens) - request.base :], self._limits())
+                    finish_with(row, list(output.outputs[0].token_ids)[len(row.tokens) - base :], self._limits())
             self._judge(paused)
-            todo = [(r.key, f"{self.setup_id}:{r.key}", r.prompt_ids + r.tokens) for r in paused if r.exit is None and not r.done]
-        for tag in tags:
-            processor.rows.pop(tag, None)
-        finished = [rows[tag] for tag in tags]
+            resumed = [r for r in paused if r.exit is None and not r.done]
+            if resumed:  # back to the processor, which continues each when its request comes back
+                workers.on_workers(self.llm, workers.put_rows, self.setup_id, resumed)
+            todo = [(r.key, r.prompt_ids + r.tokens) for r in resumed]
+        finished = [rows[key] for key in keys]
         self._answer([r for r in finished if r.exit is not None])
         return finished
 

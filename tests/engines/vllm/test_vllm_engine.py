@@ -7,6 +7,8 @@ tolerance), the same exits and answers; and what it refuses. Run with
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 vllm = pytest.importorskip("vllm")
@@ -28,6 +30,7 @@ pytestmark = [
 ]
 PROBE = TOY_MODEL_DIR.parents[2] / "probes" / "toy-arith"
 OPTIONS = VllmOptions(max_model_len=768, dtype="float32")
+TENSOR_PARALLEL = VllmOptions(max_model_len=768, dtype="float32", tensor_parallel_size=2)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def batch(toy):
     return [chat_prompt(toy.tokenizer, build_prompt(p)) for p in problems], [p.id for p in problems]
 
 
-def both(toy, batch, make_policy, capture=True, max_new_tokens=400):
+def both(toy, batch, make_policy, capture=True, max_new_tokens=400, options=OPTIONS):
     prompts, keys = batch
     loop_policy, vllm_policy = make_policy(), make_policy()
     cap = loop_policy.capture() if capture else None
@@ -45,7 +48,7 @@ def both(toy, batch, make_policy, capture=True, max_new_tokens=400):
     ).generate(prompts, keys)
     engine = VllmEngine(
         toy, max_new_tokens, 32, SamplingConfig(), CueConfig(), policies=[vllm_policy],
-        capture=vllm_policy.capture() if capture else None, options=OPTIONS,
+        capture=vllm_policy.capture() if capture else None, options=options,
     )
     try:
         got = engine(prompts, keys)
@@ -99,11 +102,37 @@ def test_trial_baselines_exit_where_the_loop_exits(toy, batch, baseline):
         assert (g.token_ids, g.answer_text, g.trial_tokens) == (e.token_ids, e.answer_text, e.trial_tokens)
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two tensor-parallel workers need two cores")
+@pytest.mark.parametrize("policy", ["probe", "deer"])
+def test_tensor_parallel_workers_exit_where_the_loop_exits(toy, batch, policy):
+    """Two worker processes, each with its shard of the model, its hooks and its processor: the setup goes to
+    both, rows come back from the first, and paused rows (DEER's trials) go back to both."""
+    from cotexit.baselines.deer import Deer
+
+    artifact = ProbeArtifact.load(PROBE)
+    make = (lambda: ProbeExitPolicy(artifact)) if policy == "probe" else (lambda: Deer(0.95))
+    expected, got, loop_policy, vllm_policy = both(toy, batch, make, capture=policy == "probe", options=TENSOR_PARALLEL)
+    assert sum(r.exit is not None for r in expected) >= 4
+    for e, g in zip(expected, got):
+        assert g.exit == e.exit
+        assert (g.token_ids, g.answer_text, g.trial_tokens) == (e.token_ids, e.answer_text, e.trial_tokens)
+        for ce, cg in zip(e.cues, g.cues):
+            for layer in ce.hidden if policy == "probe" else ():
+                torch.testing.assert_close(cg.hidden[layer], ce.hidden[layer], atol=5e-4, rtol=1e-3)
+        if policy == "probe":  # the scores come back from the workers' copies of the policy
+            assert vllm_policy.scores.get(e.key, []) == pytest.approx(loop_policy.scores.get(e.key, []), abs=1e-3)
+    if policy == "probe":
+        assert sum(len(v) for v in vllm_policy.scores.values()) >= 8
+
+
 def test_what_the_vllm_engine_refuses(toy):
-    with pytest.raises(ValueError, match="tensor-parallel-size 2"):
-        VllmOptions(tensor_parallel_size=2)
+    with pytest.raises(ValueError, match="tensor-parallel-size must be >= 1"):
+        VllmOptions(tensor_parallel_size=0)
     with pytest.raises(ValueError, match="enforce"):
         VllmOptions(enforce_eager=False)
+    cores = len(os.sched_getaffinity(0))
+    with pytest.raises(ValueError, match=f"--tensor-parallel-size {cores + 1}: this machine gives this process {cores} CPU core"):
+        VllmEngine(toy, 8, 8, SamplingConfig(), CueConfig(), options=VllmOptions(max_model_len=768, tensor_parallel_size=cores + 1))
 
 
 def test_sampled_rows_are_reproducible_in_a_batch_wider_than_one_step(toy):

@@ -1,0 +1,93 @@
+"""What the offline engine does inside vLLM's workers, through `LLM.collective_rpc`.
+
+Owns `on_workers` and the calls it makes there: `register`, `forget`,
+`take_rows`, `put_rows`, `runner_module`. The controller's rows, the capture
+hooks and the logits processor live in the worker that runs the model. With
+one worker in this process (tensor-parallel size 1,
+`VLLM_ENABLE_V1_MULTIPROCESSING=0`) `collective_rpc` calls these functions
+here, on the same objects. With tensor parallelism each worker is a process
+of its own, holding its shards of the model, its own hooks and its own
+processor: the engine reaches them only through `collective_rpc`, so it
+always goes through it, one code path for both.
+
+Every worker of a tensor-parallel group computes the same full hidden
+states (a decoder layer's output is all-reduced across the group) and samples
+from the same logits, so every worker's processor keeps the same rows; they
+are read back from the first worker only, with the probe scores the
+worker's copies of the policies recorded for them. A row travels without its
+tokenizer (`IncrementalDetokenizer` pickles without it) and is bound again
+to the setup's tokenizer where it lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cotexit.controller.rows import RowState
+
+_HANDLES: dict[str, list[Any]] = {}  # per setup id, the capture hooks it installed in this worker
+
+
+def on_workers(llm: Any, call: Any, *args: Any) -> Any:
+    """`call(worker, *args)` in every worker of `llm`; the first worker's result."""
+    return llm.collective_rpc(call, args=args)[0]
+
+
+def runner_module(worker: Any) -> str:
+    """The module of this worker's model runner class (which runner vLLM started)."""
+    return type(worker.worker.model_runner).__module__
+
+
+def register(worker: Any, setup_id: str, setup: Any, layers: tuple[int, ...]) -> None:
+    """Make `setup` known to this worker's processor and hook the probe's `layers` for it."""
+    from cotexit.engines.vllm.capture import install_capture
+    from cotexit.engines.vllm.processor import SETUPS
+
+    SETUPS[setup_id] = setup
+    if layers:
+        _HANDLES[setup_id] = install_capture(worker.worker.model_runner, layers)
+
+
+def forget(worker: Any, setup_id: str) -> None:
+    """Take `setup_id`'s hooks off and forget it."""
+    from cotexit.engines.vllm.capture import STEP
+    from cotexit.engines.vllm.processor import SETUPS
+
+    for handle in _HANDLES.pop(setup_id, []):
+        handle.remove()
+    STEP.clear()
+    SETUPS.pop(setup_id, None)
+
+
+def take_rows(worker: Any, tags: Sequence[str]) -> list[tuple[RowState, bool, int, list]] | None:
+    """The processor's (row, paused, base, scores) for each request tag, which it forgets; from the first worker.
+
+    `scores` holds, per exit policy of the row's setup, the probe scores the worker's copy of the policy
+    recorded for the row since the last take (None for a policy without scores).
+    """
+    processor = _processor()
+    taken = [processor.rows.pop(tag) for tag in tags]
+    out = []
+    for request in taken:
+        key = request.row.key
+        scores = [p.scores.pop(key, None) if hasattr(p, "scores") else None for p in request.setup.policies.policies]
+        out.append((request.row, request.paused, request.base, scores))
+    return out if getattr(worker.worker, "rank", 0) == 0 else None
+
+
+def put_rows(worker: Any, setup_id: str, rows: Sequence[RowState]) -> None:
+    """Hand paused rows back (the engine judged their cues): their resubmitted requests continue them."""
+    from cotexit.engines.vllm.processor import SETUPS, _Request
+
+    processor, setup = _processor(), SETUPS[setup_id]
+    for row in rows:
+        row.detok.bind(setup.tokenizer)
+        processor.rows[f"{setup_id}:{row.key}"] = _Request(setup, row, out=[], stopped=True, paused=True)
+
+
+def _processor() -> Any:
+    from cotexit.engines.vllm.processor import LIVE
+
+    (processor,) = list(LIVE)
+    return processor
