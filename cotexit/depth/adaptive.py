@@ -13,8 +13,18 @@ here can change the output; it decides only how fast the output comes.
   since a cycle runs as soon as any row has used up its verified tokens. The fastest arm runs;
   another is tried again every `explore` cycles, an interval that doubles
   (up to 8 times) each time the tried arm is still slower, and restarts
-  when the fastest arm changes. With `plain` always an arm, the engine is
-  never meaningfully slower than plain decoding.
+  when the fastest arm changes. Exploring costs time whenever the other arm
+  is slower, so it is also budgeted: an exploration that is due waits while
+  the time lost to arms other than the fastest (each such cycle's seconds
+  less what the fastest arm would have taken for its steps, warm-up
+  included) exceeds `budget` of all the time measured. A model on which no
+  draft pays (SmolLM2's draft layers: one layer cycle costs 1.5-2 plain
+  ones) then spends about `budget` on finding that out again and again,
+  not a fixed share of its cycles. With `plain` always an arm, the engine
+  is never meaningfully slower than plain decoding.
+- Warm-up: every arm runs `FIRST_RUNS` cycles before rates are compared,
+  then up to `warmup` cycles while the budget above allows (an arm already
+  measured much slower than the fastest waits for the explorations).
 - Which draft layer: each candidate draft layer E is an arm of its own
   (`layer:E`, with its own acceptance counts and step cost), so the layer
   drafts come from is the one measured fastest on this model and text,
@@ -26,6 +36,10 @@ here can change the output; it decides only how fast the output comes.
   least the measured cost of one draft step relative to a plain step: an
   accepted draft saves about one plain step, and every draft step costs its
   share whether or not it is accepted. Zero drafts is a possible outcome.
+  A draft layer starts slowly: at most `FIRST_CAP` drafts per cycle, a cap
+  that doubles after every cycle whose drafts were all accepted, so a layer
+  whose confidence promises more than the full stack confirms (a model never
+  trained for early exit) costs little while its acceptance is learnt.
 - How many context drafts to propose: the same rule, with the acceptance of
   the i-th token of a context draft counted per position, and the cost of a
   token being what one more position adds to a pass of the whole stack
@@ -54,6 +68,8 @@ from collections.abc import Callable, Sequence
 DRAFTERS = ("layer", "context", "auto")
 MAX_BACKOFF = 3  # exploration interval: `explore` * 2**k, k <= MAX_BACKOFF
 BINS = 10
+FIRST_RUNS = 2  # cycles every arm runs before rates are compared; the rest of its warm-up is budgeted
+FIRST_CAP = 2  # the most drafts of a draft layer's first cycles (the cap doubles after every cycle all accepted)
 
 
 class DraftPolicy:
@@ -63,7 +79,8 @@ class DraftPolicy:
         *,
         draft_cost: float | dict[int, float],
         explore: int = 16,
-        warmup: int = 8,
+        warmup: int = 4,
+        budget: float = 0.02,
         alpha: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
         adaptive: bool = True,
@@ -80,7 +97,9 @@ class DraftPolicy:
         self.arms = ("plain",) + (("context",) if drafter != "layer" else ()) + layer_arms
         self.uses_context = "context" in self.arms
         self.adaptive = adaptive  # False: always the drafter's own source, drafts always `max_draft` long
-        self.explore, self.warmup, self.alpha, self.clock = explore, warmup, alpha, clock
+        if not 0.0 <= budget <= 1.0:
+            raise ValueError(f"budget must be in [0, 1], got {budget}")
+        self.explore, self.warmup, self.budget, self.alpha, self.clock = explore, warmup, budget, alpha, clock
         kinds = ("plain", "context") + tuple(layer_arm(e) for e in self.layers)
         self.rate: dict[str, float | None] = {arm: None for arm in kinds}  # loop steps per second
         self.runs: dict[str, int] = {arm: 0 for arm in kinds}
@@ -92,9 +111,12 @@ class DraftPolicy:
         self._next_explore = explore
         self._explored: str | None = None  # the arm an exploration ran, judged when its rate comes in
         self._steps = 0  # loop steps since that cycle started
+        self._seconds = 0.0  # all cycles measured
+        self._lost = 0.0  # of which lost to arms slower than the fastest (exploration and warm-up)
         self.draft_cost = costs
         self._draft_seconds: dict[int, float | None] = {e: None for e in self.layers}
         # per draft layer, acceptance per confidence bin: (accepted, drafted), the bin's own confidence a prior of weight 2
+        self._cap = {e: FIRST_CAP for e in self.layers}
         self._accepted = {e: [0] * BINS for e in self.layers}
         self._drafted = {e: [0] * BINS for e in self.layers}
         # context drafts: acceptance per position in the draft, and pass time against pass width
@@ -127,10 +149,19 @@ class DraftPolicy:
             secs = _ema(secs, max(now - began, 1e-9), weight)
             self._sums[arm] = (steps, secs, n + 1)
             self.rate[arm] = steps / secs
+            self._charge(arm, self._steps, max(now - began, 1e-9))
         self.cycles += 1
         arm = self._pick()
         self._open, self._steps = (arm, now), 0
         return arm
+
+    def _charge(self, arm: str, steps: int, seconds: float) -> None:
+        """Count a closed cycle's time, and what it lost against the fastest arm measured."""
+        self._seconds += seconds
+        rates = {a: r for a, r in self.rate.items() if r and a in self.arms}
+        fastest = max(rates, key=rates.get, default=None)
+        if fastest is not None and fastest != arm:
+            self._lost += max(0.0, seconds - steps / rates[fastest])
 
     def ran(self, arm: str) -> None:
         """The arm the cycle ran: the chosen one, or `context` when the context proposed drafts."""
@@ -149,7 +180,11 @@ class DraftPolicy:
         if not self.adaptive:
             return "context" if self.uses_context else self.arms[1]
         for arm in self.arms:  # every arm gets a few runs before rates are compared
-            if self.runs[arm] < self.warmup:
+            if self.runs[arm] < FIRST_RUNS:
+                return arm
+        within_budget = self._lost <= self.budget * self._seconds
+        for arm in self.arms:  # the rest of the warm-up, as far as the budget allows
+            if self.runs[arm] < self.warmup and within_budget:
                 return arm
         best = max(self.arms, key=lambda a: self.rate[a] or 0.0)
         if self._explored is not None:  # the last exploration's verdict
@@ -158,7 +193,7 @@ class DraftPolicy:
         if best != self._best:
             self._best, self._backoff = best, 0
             self._next_explore = self.cycles + self.explore
-        if self.explore and self.cycles >= self._next_explore:
+        if self.explore and self.cycles >= self._next_explore and within_budget:
             self._next_explore = self.cycles + self.explore * 2**self._backoff
             others = [a for a in self.arms if a != best]
             self._explored = others[(self.cycles // self.explore) % len(others)]
@@ -172,6 +207,10 @@ class DraftPolicy:
         prior = (b + 0.5) / BINS
         return (self._accepted[layer][b] + 2 * prior) / (self._drafted[layer][b] + 2)
 
+    def draft_cap(self, layer: int = 0) -> int | None:
+        """The most drafts a cycle from `layer` may make now (None: no cap but the engine's)."""
+        return self._cap[layer] if self.adaptive else None
+
     def keep_drafting(self, all_accepted: float, layer: int = 0) -> bool:
         """Whether a draft whose whole cycle is accepted with probability `all_accepted` is worth its step."""
         return not self.adaptive or all_accepted >= self.draft_cost[layer]
@@ -182,6 +221,8 @@ class DraftPolicy:
         Only drafts whose predecessors were all accepted tell the conditional acceptance: the accepted ones
         and the first rejected one.
         """
+        if confidences and accepted == len(confidences):
+            self._cap[layer] *= 2
         for i, c in enumerate(confidences[: accepted + 1]):
             b = _bin(c)
             self._drafted[layer][b] += 1
@@ -251,6 +292,8 @@ class DraftPolicy:
         return {
             "rates_steps_per_s": {a: r for a, r in self.rate.items() if r is not None},
             "cycles_per_arm": {a: n for a, n in self.runs.items() if n},
+            "seconds_lost_to_slower_arms": self._lost,
+            "seconds_measured": self._seconds,
             "draft_cost": {str(e): c for e, c in self.draft_cost.items()},
             "token_cost": self.token_cost,
             "context_acceptance_by_position": [

@@ -207,7 +207,11 @@ class SpeculativeForward:
             self.stats.blocks_run += real * e
             self.stats.exit_layer_sum += real * e
             room = 1 + self.config.max_draft  # the fed token, then known tokens and drafts
-            asking = [b for b, s in enumerate(seqs) if drafting[b] and j == len(s) - 1 and len(s) < room]
+            cap = self.policy.draft_cap(e)
+            asking = [
+                b for b, s in enumerate(seqs)
+                if drafting[b] and j == len(s) - 1 and len(s) < room and (cap is None or len(s) - len(known[b]) < cap)
+            ]
             if asking:
                 top1_prob, top1 = confidence(stack, h[asking, 0, :], "softmax")  # fused exit statistics
                 self.stats.head_evals += len(asking)

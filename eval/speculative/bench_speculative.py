@@ -14,7 +14,8 @@ Arms (each decodes greedily, `--max-new-tokens` per prompt, same end-of-sequence
     python eval/speculative/bench_speculative.py --model toy --suite arith --limit 24 --batch-size 1
     python eval/speculative/bench_speculative.py --model smollm2-135m --suite gsm8k --limit 16 --batch-size 1 --early-exit 8,16,24
 
-Every batch of prompts runs through every arm in turn, the order rotating from batch to batch, so a
+Every arm first runs once, untimed, on the `--batch-size` problems after the measured ones, and the
+cotexit exact arms then start again with fresh draft policies. Every batch of prompts runs through every arm in turn, the order rotating from batch to batch, so a
 shared machine's slow drifts hit all arms alike. Each arm's text is compared with `generate`'s, row by
 row. Reported per arm: tokens per second, the speedup against `generate` (total time over all batches,
 with a bootstrap 95% interval over batches), rows with the same text, and for cotexit exact the drafts
@@ -81,8 +82,14 @@ def main() -> None:
     else:
         draft_layers = tuple(sorted({max(1, n_layers // 8), max(1, n_layers // 4), n_layers // 2}))
     early_exits = [int(e) for e in args.early_exit.split(",")] if args.early_exit else sorted({max(1, n_layers // 4), n_layers // 2})
-    problems = load_problems(args.suite, None, args.limit)
+    # the `--batch-size` problems after the measured ones warm every arm up, untimed (first calls pay one-off
+    # costs: new shapes, allocations), and then every cotexit exact arm starts again with a fresh draft policy,
+    # so what its policy takes to learn is measured
+    problems = load_problems(args.suite, None, args.limit + args.batch_size)
+    if len(problems) <= args.limit:
+        sys.exit(f"{args.suite} has {len(problems)} problems: --limit {args.limit} leaves none to warm up on")
     prompts = [chat_prompt(tok, build_prompt(p)) for p in problems]
+    prompts, warmup = prompts[: args.limit], prompts[args.limit :]
     batches = [prompts[i : i + args.batch_size] for i in range(0, len(prompts), args.batch_size)]
     stops = sorted(eos_ids(model, tok))
     pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
@@ -96,21 +103,29 @@ def main() -> None:
         )
     decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
     arms["cotexit-plain"] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False))
-    engines: dict[str, SpeculativeForward] = {}
+    configs: dict[str, LayerExitConfig] = {}
     for drafter in args.drafters.split(","):
         for adaptive in (True, False) if args.fixed else (True,):
-            name = f"cotexit-exact-{drafter}" + ("" if adaptive else "-fixed")
-            config = LayerExitConfig(
+            configs[f"cotexit-exact-{drafter}" + ("" if adaptive else "-fixed")] = LayerExitConfig(
                 mode="exact", draft_layers=draft_layers, max_draft=args.max_draft, drafter=drafter, ngram=args.ngram,
                 adaptive=adaptive,
             )
+    engines: dict[str, SpeculativeForward] = {}
+
+    def exact_arms() -> None:
+        for name, config in configs.items():
             engines[name] = SpeculativeForward(model, config)
             arms[name] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False, step_forward=engines[name]))
 
+    exact_arms()
     names = list(arms)
+    for name in names:
+        arms[name](warmup)
+    print(f"warmed up every arm on {len(warmup)} held-out prompt(s)", file=sys.stderr, flush=True)
+    exact_arms()
+
     seconds = {name: [] for name in names}  # per batch
     texts: dict[str, list[list[int]]] = {name: [] for name in names}
-    arms["generate"](batches[0][:1])  # warm-up, untimed
     for b, batch in enumerate(batches):
         order = names[b % len(names) :] + names[: b % len(names)]
         for name in order:
@@ -127,6 +142,7 @@ def main() -> None:
         total = sum(seconds[name])
         results[name] = {
             "seconds": total,
+            "seconds_per_batch": seconds[name],
             "tokens_per_s": tokens / total,
             "speedup": sum(seconds["generate"]) / total,
             "speedup_ci95": bootstrap_ratio(seconds["generate"], seconds[name]),
@@ -146,7 +162,7 @@ def main() -> None:
     prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
     report = {
         "command": "python " + " ".join(sys.argv),
-        **provenance(vars(args), {"suite": args.suite, "problems": len(prompts)}),
+        **provenance(vars(args), {"suite": args.suite, "problems": len(prompts), "warmup_problems": len(warmup)}),
         "model": args.model,
         "layers": n_layers,
         "draft_layers": list(draft_layers),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotexit.depth.adaptive import MAX_BACKOFF, DraftPolicy
+from cotexit.depth.adaptive import FIRST_CAP, FIRST_RUNS, MAX_BACKOFF, DraftPolicy
 
 
 class FakeClock:
@@ -46,11 +46,46 @@ def test_plain_wins_when_drafting_does_not_pay():
 
 def test_exploring_a_losing_arm_backs_off():
     clock = FakeClock()
-    policy = DraftPolicy("layer", draft_cost=0.5, explore=4, clock=clock)
+    policy = DraftPolicy("layer", draft_cost=0.5, explore=4, budget=1.0, clock=clock)
     chosen = drive(policy, clock, {"plain": 1.0, "layer": 2.0}, 400)
     tries = [i for i, arm in enumerate(chosen) if arm == "layer" and i > 10]
     gaps = [b - a for a, b in zip(tries, tries[1:])]
     assert gaps[-1] == 4 * 2**MAX_BACKOFF and gaps[0] < gaps[-1]  # explored less and less often, up to the cap
+
+
+@pytest.mark.parametrize("budget", [0.01, 0.05])
+def test_exploration_loses_at_most_its_budget_of_the_time(budget):
+    clock = FakeClock()
+    policy = DraftPolicy("auto", draft_cost={3: 0.4, 7: 0.6}, explore=4, budget=budget, clock=clock)
+    seconds = {"plain": 1.0, "context": 3.0, "layer:3": 2.0, "layer:7": 2.5}
+    chosen = drive(policy, clock, seconds, 3000)
+    lost = sum(seconds[a] - 1.0 for a in chosen)
+    assert lost <= budget * clock.now + max(seconds.values())  # (one exploration may overrun it)
+    assert lost >= 0.5 * budget * clock.now  # and it is spent: the slower arms are still measured now and then
+    later = chosen[len(chosen) // 2 :]
+    assert {"context", "layer:3", "layer:7"} <= set(later)
+    assert policy.to_json()["seconds_lost_to_slower_arms"] == pytest.approx(lost)
+
+
+def test_a_much_slower_arm_warms_up_only_as_far_as_the_budget_allows():
+    clock = FakeClock()
+    policy = DraftPolicy("layer", draft_cost={3: 0.4, 7: 0.6}, warmup=8, budget=0.02, clock=clock)
+    chosen = drive(policy, clock, {"plain": 1.0, "layer:3": 4.0, "layer:7": 1.1}, 40)
+    assert chosen[:2] == ["plain"] * FIRST_RUNS
+    assert chosen.count("layer:3") == FIRST_RUNS  # 6 seconds lost: no more of it in 40 cycles
+    generous = DraftPolicy("layer", draft_cost={3: 0.4, 7: 0.6}, warmup=8, budget=1.0, clock=FakeClock())
+    assert drive(generous, generous.clock, {"plain": 1.0, "layer:3": 4.0, "layer:7": 1.1}, 40).count("layer:3") == 8
+
+
+def test_a_draft_layer_starts_with_short_drafts_and_lengthens_them_while_all_are_accepted():
+    policy = DraftPolicy("layer", draft_cost={2: 0.3})
+    assert policy.draft_cap(2) == FIRST_CAP
+    policy.observe([0.9, 0.9], accepted=1, layer=2)
+    assert policy.draft_cap(2) == FIRST_CAP
+    policy.observe([0.9, 0.9], accepted=2, layer=2)
+    policy.observe([0.9] * 4, accepted=4, layer=2)
+    assert policy.draft_cap(2) == 4 * FIRST_CAP
+    assert DraftPolicy("layer", draft_cost={2: 0.3}, adaptive=False).draft_cap(2) is None
 
 
 def test_a_context_cycle_with_nothing_to_propose_counts_for_the_arm_that_ran():
@@ -119,9 +154,12 @@ def test_fixed_policy_always_drafts_from_its_own_source():
     assert DraftPolicy("layer", draft_cost=0.9, adaptive=False).choose() == "layer"
 
 
-@pytest.mark.parametrize("bad", [dict(drafter="ngram", draft_cost=0.5), dict(drafter="layer", draft_cost=0.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [dict(drafter="ngram", draft_cost=0.5), dict(drafter="layer", draft_cost=0.0), dict(drafter="layer", draft_cost=0.5, budget=2.0)],
+)
 def test_bad_policy_settings_are_named(bad):
-    with pytest.raises(ValueError, match="drafter|draft_cost"):
+    with pytest.raises(ValueError, match="drafter|draft_cost|budget"):
         DraftPolicy(bad.pop("drafter"), **bad)
 
 
