@@ -10,7 +10,10 @@ here can change the output; it decides only how fast the output comes.
   blocks above it). An arm's rate is the loop steps it advanced per second,
   from the start of its cycle to the start of the next (moving averages of
   steps and of seconds per cycle, divided): in a batch that is what counts,
-  since a cycle runs as soon as any row has used up its verified tokens. The fastest arm runs;
+  since a cycle runs as soon as any row has used up its verified tokens. A
+  cycle counts for at most `OUTLIER` times its arm's mean cycle time: one
+  hiccup of the machine would otherwise sink an arm's rate for long, and
+  with it the explorations that could restore it. The fastest arm runs;
   another is tried again every `explore` cycles, an interval that doubles
   (up to 8 times) each time the tried arm is still slower, and restarts
   when the fastest arm changes. Exploring costs time whenever the other arm
@@ -69,6 +72,7 @@ DRAFTERS = ("layer", "context", "auto")
 MAX_BACKOFF = 3  # exploration interval: `explore` * 2**k, k <= MAX_BACKOFF
 BINS = 10
 FIRST_RUNS = 2  # cycles every arm runs before rates are compared; the rest of its warm-up is budgeted
+OUTLIER = 4.0  # a cycle counts for at most this many times its arm's mean cycle
 FIRST_CAP = 2  # the most drafts of a draft layer's first cycles (the cap doubles after every cycle all accepted)
 
 
@@ -145,11 +149,14 @@ class DraftPolicy:
             # (a plain mean over an arm's first 1/alpha cycles, so one slow start is not remembered for long)
             steps, secs, n = self._sums.get(arm, (None, None, 0))
             weight = max(self.alpha, 1.0 / (n + 1))
+            took = max(now - began, 1e-9)
+            if n >= FIRST_RUNS:  # a hiccup (the OS, a collection) must not make an arm look slow for long
+                took = min(took, OUTLIER * secs)
             steps = _ema(steps, float(self._steps), weight)
-            secs = _ema(secs, max(now - began, 1e-9), weight)
+            secs = _ema(secs, took, weight)
             self._sums[arm] = (steps, secs, n + 1)
             self.rate[arm] = steps / secs
-            self._charge(arm, self._steps, max(now - began, 1e-9))
+            self._charge(arm, self._steps, took)
         self.cycles += 1
         arm = self._pick()
         self._open, self._steps = (arm, now), 0

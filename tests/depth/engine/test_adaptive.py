@@ -206,3 +206,17 @@ def test_one_slow_start_is_not_remembered_for_long():
         clock.now += seconds
     policy.choose()
     assert policy.rate["layer"] == pytest.approx(5 / 54)  # a plain mean over the first cycles
+
+
+def test_one_hiccup_does_not_sink_the_fastest_arm():
+    clock = FakeClock()
+    policy = DraftPolicy("layer", draft_cost=0.5, clock=clock)
+    seconds = {"plain": 1.0, "layer": 0.5}
+    drive(policy, clock, seconds, 100)
+    arm = policy.choose()
+    policy.ran(arm)
+    policy.step()
+    clock.now += 200.0  # the machine stalled during one cycle
+    assert arm == "layer"
+    later = drive(policy, clock, seconds, 20)
+    assert policy.rate["layer"] > policy.rate["plain"] and later[-5:] == ["layer"] * 5
