@@ -9,6 +9,9 @@ common=(--suite arith --limit 300 --batch-size 32 --exit --dtype float32)
 cotexit bench "${common[@]}" --backend hf --out eval/vllm/hf-greedy
 cotexit bench "${common[@]}" --backend vllm --max-model-len 768 --out eval/vllm/vllm-greedy
 python eval/generate/compare.py --dir eval/vllm --a hf-greedy --b vllm-greedy --sampled "" --out eval/vllm/comparison.json
+# The same on two tensor-parallel workers (two processes, one core each)
+cotexit bench "${common[@]}" --backend vllm --max-model-len 768 --tensor-parallel-size 2 --out eval/vllm/vllm-tp2-greedy
+python eval/generate/compare.py --dir eval/vllm --a hf-greedy --b vllm-tp2-greedy --sampled "" --out eval/vllm/comparison-tp2.json
 # Throughput: vLLM in this process binds its OpenMP threads; bind them to both cores (the decode loop's arms run
 # in a process of their own, while vLLM's threads idle).
 export VLLM_CPU_OMP_THREADS_BIND=0-1

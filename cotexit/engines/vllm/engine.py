@@ -2,11 +2,12 @@
 
 Owns `VllmOptions`, `VllmEngine` and `import_vllm` (the one place vLLM is
 imported, with the line that says how to install it). The engine starts an
-in-process `LLM` (`VLLM_ENABLE_V1_MULTIPROCESSING=0`, so the worker, its
-hooks and its logits processor share this process and the controller's rows
-can be read back), eager (`enforce_eager`: hooks do not fire in CUDA graphs),
-with prefix caching on, and registers `CotexitLogitsProcessor`. A batch runs
-in two `generate()` calls at most:
+`LLM` whose engine core runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`;
+its workers, each with its hooks and its logits processor, are reached
+through `cotexit.engines.vllm.workers`), eager (`enforce_eager`: hooks do
+not fire in CUDA graphs), with prefix caching on, and registers
+`CotexitLogitsProcessor`. A batch runs in two `generate()` calls at most
+(more with policies that pause rows at cues for a trial):
 
 1. every prompt as token ids, each request tagged with its controller setup;
    the processor stops a request at an exit;

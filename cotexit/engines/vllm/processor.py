@@ -28,8 +28,9 @@ engine refuses it). The per-step cost is one dict lookup per request without
 a cue and a states copy for the probe's layers.
 
 Rows are kept by request key, not by batch row, so a preempted request that
-comes back resumes its controller state; the engine reads `rows["setup:key"]`
-when `generate()` returns and then forgets it (`pop`).
+comes back resumes its controller state; the engine takes `rows["setup:key"]`
+when `generate()` returns (`cotexit.engines.vllm.workers.take_rows`, which
+forgets it), and hands a paused row back before its request is resubmitted.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ EXTRA_KEY = "cotexit"
 
 @dataclass
 class Setup:
-    """What a request's controller needs; registered in `SETUPS` by the engine in the worker's process."""
+    """What a request's controller needs; registered in `SETUPS` by the engine in every worker's process."""
 
     tokenizer: Any
     fmt: ThinkingFormat
