@@ -165,10 +165,13 @@ class DraftPolicy:
     def _charge(self, arm: str, steps: int, seconds: float) -> None:
         """Count a closed cycle's time, and what it lost against the fastest arm measured."""
         self._seconds += seconds
-        rates = {a: r for a, r in self.rate.items() if r and a in self.arms}
-        fastest = max(rates, key=rates.get, default=None)
-        if fastest is not None and fastest != arm:
-            self._lost += max(0.0, seconds - steps / rates[fastest])
+        fastest = self._fastest()
+        if self.rate[fastest] and fastest != arm:
+            self._lost += max(0.0, seconds - steps / self.rate[fastest])
+
+    def _fastest(self) -> str:
+        """The arm with the highest rate measured (the first arm while none is measured)."""
+        return max(self.arms, key=lambda a: self.rate[a] or 0.0)
 
     def ran(self, arm: str) -> None:
         """The arm the cycle ran: the chosen one, or `context` when the context proposed drafts."""
@@ -193,7 +196,7 @@ class DraftPolicy:
         for arm in self.arms:  # the rest of the warm-up, as far as the budget allows
             if self.runs[arm] < self.warmup and within_budget:
                 return arm
-        best = max(self.arms, key=lambda a: self.rate[a] or 0.0)
+        best = self._fastest()
         if self._explored is not None:  # the last exploration's verdict
             self._backoff = min(self._backoff + 1, MAX_BACKOFF) if self._explored != best else 0
             self._explored = None

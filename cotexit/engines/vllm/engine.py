@@ -140,10 +140,12 @@ def _cpu_workers(size: int) -> None:
     """Refuse a tensor-parallel size this CPU machine cannot give; bind one core per worker unless told otherwise."""
     if size == 1:
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if size > cores:
-        raise ValueError(f"--tensor-parallel-size {size}: this machine gives this process {cores} CPU core(s), one per worker is the least")
-    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in sorted(os.sched_getaffinity(0))[:size]))
+    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    if size > len(usable):
+        raise ValueError(
+            f"--tensor-parallel-size {size}: this machine gives this process {len(usable)} CPU core(s), one per worker is the least"
+        )
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in usable[:size]))
 
 
 def _gpu_workers(size: int) -> None:
