@@ -80,10 +80,10 @@ def check_backend_args(args: argparse.Namespace) -> None:
                 f"(cotexit's decode loop), not on --backend {args.backend}"
             )
     if args.backend == "vllm":
-        vllm_options(args)
-        from cotexit.engines.vllm import import_vllm
+        options = vllm_options(args)
+        from cotexit.engines.vllm import check_parallel
 
-        import_vllm()
+        check_parallel(options.tensor_parallel_size)  # (imports vLLM: its install line first)
 
 
 def vllm_options(args: argparse.Namespace):

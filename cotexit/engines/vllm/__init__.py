@@ -6,6 +6,6 @@ error when it is missing. `capture` (hooks on the worker's layers),
 `vllm.LLM`, stop and resume by token ids).
 """
 
-from cotexit.engines.vllm.engine import INSTALL_HINT, VllmEngine, VllmOptions, import_vllm
+from cotexit.engines.vllm.engine import INSTALL_HINT, VllmEngine, VllmOptions, check_parallel, import_vllm
 
-__all__ = ["INSTALL_HINT", "VllmEngine", "VllmOptions", "import_vllm"]
+__all__ = ["INSTALL_HINT", "VllmEngine", "VllmOptions", "check_parallel", "import_vllm"]

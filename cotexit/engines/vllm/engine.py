@@ -105,14 +105,15 @@ def _llm(path: str, options: VllmOptions, max_len: int) -> Any:
         from cotexit.engines.vllm.processor import CotexitLogitsProcessor
         from cotexit.engines.vllm.workers import on_workers, runner_module
 
+        check_parallel(options.tensor_parallel_size)
         extra: dict[str, Any] = {}
         if current_platform.is_cpu():
-            _cpu_workers(options.tensor_parallel_size)
+            if options.tensor_parallel_size > 1:  # one core per worker, unless told otherwise
+                cores = _usable_cores()[: options.tensor_parallel_size]
+                os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in cores))
             # The CPU build cannot rewind a seeded request's generator after a step that only prefilled part of
             # its prompt ("CPU Generator does not use offset"): schedule whole prompts only.
             extra = dict(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, options.max_model_len or max_len))
-        else:
-            _gpu_workers(options.tensor_parallel_size)
         # vLLM caches its environment once an engine has started in this process: read it again for this one
         from vllm import envs
 
@@ -136,24 +137,27 @@ def _llm(path: str, options: VllmOptions, max_len: int) -> Any:
     return _ENGINES[key]
 
 
-def _cpu_workers(size: int) -> None:
-    """Refuse a tensor-parallel size this CPU machine cannot give; bind one core per worker unless told otherwise."""
-    if size == 1:
+def check_parallel(size: int) -> None:
+    """Refuse a tensor-parallel size this machine cannot give: one CPU core, or one GPU, per worker."""
+    import_vllm()
+    from vllm.platforms import current_platform
+
+    if current_platform.is_cpu():
+        cores = len(_usable_cores())
+        if size > cores:
+            raise ValueError(
+                f"--tensor-parallel-size {size}: this machine gives this process {cores} CPU core(s), one per worker is the least"
+            )
         return
-    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    if size > len(usable):
-        raise ValueError(
-            f"--tensor-parallel-size {size}: this machine gives this process {len(usable)} CPU core(s), one per worker is the least"
-        )
-    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in usable[:size]))
-
-
-def _gpu_workers(size: int) -> None:
     import torch
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if size > count:
         raise ValueError(f"--tensor-parallel-size {size}: this machine has {count} GPU(s)")
+
+
+def _usable_cores() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
 
 class VllmEngine:

@@ -135,6 +135,22 @@ def test_what_the_vllm_engine_refuses(toy):
         VllmEngine(toy, 8, 8, SamplingConfig(), CueConfig(), options=VllmOptions(max_model_len=768, tensor_parallel_size=cores + 1))
 
 
+def test_a_tensor_parallel_size_the_machine_cannot_give_is_refused_before_anything_is_written(tmp_path, capsys):
+    from cotexit.cli.main import main
+
+    size = str(len(os.sched_getaffinity(0)) + 1)
+    out = tmp_path / "run"
+    assert main(["bench", "--suite", "arith", "--limit", "1", "--backend", "vllm", "--tensor-parallel-size", size,
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--tensor-parallel-size {size}: this machine gives this process" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    cues = tmp_path / "cues"
+    assert main(["collect", "--suite", "arith", "--split", "calib", "--limit", "1", "--backend", "vllm",
+                 "--tensor-parallel-size", size, "--out", str(cues)]) == 2
+    assert "--tensor-parallel-size" in capsys.readouterr().err and not cues.exists()
+
+
 def test_sampled_rows_are_reproducible_in_a_batch_wider_than_one_step(toy):
     """64 prompts hold more tokens than vLLM's CPU step budget (4096): their prefill must not be split, or
     the seeded requests crash the CPU build; and each row's sample depends on its seed, not on its batch."""
