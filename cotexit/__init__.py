@@ -1,3 +1,5 @@
 """cotexit: early exit for reasoning models, in length (stop thinking) and depth (skip layers)."""
 
-__version__ = "0.1.0"
+from cotexit.version import __version__
+
+__all__ = ["__version__"]

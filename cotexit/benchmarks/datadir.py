@@ -19,8 +19,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cotexit
-
 __all__ = ["DEFAULT_RELATIVE", "ENV_VAR", "DataDir", "find_data_dir", "repository_root", "resolve_data_dir"]
 
 ENV_VAR = "COTEXIT_DATA_DIR"
@@ -41,7 +39,7 @@ class DataDir:
 
 def repository_root() -> Path:
     """The folder that contains the `cotexit` package (the checkout root in a source install)."""
-    return Path(cotexit.__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]  # cotexit/benchmarks/datadir.py
 
 
 def _checked(path: Path, origin: str) -> DataDir:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from cotexit import __version__
+from cotexit.version import __version__
 from cotexit.cli import analyze, bench, calibrate, calibrate_depth, calibrate_joint, collect, data, doctor, grade, models, solve, verify
 from cotexit.toy import cli as toy
 
