@@ -5,10 +5,10 @@ problem, how to read the gold answer, which prompt template to use, how many
 rows each split should have) and the registry: `SUITES`, `get_suite`,
 `register_suite`. A suite is either file based (JSON lines under the data
 folder, with a Hugging Face hub fallback) or generated (a
-`generate(split, limit) -> list[Problem]` callable, like the toy `arith`
-suite declared here, whose generator `cotexit.toy.suite` provides and is
-imported only when used). Reading files is `loading`'s job, prompt text
-`prompts`', grading `grading`'s, generating toy problems `cotexit.toy`'s.
+`generate(split, limit) -> list[Problem]` callable, like the `arith` suite
+declared here, whose problems `arith_splits` makes). Reading files is
+`loading`'s job, prompt text `prompts`', grading `grading`'s, generating arith
+problems `arith`'s.
 
 >>> get_suite("gsm8k").files["test"]
 'gsm8k/test.jsonl'
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from cotexit.benchmarks.arith_splits import ARITH_SPLITS, arith_problems
 from cotexit.benchmarks.extraction import gsm8k_final, last_boxed
 from cotexit.benchmarks.records import Problem
 
@@ -285,17 +286,10 @@ _BUILTIN = (
 )
 
 
-def _arith_problems(split: str, limit: int | None) -> list[Problem]:
-    """The toy `arith` suite, imported on first use so that loading benchmarks never needs the toy package."""
-    from cotexit.toy.suite import arith_problems
-
-    return arith_problems(split, limit)
-
-
 ARITH = SuiteSpec(
     name="arith",
-    splits=("train", "calib", "test"),
-    generate=_arith_problems,
+    splits=ARITH_SPLITS,
+    generate=arith_problems,
     prompt="math",
 )
 

@@ -1,12 +1,12 @@
-"""The embedded toy reasoning model: arith suite, traces, tokenizer, training, shipped weights.
+"""The embedded toy reasoning model: traces, tokenizer, training, and the export of its weights.
 
 Owns everything needed to rebuild `TOY_MODEL_DIR` from scratch
-(`cotexit toy train --out DIR`): the problem generator (`arith`), the split
-logic (`suite`), the chain-of-thought writer (`traces`), the tokenizer and
-chat template (`tokenizer`), the architecture (`model`), the training data
-(`data`), the early-exit training loop (`train`), quick checks (`evaluate`)
-and the folder writer (`export`). Registration of the suite with the
-benchmark registry and the decode loop belong to other packages.
+(`cotexit toy train --out DIR`): the chain-of-thought writer (`traces`), the
+tokenizer and chat template (`tokenizer`), the architecture (`model`), the
+training data (`data`), the early-exit training loop (`train`), quick checks
+(`evaluate`) and the folder writer (`export`). The problems it learns from are
+the `arith` benchmark's (`cotexit.benchmarks.arith`, `arith_splits`); the
+decode loop belongs to other packages.
 
 Shipped weights: `weights/` is a standard Hugging Face folder (Llama,
 float32, `cotexit_thinking_format: toy` in config.json) with `card.json`

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cotexit.toy.arith import ArithProblem
+from cotexit.benchmarks.arith import ArithProblem
 from cotexit.toy.tokenizer import prompt_text
 from cotexit.toy.traces import EOS, TraceConfig, forced_reply, reply_text, write_trace
 

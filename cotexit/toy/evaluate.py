@@ -18,7 +18,7 @@ import torch
 
 from cotexit.depth.analysis.states import block_outputs
 from cotexit.models.parts import exit_head
-from cotexit.toy.suite import arith_structured
+from cotexit.benchmarks.arith_splits import arith_structured
 from cotexit.toy.tokenizer import prompt_text
 from cotexit.toy.traces import FORCED_EXIT, THINK_END, THINK_START, reply_text, write_trace
 

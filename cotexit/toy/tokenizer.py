@@ -23,7 +23,7 @@ import re
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from cotexit.toy.arith import ITEMS, LEVELS, NAMES, generate_problem
+from cotexit.benchmarks.arith import ITEMS, LEVELS, NAMES, generate_problem
 from cotexit.toy.traces import EOS, THINK_END, THINK_START, forced_reply, reply_text, write_trace
 
 BOS = "<|bos|>"

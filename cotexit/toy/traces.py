@@ -13,7 +13,7 @@ fixed order after the answer), so greedy decoding reproduces them; slips and
 the number of re-checks are random.
 
 >>> import random
->>> from cotexit.toy.arith import generate_problem
+>>> from cotexit.benchmarks.arith import generate_problem
 >>> t = write_trace(generate_problem(random.Random(1), 3), random.Random(2))
 >>> "So the answer is" in t.text
 True
@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass
 
 from cotexit.models.thinking import get_format
-from cotexit.toy.arith import ArithProblem, Step
+from cotexit.benchmarks.arith import ArithProblem, Step
 
 THINK_START = "<think>"
 THINK_END = "</think>"

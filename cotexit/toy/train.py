@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from cotexit.toy.data import IGNORE, sample_batch
 from cotexit.toy.model import ToyModelConfig, build_model
-from cotexit.toy.suite import arith_structured
+from cotexit.benchmarks.arith_splits import arith_structured
 from cotexit.toy.tokenizer import build_tokenizer
 from cotexit.toy.traces import TraceConfig
 

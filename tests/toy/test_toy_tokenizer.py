@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cotexit.toy.suite import arith_structured
+from cotexit.benchmarks.arith_splits import arith_structured
 from cotexit.toy.tokenizer import build_tokenizer, prompt_text, user_message
 from cotexit.toy.traces import EOS, FORCED_EXIT, forced_reply, reply_text, write_trace
 

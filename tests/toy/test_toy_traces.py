@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from cotexit.toy.suite import arith_structured
+from cotexit.benchmarks.arith_splits import arith_structured
 from cotexit.toy.traces import FORCED_EXIT, TraceConfig, forced_reply, reply_text, write_trace
 
 CUE = re.compile(r"(?m)^(Wait|Hmm|Alternatively|But wait|Let me verify)")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cotexit.toy import TOY_MODEL_DIR
-from cotexit.toy.suite import arith_problems
+from cotexit.benchmarks.arith_splits import arith_problems
 from cotexit.toy.tokenizer import user_message
 
 pytestmark = pytest.mark.skipif(

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from cotexit.toy.arith import LEVELS, generate_problem
-from cotexit.toy.suite import ARITH_SPLITS, arith_problems, arith_structured, split_of_text
+from cotexit.benchmarks.arith import LEVELS, generate_problem
+from cotexit.benchmarks.arith_splits import ARITH_SPLITS, arith_problems, arith_structured, split_of_text
 
 
 def test_generator_is_deterministic():

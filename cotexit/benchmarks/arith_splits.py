@@ -4,8 +4,8 @@ Owns split assignment and the mapping of `ArithProblem` onto benchmark
 `Problem` records. Each split draws from its own seeded stream and keeps a
 problem only if the SHA-256 of its canonical text falls into that split's
 hash bucket, so no text can ever appear in two splits, whatever the stream
-or version. Registration with the benchmark registry is left to
-`cotexit.benchmarks`.
+or version. The suite's declaration (`ARITH`) is `suites`'; the problems
+themselves come from `arith`.
 
 >>> probs = arith_problems("test", limit=3)
 >>> probs[0].id, probs[0].suite
@@ -19,7 +19,7 @@ import random
 from functools import lru_cache
 
 from cotexit.benchmarks.records import Problem
-from cotexit.toy.arith import LEVELS, ArithProblem, generate_problem
+from cotexit.benchmarks.arith import LEVELS, ArithProblem, generate_problem
 
 ARITH_SPLITS = ("train", "calib", "test")
 SUITE = "arith"

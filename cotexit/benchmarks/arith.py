@@ -2,9 +2,9 @@
 
 Owns `ArithProblem` (the structured problem: start value and steps) and
 `generate_problem`, a pure function of a `random.Random` and a level. Knows
-nothing about splits, traces or tokenization: `cotexit.toy.suite` turns these
-into benchmark `Problem` records and `cotexit.toy.traces` writes the
-chain of thought for them.
+nothing about splits, traces or tokenization: `cotexit.benchmarks.arith_splits`
+turns these into benchmark `Problem` records and `cotexit.toy.traces` writes
+the chain of thought for them.
 
 Levels 1-5 set the number of steps (1..5), the size of the numbers and which
 operations may appear: + and - from level 1, "times as many" from level 3,
