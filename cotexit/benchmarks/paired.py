@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cotexit.benchmarks.grading import answers_differ
-from cotexit.depth.accounting import DepthStats, block_flops, full_token_flops, head_flops
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
+from cotexit.depth.stats import DepthStats
 from cotexit.engines.backends import open_engine
 from cotexit.engines.loop.decode import DecodeConfig
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
+from cotexit.models.flops import block_flops, full_token_flops, head_flops
 
 
 @dataclass

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from cotexit.depth.accounting import DepthStats
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.confidence import confidence
 from cotexit.depth.stack import LayerStack
+from cotexit.depth.stats import DepthStats
 from cotexit.engines.loop.step import StepOutput, last_position
 
 

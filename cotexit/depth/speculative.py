@@ -46,13 +46,14 @@ from typing import Any
 
 import torch
 
-from cotexit.depth.accounting import DepthStats, block_flops, head_flops
 from cotexit.depth.adaptive import DraftPolicy, arm_layer
 from cotexit.depth.confidence import confidence
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.drafters import context_draft
 from cotexit.depth.stack import LayerStack
+from cotexit.depth.stats import DepthStats
 from cotexit.engines.loop.step import StepOutput, last_position
+from cotexit.models.flops import block_flops, head_flops
 
 
 @dataclass

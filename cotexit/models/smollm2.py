@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from cotexit.models.registry import cache_dir
+from cotexit.models.entry import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ decoding, at one depth setting (`--depth-artifact ... --depth-threshold T`); the
 one collected without depth exits is the reference. The calibration problems
 must not be among those the probe was fitted on.
 
-Compute is estimated from the model's shapes (`cotexit.depth.accounting`): a run of
+Compute is estimated from the model's shapes (`cotexit.models.flops`): a run of
 T generated tokens at L layers per token costs T * (L * block + LM head), the
 block's attention at the run's mean context T / 2 (the prompt left out).
 """
@@ -28,7 +28,7 @@ from cotexit.calibration.data import CueTable
 from cotexit.calibration.evaluate import evaluate
 from cotexit.calibration.joint import DepthArm, JointCalibration, calibrate_joint
 from cotexit.certificates.evidence import table_arrays
-from cotexit.depth.accounting import block_flops, head_flops
+from cotexit.models.flops import block_flops, head_flops
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import CueData, load_cue_data
 

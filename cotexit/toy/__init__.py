@@ -8,15 +8,13 @@ training data (`data`), the early-exit training loop (`train`), quick checks
 the `arith` benchmark's (`cotexit.benchmarks.arith`, `arith_splits`); the
 decode loop belongs to other packages.
 
-Shipped weights: `weights/` is a standard Hugging Face folder (Llama,
-float32, `cotexit_thinking_format: toy` in config.json) with `card.json`
-recording the training run and its measured metrics.
+The shipped weights are model data: `TOY_MODEL_DIR` is
+`cotexit/models/weights/toy`, registered as `toy` by `cotexit.models.builtin`
+(re-exported here).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-TOY_MODEL_DIR = Path(__file__).resolve().parent / "weights"
+from cotexit.models.builtin import TOY_MODEL_DIR
 
 __all__ = ["TOY_MODEL_DIR"]

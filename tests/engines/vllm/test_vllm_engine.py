@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.vllm,
     pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists(), reason="toy weights not shipped"),
 ]
-PROBE = TOY_MODEL_DIR.parents[2] / "probes" / "toy-arith"
+PROBE = TOY_MODEL_DIR.parents[3] / "probes" / "toy-arith"  # cotexit/models/weights/toy
 OPTIONS = VllmOptions(max_model_len=768, dtype="float32")
 TENSOR_PARALLEL = VllmOptions(max_model_len=768, dtype="float32", tensor_parallel_size=2)
 

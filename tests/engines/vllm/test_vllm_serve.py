@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.vllm,
     pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists(), reason="toy weights not shipped"),
 ]
-ROOT = TOY_MODEL_DIR.parents[2]
+ROOT = TOY_MODEL_DIR.parents[3]  # cotexit/models/weights/toy
 PROBE = Path(os.environ.get("COTEXIT_TEST_SERVE_PROBE", ROOT / "probes" / "toy-arith-keep-cue"))
 START_TIMEOUT = 240  # seconds for the server to answer /health
 

@@ -1,17 +1,21 @@
-"""Counting what the layer-exit engines computed, and what that costs in FLOPs.
+"""Counting what the layer-exit engines computed.
 
 Owns `DepthStats`. Engines add to it per decoded token: the layer each token's
 prediction came from, full blocks run, blocks whose keys and values were
-filled by propagation (attention only), and LM-head evaluations.
-`flops_per_token` turns a model's shapes and a context length into FLOP
-estimates, so compute saved counts depth exits and, with fewer tokens,
-length exits together.
+filled by propagation (attention only), and LM-head evaluations. Turning the
+counts into FLOPs is `cotexit.models.flops`' (shapes) and the runner's (sums).
+
+>>> stats = DepthStats(num_layers=8, tokens=2, exit_layer_sum=12)
+>>> stats.mean_layers_per_token, stats.depth_saved_pct
+(6.0, 25.0)
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+__all__ = ["DepthStats"]
 
 
 @dataclass
@@ -47,25 +51,3 @@ class DepthStats:
             acceptance_rate=self.acceptance_rate,
         )
         return out
-
-
-def block_flops(config: Any, context: int) -> tuple[float, float]:
-    """(attention-part, MLP-part) FLOPs of one block for one token attending to `context` positions."""
-    h = int(config.hidden_size)
-    heads = int(config.num_attention_heads)
-    kv_heads = int(getattr(config, "num_key_value_heads", heads) or heads)
-    head_dim = int(getattr(config, "head_dim", None) or h // heads)
-    inter = int(config.intermediate_size)
-    projections = 2 * h * head_dim * (2 * heads + 2 * kv_heads)  # q, o and k, v
-    attention = 2 * 2 * heads * head_dim * context  # scores and weighted sum
-    mlp = 2 * 3 * h * inter  # gate, up, down
-    return float(projections + attention), float(mlp)
-
-
-def head_flops(config: Any) -> float:
-    return 2.0 * int(config.hidden_size) * int(config.vocab_size)
-
-
-def full_token_flops(config: Any, context: int) -> float:
-    attn, mlp = block_flops(config, context)
-    return int(config.num_hidden_layers) * (attn + mlp) + head_flops(config)
