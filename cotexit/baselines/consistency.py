@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from cotexit.benchmarks.extraction import last_boxed
 from cotexit.benchmarks.grading import is_equivalent
+from cotexit.controller.policies import ExitPolicy
 
 if TYPE_CHECKING:
     from cotexit.controller.cues import CueEvent
@@ -16,14 +17,13 @@ def trial_answer(cue: CueEvent) -> str | None:
     return last_boxed("\\boxed{" + cue.trial.text) if cue.trial is not None else None
 
 
-class AnswerConsistency:
+class AnswerConsistency(ExitPolicy):
     """Exit at a cue when the trial answers at the last `k` cues are all equal (and not empty).
 
     >>> AnswerConsistency(3).name
     'consistency-3'
     """
 
-    needs_hidden = False
     needs_trial = True
     per_step = False  # judges cues only
 

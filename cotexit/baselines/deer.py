@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cotexit.controller.policies import ExitPolicy
+
 if TYPE_CHECKING:
     from cotexit.controller.cues import CueEvent
     from cotexit.controller.rows import RowState
 
 
-class Deer:
+class Deer(ExitPolicy):
     """Exit at the first cue whose forced-answer trial has mean token probability >= `threshold`.
 
     >>> Deer(0.95).name
     'deer-0.95'
     """
 
-    needs_hidden = False
     needs_trial = True
     per_step = False  # judges cues only
 

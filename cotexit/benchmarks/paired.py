@@ -20,7 +20,7 @@ from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.stats import DepthStats
 from cotexit.engines.backends import open_engine
-from cotexit.engines.loop.decode import DecodeConfig
+from cotexit.engines.decoding import DecodeConfig
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
 from cotexit.models.flops import block_flops, full_token_flops, head_flops

@@ -30,8 +30,10 @@ from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
 from cotexit.controller.cues import CueConfig
+from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.engines.backends import check_backend, engine_options, open_engine
-from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop.decode import Decoder
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
 from cotexit.models.loading import LoadedModel, chat_prompt
@@ -225,7 +227,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
     correct = sum(bool(r["correct"]) for r in results.rows if r["id"] in wanted)
     done = len(problems) - len(todo)
     yield BenchProgress(done, len(problems), done, None, correct)
-    scores = _probe_scores(treatment)
+    scored = any(isinstance(p, ProbeExitPolicy) for p in treatment.policies)  # rows carry the probe's scores
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
         prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
@@ -263,20 +265,13 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
                 result.full["forced_differing"] = pair.forced.differing[i]
                 result.full["forced_compared"] = pair.forced.compared[i]
             result.depth = pair.depth
-            result.probe_scores = scores.get(problem.id) if scores is not None else None
+            result.probe_scores = (row.probe_scores or None) if scored else None
             results.append(result)
             done += 1
             correct += result.correct
             yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
     rows = [r for r in results.rows if r["id"] in wanted]
     write_summary(lm, config, prepared.out_dir, rows, extra=paired_summary(rows, treatment.guarantee, treatment.shift_reference, treatment.settings_shift))
-
-
-def _probe_scores(treatment: Treatment) -> dict[str, list[float]] | None:
-    for policy in treatment.policies:
-        if hasattr(policy, "scores"):
-            return policy.scores
-    return None
 
 
 def write_summary(

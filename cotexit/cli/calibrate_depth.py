@@ -13,7 +13,7 @@ from cotexit.cli.common import add_model_args, load_for_cli
 from cotexit.depth.calibrate import calibrate_depth, depth_table, save_depth_artifact
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.onpolicy import DEFAULT_GRID, METHODS, calibrate_depth_on_policy, check_grid
-from cotexit.engines.loop import DecodeConfig
+from cotexit.engines.decoding import DecodeConfig
 from cotexit.models.loading import chat_prompt
 
 console = Console()

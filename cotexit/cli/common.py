@@ -16,8 +16,7 @@ from rich.console import Console
 
 from cotexit.controller.cues import DEFAULT_CUES, CueConfig
 from cotexit.engines.backends import BACKENDS, check_backend
-from cotexit.engines.loop.decode import DecodeConfig
-from cotexit.engines.loop.sampling import SamplingConfig
+from cotexit.engines.decoding import DecodeConfig, SamplingConfig
 from cotexit.models.loading import LoadedModel, load_model
 from cotexit.models.thinking import FORMATS
 

@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.cli.common import (
@@ -80,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(result.cues)} cue(s); finished by {result.finish_reason}"
         + (f"; exited by {result.exit.policy} at token {result.exit.cut}" if result.exit else "")
     )
-    if treatment is not None and treatment.policies and hasattr(treatment.policies[0], "scores"):
-        scores = treatment.policies[0].scores.get("solve", [])
-        console.print(f"probe scores at cues: {', '.join(f'{s:.2f}' for s in scores) or '-'}")
+    if treatment is not None and any(isinstance(p, ProbeExitPolicy) for p in treatment.policies):
+        console.print(f"probe scores at cues: {', '.join(f'{s:.2f}' for s in result.probe_scores) or '-'}")
     if "step_forward" in options:
         stats = options["step_forward"].stats
         if stats.acceptance_rate is None:

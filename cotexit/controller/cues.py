@@ -77,7 +77,8 @@ class CueEvent:
     and last token the cue's characters came from); `step` is the decode step
     at which the cue was confirmed. `hidden` is filled by the decode loop
     when hidden-state capture is on: {layer: tensor (H,)} at `token_end`;
-    `trial` when an exit policy asked for a forced-answer trial at the cue.
+    `trial` when an exit policy asked for a forced-answer trial at the cue;
+    `score` when a scoring policy (a probe) judged it.
     """
 
     phrase: str
@@ -88,9 +89,10 @@ class CueEvent:
     step: int
     hidden: dict[int, Any] | None = field(default=None, repr=False)
     trial: Any = field(default=None, repr=False)  # a ForcedAnswer, when a policy asked for a trial here
+    score: float | None = None  # a probe's score here, written by the policy that judged the cue
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("hidden", "trial")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("hidden", "trial", "score")}
 
 
 class CueWatcher:

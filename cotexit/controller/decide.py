@@ -5,9 +5,11 @@ engine calls. Cues are shown to the policies in order, each once; a cue is
 held back while a policy needs hidden states that the engine has not
 computed yet (its last token is not fed), and shown without states when they
 can no longer come (probe policies pass on it). Policies that judge a cue by
-a forced-answer trial get one through the engine's `trial` callback. Acting
-on a decision (masking a cache, stopping a request) is the engine's job;
-`RowState.exit_at` updates the row.
+a forced-answer trial get one through the engine's `trial` callback. A
+score a policy wrote on the cue (`CueEvent.score`) is kept in the row's
+`probe_scores`. Acting on a decision is `cotexit.controller.acting`'s and
+the engine's (masking a cache, stopping a request); `RowState.exit_at`
+updates the row.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def next_exit(
                 raise ValueError("an exit policy needs forced-answer trials but this engine gave no trial runner")
             trial(cue)
         fired = policies.first_firing(row, cue)
+        if cue.score is not None:  # a probe judged it: the score stays with the row whatever is cut later
+            row.probe_scores.append(cue.score)
         if fired is not None:
             return ExitDecision(fired, policies.semantics.cut_at(cue, generated=len(row.tokens)), row.evaluated_cues - 1)
     if at_step:

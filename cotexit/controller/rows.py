@@ -17,6 +17,7 @@ import torch
 
 from cotexit.controller.cues import CueConfig, CueEvent, CueWatcher
 from cotexit.controller.detokenize import IncrementalDetokenizer
+from cotexit.controller.semantics import answer_closed
 from cotexit.models.thinking import ThinkingFormat
 
 Phase = Literal["before", "thinking", "answer"]
@@ -51,28 +52,11 @@ class RowResult:
     answer_text: str
     captured: dict[int, dict[int, torch.Tensor]] = field(default_factory=dict, repr=False)
     trial_tokens: int = 0  # forced-answer trials run by exit policies (DEER, consistency): a real cost
+    probe_scores: list[float] = field(default_factory=list)  # a probe's score at each cue it judged, in order
 
     @property
     def total_tokens(self) -> int:
         return len(self.token_ids)
-
-
-def answer_closed(text: str, forced_exit: str) -> bool:
-    """Whether `text` (starting with the forced-exit text, which ends in "{") has closed that brace.
-
-    >>> answer_closed("\\n</think>\\nThe final answer is \\boxed{\\frac{1}{2}}.", "\\boxed{")
-    True
-    """
-    opener = forced_exit.strip()[-8:]
-    at = text.find(opener)
-    if at < 0:
-        return False
-    depth = 1
-    for ch in text[at + len(opener) :]:
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if depth == 0:
-            return True
-    return False
 
 
 class RowState:
@@ -93,12 +77,14 @@ class RowState:
         self.think_end_char: int | None = None
         self.forced: list[int] = []  # tokens to feed instead of sampling (the forced-exit text)
         self.forced_char: int | None = None  # where the forced-exit text starts in `text`
+        self.answer_char: int | None = None  # where the answer after the forced-exit text starts in `text`
         self.answer_tokens = 0
         self.exit: ExitInfo | None = None
         self.finish_reason: FinishReason | None = None
         self.fed = 0  # tokens[:fed] went through the engine's forward (their states were computable)
         self.evaluated_cues = 0  # cues already shown to the exit policies
         self.trial_tokens = 0  # tokens spent on forced-answer trials that policies asked for
+        self.probe_scores: list[float] = []  # scores policies wrote on the cues they judged (`CueEvent.score`)
         self.captured: dict[int, dict[int, torch.Tensor]] = {}
         if not fmt.has_tags or fmt.prompt_opens_thinking:
             self._start_thinking(0)
@@ -146,6 +132,8 @@ class RowState:
             found = [c for c in found if c.char_start < self.think_end_char]
         if self.forced_char is not None:
             self.answer_tokens += 1
+            if not self.forced and self.answer_char is None:  # that was the forced text's last token
+                self.answer_char = len(self.text)
         return found
 
     def truncate(self, length: int) -> None:
@@ -163,6 +151,7 @@ class RowState:
         """Queue the forced-exit text; thinking ends where it starts."""
         self.forced = list(forced_ids)
         self.think_end_char = self.forced_char = len(self.text)
+        self.answer_char = None
         self.phase = "answer"
         self.watcher.enabled = False
         self.answer_tokens = 0
@@ -176,10 +165,10 @@ class RowState:
         return self.exit
 
     def forced_answer_closed(self) -> bool:
-        """True once the brace opened by a forced exit ending in "{" is closed."""
-        if self.forced_char is None or self.forced or not self.fmt.forced_exit.endswith("{"):
+        """True once the brace opened by a forced exit ending in "{" is closed (the exit semantics' answer rule)."""
+        if self.answer_char is None or self.forced or not self.fmt.forced_exit.endswith("{"):
             return False
-        return answer_closed(self.text[self.forced_char :], self.fmt.forced_exit)
+        return answer_closed(self.text[self.answer_char :])
 
     def finish(self, reason: FinishReason) -> None:
         self.finish_reason = reason
@@ -240,4 +229,5 @@ class RowState:
             answer_text=text[end:],
             captured=self.captured,
             trial_tokens=self.trial_tokens,
+            probe_scores=list(self.probe_scores),
         )

@@ -95,6 +95,21 @@ def check_cut(semantics: ExitSemantics, engine: str, supported: Iterable[str] = 
         )
 
 
+def answer_closed(answer: str) -> bool:
+    """Whether an answer decoded after a forced text that opened a brace (`\\boxed{`) has closed that brace:
+    the one stop rule of forced answers, on every engine (exits and forced-answer trials alike).
+
+    >>> answer_closed("\\frac{1}{2}}."), answer_closed("\\frac{1}{2")
+    (True, False)
+    """
+    depth = 1
+    for ch in answer:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return True
+    return False
+
+
 def row_is_open(row: RowState) -> bool:
     """Whether the controller may still stop this row: thinking, not yet exited, not finished."""
     return row.phase == "thinking" and row.exit is None and not row.done

@@ -37,7 +37,8 @@ from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.stack import LayerStack
 from cotexit.depth.confidence import confidence
 from cotexit.controller import CaptureConfig
-from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder
 from cotexit.models.loading import LoadedModel
 
 CARD_VERSION = 2  # 2: evidence.safetensors and a sealed certificate

@@ -20,7 +20,7 @@ import torch
 from transformers import DynamicCache
 
 from cotexit.depth.propagate import PropagateForward
-from cotexit.engines.loop.decode import left_pad
+from cotexit.engines.batching import left_pad
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
 from cotexit.controller import RowResult
-from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder
 from cotexit.models.loading import LoadedModel
 
 # Strict to lenient. Fixed before seeing data, as Learn-then-Test requires.

@@ -19,7 +19,8 @@ from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
-from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop.decode import Decoder
 
 BACKENDS = ("hf", "generate", "vllm")
 
@@ -48,7 +49,7 @@ def open_engine(
     backend: str,
     lm: Any,
     decode: DecodeConfig,
-    cues: CueConfig,
+    cues: CueConfig | None = None,
     *,
     policies: Sequence[ExitPolicy] = (),
     capture: CaptureConfig | None = None,
@@ -57,7 +58,8 @@ def open_engine(
 ) -> Iterator[BatchDecoder]:
     """A batch decoder for `backend`; hooks an engine installs come off when the block ends.
 
-    `engine_options` are the vLLM engine's (`cotexit.engines.vllm.VllmOptions`).
+    `cues=None` watches the policies' own cues (a probe's), else the defaults. `engine_options` are the vLLM
+    engine's (`cotexit.engines.vllm.VllmOptions`).
     """
     check_backend(backend, layer_exit=step_forward is not None)
     if backend == "hf":
@@ -68,10 +70,7 @@ def open_engine(
     if backend == "vllm":
         from cotexit.engines.vllm import VllmEngine
 
-        engine = VllmEngine(
-            lm, decode.max_new_tokens, decode.max_answer_tokens, decode.sampling, cues,
-            policies=policies, capture=capture, options=engine_options,
-        )
+        engine = VllmEngine(lm, decode, policies=policies, cues=cues, capture=capture, options=engine_options)
         try:
             yield engine
         finally:

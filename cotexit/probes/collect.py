@@ -37,8 +37,10 @@ from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
 from cotexit.controller.rows import RowState
 from cotexit.controller.semantics import SEMANTICS, ExitSemantics
-from cotexit.engines.loop.decode import DecodeConfig, Decoder
-from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest, forced_answers
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop.decode import Decoder
+from cotexit.controller.trials import ForcedAnswer, ForcedRequest
+from cotexit.engines.loop.forced import forced_answers
 from cotexit.models.loading import LoadedModel, chat_prompt
 from cotexit.probes.cuedata import CueDataWriter
 from cotexit.probes.features import FeatureSpec, cue_features
@@ -223,8 +225,7 @@ class _VllmLabeller:
         self.config, self.semantics, self.num_layers = config, semantics, lm.num_layers
         decode = config.decode
         self.engine = VllmEngine(
-            lm, decode.max_new_tokens, decode.max_answer_tokens, decode.sampling, config.cues,
-            capture=CaptureConfig(layers=features.layers, where="cues"), options=options,
+            lm, decode, cues=config.cues, capture=CaptureConfig(layers=features.layers, where="cues"), options=options,
         )
 
     def close(self) -> None:

@@ -39,7 +39,8 @@ import torch
 from cotexit.benchmarks.loading import load_problems
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
-from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
+from cotexit.engines.decoding import DecodeConfig, SamplingConfig
+from cotexit.engines.loop import Decoder
 from cotexit.engines.loop.step import full_forward
 from cotexit.models import chat_prompt, load_model
 from cotexit.probes.artifact import ProbeArtifact

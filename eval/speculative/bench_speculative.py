@@ -45,8 +45,9 @@ from cotexit.benchmarks.provenance import provenance
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.drafters import context_draft
 from cotexit.depth.speculative import SpeculativeForward
-from cotexit.engines.eos import eos_ids
-from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.controller.setup import eos_ids
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder
 from cotexit.models import chat_prompt, load_model
 
 Arm = Callable[[list[str]], list[list[int]]]  # prompts -> generated token ids per row (through the first EOS)

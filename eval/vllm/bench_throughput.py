@@ -80,7 +80,8 @@ def hf_worker(args) -> None:
     import transformers
 
     torch.set_num_threads(args.threads)
-    from cotexit.engines.loop import DecodeConfig, Decoder
+    from cotexit.engines.decoding import DecodeConfig
+    from cotexit.engines.loop import Decoder
     from cotexit.probes.controller import ProbeExitPolicy
 
     lm, artifact, prompts, keys = setup(args)
@@ -174,7 +175,7 @@ def main() -> None:
 
     from cotexit.benchmarks.provenance import provenance
     from cotexit.controller import CueConfig
-    from cotexit.engines.loop import SamplingConfig
+    from cotexit.engines.decoding import DecodeConfig, SamplingConfig
     from cotexit.engines.vllm import VllmEngine, VllmOptions
     from cotexit.probes.controller import ProbeExitPolicy
 
@@ -184,7 +185,7 @@ def main() -> None:
     options = VllmOptions(max_model_len=args.max_model_len, dtype="float32")
     cues = CueConfig()
     fixed = SamplingConfig()  # greedy
-    plain_vllm = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, options=options)
+    plain_vllm = VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8, fixed), cues=cues, options=options)
 
     def run_hf(name):
         return worker.run(name)
@@ -198,7 +199,7 @@ def main() -> None:
     def run_controller():
         """The controller's engine, hooks included, exists only inside this arm."""
         policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
-        engine = VllmEngine(lm, args.max_new_tokens, 8, fixed, cues, policies=[policy], capture=policy.capture(), options=options)
+        engine = VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8, fixed), cues=cues, policies=[policy], capture=policy.capture(), options=options)
         try:
             return run_vllm(engine)
         finally:

@@ -44,18 +44,18 @@ def main() -> None:
 
     from cotexit.benchmarks.provenance import provenance
     from cotexit.controller import CueConfig
-    from cotexit.engines.loop import SamplingConfig
+    from cotexit.engines.decoding import DecodeConfig, SamplingConfig
     from cotexit.engines.vllm import VllmEngine, VllmOptions
     from cotexit.probes.controller import ProbeExitPolicy
 
     lm, artifact, prompts, keys = setup(args)
     options = VllmOptions(max_model_len=args.max_model_len, dtype="float32")
     policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
-    plain = VllmEngine(lm, args.max_new_tokens, 8, SamplingConfig(), CueConfig(), options=options)
+    plain = VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8), cues=CueConfig(), options=options)
     plain(prompts, keys)  # warm-up
 
     def controller():
-        return VllmEngine(lm, args.max_new_tokens, 8, SamplingConfig(), CueConfig(), policies=[policy],
+        return VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8), cues=CueConfig(), policies=[policy],
                           capture=policy.capture(), options=options)
 
     seconds: dict[str, list[float]] = {"cue_watching": [], "controller": []}

@@ -8,8 +8,10 @@ import torch
 
 from cotexit.benchmarks.sweep import budget_point, consistency_rule, deer_rule, probe_rule, simulate, sweep_points
 from cotexit.controller import ThinkingBudget
-from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
-from cotexit.engines.loop.forced import ForcedRequest, forced_answers
+from cotexit.engines.decoding import DecodeConfig, SamplingConfig
+from cotexit.engines.loop import Decoder
+from cotexit.controller.trials import ForcedRequest
+from cotexit.engines.loop.forced import forced_answers
 from cotexit.models import chat_prompt, get_format
 from cotexit.probes.cuedata import CueData
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from cotexit.controller import SEMANTICS, CueEvent, ExitPolicies, ExitSemantics, ThinkingBudget, resolve_semantics
+from cotexit.controller import SEMANTICS, CueEvent, ExitPolicies, ExitPolicy, ExitSemantics, ThinkingBudget, resolve_semantics
 
 CUE = CueEvent(phrase="Wait", text="Wait", char_start=40, token_start=10, token_end=11, step=12)
 
 
-class Recorded:
+class Recorded(ExitPolicy):
     """A policy that carries the semantics its labels were made with, as a probe does."""
 
     needs_hidden = False

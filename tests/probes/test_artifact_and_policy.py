@@ -116,10 +116,12 @@ def test_policy_fires_at_threshold_and_records_scores():
     as_hidden = lambda i: {2: X[i, :8], 4: X[i, 8:]}  # noqa: E731
     assert cue_features(as_hidden(high), artifact.features).shape == (16,)
     policy = ProbeExitPolicy(artifact)
-    assert policy(Row(), cue_with(as_hidden(high))) is True
-    assert policy(Row(), cue_with(as_hidden(low))) is False
+    cues = [cue_with(as_hidden(high)), cue_with(as_hidden(low))]
+    assert policy(Row(), cues[0]) is True
+    assert policy(Row(), cues[1]) is False
     assert policy(Row(), None) is False
-    assert len(policy.scores["p0"]) == 2
+    # the score is written on the cue it judged, so it travels with the row on every engine
+    assert [c.score for c in cues] == pytest.approx([float(scores[high]), float(scores[low])], abs=1e-6)
     never = ProbeExitPolicy(make_artifact(threshold=None))
     assert never(Row(), cue_with(as_hidden(high))) is False
 

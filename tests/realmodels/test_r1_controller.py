@@ -17,7 +17,9 @@ import torch
 
 from cotexit.benchmarks.runner import predicted_answer
 from cotexit.controller import CaptureConfig, CueConfig, ThinkingBudget
-from cotexit.engines.loop import DecodeConfig, Decoder, ForcedRequest, forced_answers
+from cotexit.controller.trials import ForcedRequest
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder, forced_answers
 from cotexit.engines.loop.step import full_forward
 from cotexit.models import LoadedModel, chat_prompt
 from cotexit.models.thinking import get_format
@@ -189,13 +191,13 @@ def test_probe_reads_the_cue_states_and_its_exit_cuts_before_the_cue(
     result, _ = run(never)
     assert result.token_ids == plain.token_ids and result.exit is None
     expected = [float(artifact.probe.score(cue_features(c.hidden, artifact.features)[None])[0]) for c in plain.cues]
-    assert never.scores["q"] == pytest.approx(expected, abs=1e-5)
+    assert result.probe_scores == pytest.approx(expected, abs=1e-5)
 
     always = ProbeExitPolicy(artifact, threshold=0.0)  # fires at the first cue whose states are in
     result, forced = run(always)
     cut = plain.cues[0].token_start
     assert result.exit is not None and result.exit.policy == "probe-accuracy-drop" and result.exit.cut == cut
-    assert len(always.scores["q"]) == 1 and result.cues == []  # the cue is cut with everything after it
+    assert len(result.probe_scores) == 1 and result.cues == []  # the cue is cut with everything after it
     assert result.token_ids[:cut] == script[:cut] and result.token_ids[cut : cut + len(forced)] == forced
     kept = THOUGHT[: plain.cues[0].char_start].rstrip()  # " Wait" is one token: its space goes with it
     assert result.text.startswith(kept + FMT.forced_exit) and result.thinking_text == kept.removeprefix("<think>")

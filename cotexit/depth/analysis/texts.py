@@ -188,7 +188,8 @@ def generated_texts(
     max_len: int | None = None,
 ) -> Iterator[list[TeacherForced]]:
     """Greedy replies of `lm` (a `LoadedModel`), decoded `batch_size` problems at a time; yields each batch's texts."""
-    from cotexit.engines.loop import DecodeConfig, Decoder
+    from cotexit.engines.decoding import DecodeConfig
+    from cotexit.engines.loop import Decoder
     from cotexit.models.loading import chat_prompt
 
     if batch_size < 1:

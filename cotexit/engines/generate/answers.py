@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from cotexit.controller.rows import answer_closed
-from cotexit.engines.loop.decode import left_pad
+from cotexit.controller.semantics import answer_closed
+from cotexit.engines.batching import left_pad
 
 
 @dataclass
@@ -37,7 +37,7 @@ class _BraceClosed(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.start :], skip_special_tokens=False)
-        return torch.tensor([answer_closed("{" + t, "{") for t in texts], device=input_ids.device)
+        return torch.tensor([answer_closed(t) for t in texts], device=input_ids.device)
 
 
 @torch.inference_mode()
@@ -79,7 +79,7 @@ def decode_answers(
             token = int(new[k, s])
             tokens.append(token)
             token_probs.append(float(probs[s][k, token]))
-            if token in eos_ids or (brace and answer_closed("{" + tokenizer.decode(tokens, skip_special_tokens=False), "{")):
+            if token in eos_ids or (brace and answer_closed(tokenizer.decode(tokens, skip_special_tokens=False))):
                 break
         answers.append(DecodedAnswer(tokens, token_probs))
     return answers

@@ -6,17 +6,18 @@ forward hooks on just the probe's layers once (`cotexit.engines.tap`, the
 decode loop's hooks), and hands `generate()` a logits processor
 (`ExitProcessor`) that runs the shared controller at every step. After
 `generate()` returns, `results(sequences)` turns each row into the same
-`RowResult` the decode loop produces: for a row that exited, thinking is cut
-where the probe's exit semantics say (`cotexit.controller.semantics`), the forced-exit text
-follows as token ids, and the answer is decoded greedily from that prefix
-(one batched `generate()` over the exited rows; the cut prefix is computed
-again, the price of an engine that cannot take tokens back).
+`RowResult` the decode loop produces: rows that exited are answered by the
+controller (`cotexit.controller.acting.answer_exited`: thinking cut where
+the probe's exit semantics say, the forced-exit text as token ids, the
+greedy answer), this engine supplying only the batched greedy decode (one
+`generate()` over the exited rows; the cut prefix is computed again, the
+price of an engine that cannot take tokens back).
 
     >>> # exits = GenerateExits(model, tokenizer, probe="probes/toy-arith")
     >>> # inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
     >>> # out = model.generate(**inputs, logits_processor=[exits.processor], max_new_tokens=512)
     >>> # rows = exits.results(out, max_new_tokens=512)   # RowResult per row: .exit, .answer_text, ...
-    >>> # exits.scores(rows[0].key)                       # probe scores at that row's cues
+    >>> # rows[0].probe_scores                            # probe scores at that row's cues
 
 Greedy and sampled decoding, left-padded batches and `max_new_tokens` work;
 beam search and `num_return_sequences > 1` do not (each row is one answer).
@@ -30,25 +31,26 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from cotexit.controller.acting import answer_exited, charge_trials, finish_with, trial_request
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig, CueEvent
-from cotexit.controller.observe import Limits, feed_forced, finish_with
+from cotexit.controller.detokenize import IncrementalDetokenizer
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import RowResult, RowState
+from cotexit.controller.setup import ExitSetup
+from cotexit.controller.trials import TRIAL_TOKENS, ForcedAnswer
+from cotexit.engines.batching import left_pad
+from cotexit.engines.decoding import SamplingConfig
 from cotexit.engines.generate.answers import decode_answers
 from cotexit.engines.generate.processor import ExitProcessor
-from cotexit.engines.eos import eos_ids, stop_id
-from cotexit.engines.loop.decode import left_pad
-from cotexit.engines.loop.forced import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
-from cotexit.engines.loop.sampling import SamplingConfig
 from cotexit.engines.tap import LayerTap
 from cotexit.models.thinking import ThinkingFormat
-
+from cotexit.probes.artifact import ProbeArtifact
+from cotexit.probes.controller import ProbeExitPolicy
 
 
 class GenerateExits:
@@ -60,32 +62,26 @@ class GenerateExits:
         tokenizer: Any,
         fmt: ThinkingFormat | None = None,
         *,
-        probe: str | os.PathLike[str] | Any | None = None,
+        probe: str | os.PathLike[str] | ProbeArtifact | None = None,
         policies: Sequence[ExitPolicy] = (),
         cues: CueConfig | None = None,
         capture: CaptureConfig | None = None,
         max_answer_tokens: int = 32,
     ) -> None:
-        if max_answer_tokens < 1:
-            raise ValueError(f"max_answer_tokens must be >= 1, got {max_answer_tokens}")
         self.model = model
         self.tokenizer = tokenizer
         self.fmt = fmt or _format_of(model, tokenizer)
-        self.max_answer_tokens = max_answer_tokens
         policies = list(policies)
-        if probe is not None:
-            policy = _probe_policy(model, tokenizer, self.fmt, probe)
-            policies.insert(0, policy)
-            capture = capture or policy.capture()
+        if probe is not None:  # the probe's own cues, layers and cut come with its policy
+            policies.insert(0, ProbeExitPolicy.load(probe, fingerprint=_fingerprint(model, tokenizer, self.fmt)))
         self.policies = ExitPolicies(policies)
-        self.cues = cues or CueConfig()
+        self.setup = ExitSetup.for_model(
+            model, tokenizer, self.fmt, policies=self.policies, cues=cues, max_answer_tokens=max_answer_tokens
+        )
+        self.cues = self.setup.cues
         num_layers = int(model.config.get_text_config().num_hidden_layers)
-        layers = (capture or CaptureConfig()).resolve(num_layers)
+        layers = (capture or self.policies.capture).resolve(num_layers)
         self.policies.check_engine("generate", layers)
-        self.eos_ids = eos_ids(model, tokenizer)
-        self.stop_id = stop_id(model, self.eos_ids)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
-        self.forced_exit_ids = list(tokenizer(self.fmt.forced_exit, add_special_tokens=False)["input_ids"])
         self.tap: LayerTap | None = None
         if layers:
             self.tap = LayerTap(model, layers)
@@ -93,18 +89,7 @@ class GenerateExits:
             self.tap.arm()  # record at every forward of this model until close(); other forwards pass untouched
             weakref.finalize(self, self.tap.remove)
         trial = self._trial if self.policies.needs_trial else None
-        self.processor = ExitProcessor(
-            tokenizer,
-            self.fmt,
-            self.policies,
-            self.cues,
-            self.tap,
-            eos_ids=self.eos_ids,
-            stop_id=self.stop_id,
-            pad_id=self.pad_id,
-            forced_exit_ids=self.forced_exit_ids,
-            trial=trial,
-        )
+        self.processor = ExitProcessor(self.setup, self.tap, trial=trial)
 
     # --- one call ------------------------------------------------------------
     def generate(
@@ -122,10 +107,10 @@ class GenerateExits:
         keys = list(keys) if keys is not None else [str(i) for i in range(len(prompts))]
         if len(keys) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(keys)} keys")
-        prompt_ids = [list(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        prompt_ids = [self.setup.encode(p) for p in prompts]
         if any(not p for p in prompt_ids):
             raise ValueError("every prompt must encode to at least one token")
-        ids, mask = left_pad(prompt_ids, self.pad_id)  # (B, T)
+        ids, mask = left_pad(prompt_ids, self.setup.pad_id)  # (B, T)
         device = next(self.model.parameters()).device
         sampling = sampling or SamplingConfig()
         if sampling.greedy:
@@ -139,8 +124,8 @@ class GenerateExits:
             attention_mask=mask.to(device),
             max_new_tokens=max_new_tokens,
             logits_processor=[self.processor],
-            eos_token_id=sorted(self.eos_ids),
-            pad_token_id=self.pad_id,
+            eos_token_id=sorted(self.setup.eos_ids),
+            pad_token_id=self.setup.pad_id,
             **options,
             **generate_kwargs,
         )
@@ -156,22 +141,15 @@ class GenerateExits:
         if not proc.rows or sequences.shape[0] != len(proc.rows):
             raise RuntimeError("results() needs the output of a generate() call that ran with this object's processor")
         generated = sequences[:, proc.prompt_width :].tolist()  # (B, S)
-        limits = self._limits(max_new_tokens)
+        limits = self.setup.limits(max_new_tokens)
         exited = []
         for b, row in enumerate(proc.rows):
             if row.exit is not None:
                 exited.append(row)
             else:
                 finish_with(row, generated[b][len(row.tokens) :], limits)  # tokens the processor never saw
-        self._answer(exited, max_new_tokens)
+        answer_exited(exited, self.setup, max_new_tokens, lambda prefixes, n: [a.token_ids for a in self._decode(prefixes, n)])
         return [row.result() for row in proc.rows]
-
-    def scores(self, key: str) -> list[float]:
-        """The probe's scores at the cues of row `key` (empty without a probe)."""
-        for policy in self.policies.policies:
-            if hasattr(policy, "scores"):
-                return list(policy.scores.get(key, []))
-        return []
 
     def close(self) -> None:
         """Take the hooks off the model (also done when this object is garbage-collected)."""
@@ -186,27 +164,15 @@ class GenerateExits:
         self.close()
 
     # --- pieces --------------------------------------------------------------
-    def _answer(self, rows: list[RowState], max_new_tokens: int) -> None:
-        """Feed the forced-exit text to each exited row, then its greedy answer, decoded in one batch."""
-        limits = self._limits(max_new_tokens)
-        for row in rows:
-            feed_forced(row, limits)
-        todo = [row for row in rows if not row.done]
-        answers = self._decode([row.prompt_ids + row.tokens for row in todo], self.max_answer_tokens) if todo else []
-        for row, answer in zip(todo, answers):
-            finish_with(row, answer.token_ids, limits)
-
-    def _limits(self, max_new_tokens: int) -> Limits:
-        return Limits(self.eos_ids, max_new_tokens, len(self.forced_exit_ids) + self.max_answer_tokens)
-
     def _decode(self, prefixes: list[list[int]], max_tokens: int) -> list[Any]:
         saved = self.tap.states if self.tap is not None else None
         if self.tap is not None:
             self.tap.disarm()  # these forwards are not the run's: keep the hooks quiet
         try:
-            closes = self.fmt.forced_exit.endswith("{")
+            setup = self.setup
             return decode_answers(
-                self.model, self.tokenizer, prefixes, max_tokens=max_tokens, eos_ids=self.eos_ids, pad_id=self.pad_id, brace=closes
+                self.model, self.tokenizer, prefixes, max_tokens=max_tokens, eos_ids=setup.eos_ids, pad_id=setup.pad_id,
+                brace=setup.closes_brace,
             )
         finally:
             if self.tap is not None:
@@ -214,14 +180,12 @@ class GenerateExits:
 
     def _trial(self, b: int, row: RowState, cue: CueEvent) -> None:
         """A forced-answer trial from where an exit at `cue` would cut (DEER, consistency), as the decode loop runs one."""
-        cut = self.policies.semantics.cut_at(cue, generated=len(row.tokens))
-        prefix = row.prompt_ids + row.tokens[:cut] + self.forced_exit_ids
-        answer = self._decode([prefix], TRIAL_TOKENS)[0]
-        ids = [t for t in answer.token_ids if t not in self.eos_ids]
-        probs = answer.token_probs[: len(ids)]
-        text = self.tokenizer.decode(ids, skip_special_tokens=False)
-        cue.trial = ForcedAnswer(ForcedRequest(b, cut), text, ids, probs)
-        row.trial_tokens += len(self.forced_exit_ids) + len(ids)
+        request = trial_request(self.policies, b, row, cue)
+        decoded = self._decode([row.prompt_ids + row.tokens[: request.prefix] + self.setup.forced_exit_ids], TRIAL_TOKENS)[0]
+        text = IncrementalDetokenizer(self.tokenizer)
+        stream = zip(decoded.token_ids, decoded.token_probs)
+        cue.trial = ForcedAnswer.from_greedy(request, stream, text, self.setup.eos_ids, self.setup.closes_brace)
+        charge_trials(row, [cue.trial], self.setup.forced_exit_ids)
 
 
 def _format_of(model: Any, tokenizer: Any) -> ThinkingFormat:
@@ -233,12 +197,8 @@ def _format_of(model: Any, tokenizer: Any) -> ThinkingFormat:
     return fit_format_to_template(choose_format(name, model.config, None), tokenizer)
 
 
-def _probe_policy(model: Any, tokenizer: Any, fmt: ThinkingFormat, probe: Any) -> Any:
+def _fingerprint(model: Any, tokenizer: Any, fmt: ThinkingFormat) -> dict[str, Any]:
     from cotexit.models.loading import LoadedModel
-    from cotexit.probes.artifact import ProbeArtifact
-    from cotexit.probes.controller import ProbeExitPolicy
 
-    artifact = probe if isinstance(probe, ProbeArtifact) else ProbeArtifact.load(Path(probe))
     name = str(getattr(model.config, "_name_or_path", "model"))
-    artifact.check_model(LoadedModel(name, name, model, tokenizer, fmt).fingerprint())
-    return ProbeExitPolicy(artifact)
+    return LoadedModel(name, name, model, tokenizer, fmt).fingerprint()

@@ -7,10 +7,10 @@ probe's layers at the newest token are in the forward hooks of a
 `cotexit.engines.tap.LayerTap` (the hooks the decode loop uses), so:
 
 1. the newest token of each running row is appended to its controller row
-   (`cotexit.controller.observe.observe_token`): text, thinking phase, cues;
+   (`cotexit.controller.acting.observe_token`): text, thinking phase, cues;
    cues ending at that token get its states, cues ending one token earlier
    the states kept from the previous step;
-2. `cotexit.controller.observe.decide_exit` asks the policies, exactly as
+2. `cotexit.controller.acting.decide_exit` asks the policies, exactly as
    the decode loop does;
 3. a row that exits is recorded cut where its policies' exit semantics say
    (`cotexit.controller.semantics`; before the cue by default) and its logits are masked to EOS, so `generate()`
@@ -31,12 +31,11 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor
 
-from cotexit.controller.cues import CueConfig, CueEvent
-from cotexit.controller.observe import RowStates, decide_exit, observe_token
-from cotexit.controller.policies import ExitPolicies
+from cotexit.controller.acting import RowStates, decide_exit, observe_token
+from cotexit.controller.cues import CueEvent
 from cotexit.controller.rows import RowState
+from cotexit.controller.setup import ExitSetup
 from cotexit.engines.tap import LayerTap
-from cotexit.models.thinking import ThinkingFormat
 
 TrialRunner = Callable[[int, RowState, CueEvent], None]  # (row index, row, cue) -> sets cue.trial
 
@@ -44,29 +43,9 @@ TrialRunner = Callable[[int, RowState, CueEvent], None]  # (row index, row, cue)
 class ExitProcessor(LogitsProcessor):
     """Runs the controller over `generate()`'s rows; `rows` holds each row's state after the call."""
 
-    def __init__(
-        self,
-        tokenizer: Any,
-        fmt: ThinkingFormat,
-        policies: ExitPolicies,
-        cues: CueConfig,
-        tap: LayerTap | None,
-        *,
-        eos_ids: set[int],
-        stop_id: int,
-        pad_id: int,
-        forced_exit_ids: list[int],
-        trial: TrialRunner | None = None,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.fmt = fmt
-        self.policies = policies
-        self.cues = cues
+    def __init__(self, setup: ExitSetup, tap: LayerTap | None, *, trial: TrialRunner | None = None) -> None:
+        self.setup = setup
         self.tap = tap
-        self.eos_ids = eos_ids
-        self.stop_id = stop_id  # the EOS a stopped row is made to write (one generate() stops on)
-        self.pad_id = pad_id
-        self.forced_exit_ids = forced_exit_ids
         self.trial = trial
         self.keys: list[str] | None = None  # names for the next batch's rows (set by the engine)
         self.rows: list[RowState] = []
@@ -81,8 +60,8 @@ class ExitProcessor(LogitsProcessor):
         keys = self.keys if self.keys is not None and len(self.keys) == batch else [str(i) for i in range(batch)]
         self.rows = []
         for key, ids in zip(keys, input_ids.tolist()):
-            start = next((i for i, t in enumerate(ids) if t != self.pad_id), len(ids))
-            self.rows.append(RowState(key, ids[start:], self.tokenizer, self.fmt, self.cues))
+            start = next((i for i, t in enumerate(ids) if t != self.setup.pad_id), len(ids))
+            self.rows.append(self.setup.new_row(key, ids[start:]))
         self.prompt_width = width
         self.stopped = [False] * batch
         self._previous = None
@@ -100,13 +79,14 @@ class ExitProcessor(LogitsProcessor):
             if step >= 0:
                 now = RowStates(states, b) if states is not None else None
                 before = RowStates(self._previous, b) if self._previous is not None else None
-                observe_token(row, newest[b], now=now, before=before, eos_ids=self.eos_ids)
-            if row.done or decide_exit(self.policies, row, self.forced_exit_ids, self._trial_for(b, row)) is not None:
+                observe_token(row, newest[b], now=now, before=before, eos_ids=self.setup.eos_ids)
+            trial = self._trial_for(b, row)
+            if row.done or decide_exit(self.setup.policies, row, self.setup.forced_exit_ids, trial) is not None:
                 self.stopped[b] = True
         if any(self.stopped):
             stop = torch.tensor(self.stopped, device=scores.device)  # (B,)
             forced = torch.full_like(scores, float("-inf"))  # (B, V)
-            forced[:, self.stop_id] = 0.0
+            forced[:, self.setup.stop_id] = 0.0
             scores = torch.where(stop.unsqueeze(1), forced, scores)
         self._previous = states
         return scores

@@ -1,19 +1,15 @@
 """cotexit's own decode loop (`--backend hf`): batched decoding step by step, forced-answer trials.
 
-The controller's pieces (cues, capture, policies, rows) live in `cotexit.controller`.
+The controller's pieces (cues, capture, policies, rows, acting on exits, trial types) live in
+`cotexit.controller`; the decode settings every engine takes in `cotexit.engines.decoding`.
 """
 
-from cotexit.engines.loop.decode import DecodeConfig, Decoder, DecodeSession, StepEvent
-from cotexit.engines.loop.forced import ForcedAnswer, ForcedRequest, forced_answers
-from cotexit.engines.loop.sampling import SamplingConfig
+from cotexit.engines.loop.decode import Decoder, DecodeSession, StepEvent
+from cotexit.engines.loop.forced import forced_answers
 
 __all__ = [
-    "DecodeConfig",
     "DecodeSession",
     "Decoder",
-    "ForcedAnswer",
-    "ForcedRequest",
-    "SamplingConfig",
     "StepEvent",
     "forced_answers",
 ]

@@ -21,47 +21,28 @@ import logging
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers import DynamicCache
 
+from cotexit.controller.acting import charge_trials, next_token, trial_request
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig, CueEvent
 from cotexit.controller.decide import next_exit
 from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import ExitInfo, RowResult, RowState
-from cotexit.engines.eos import eos_ids
-from cotexit.engines.loop.sampling import SamplingConfig, sample_next
+from cotexit.controller.setup import ExitSetup
+from cotexit.engines.batching import left_pad
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop.forced import forced_answers
+from cotexit.engines.loop.sampling import sample_next
 from cotexit.engines.loop.step import StepForward, StepOutput, full_forward, select_rows
 from cotexit.engines.tap import tapped
 from cotexit.models.thinking import ThinkingFormat
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DecodeConfig:
-    """Budgets and sampling for one decode.
-
-    `max_new_tokens` caps every row's generated tokens; `max_answer_tokens`
-    caps what a row writes after a forced exit (the answer inside `\\boxed{`),
-    which is decoded greedily whatever the sampling, as forced-answer trials are.
-    """
-
-    max_new_tokens: int = 1024
-    max_answer_tokens: int = 32
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if self.max_answer_tokens < 1:
-            raise ValueError(f"max_answer_tokens must be >= 1, got {self.max_answer_tokens}")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -81,17 +62,6 @@ class LoopRow(RowState):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cols: list[int] = []
-
-
-def left_pad(prompt_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input_ids, attention_mask), each (B, T): prompts right-aligned, pads on the left with mask 0."""
-    width = max(len(p) for p in prompt_ids)
-    ids = torch.full((len(prompt_ids), width), pad_id, dtype=torch.long)  # (B, T)
-    mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)  # (B, T)
-    for i, p in enumerate(prompt_ids):
-        ids[i, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
-        mask[i, width - len(p) :] = 1
-    return ids, mask
 
 
 class Decoder:
@@ -118,20 +88,25 @@ class Decoder:
         self.tokenizer = tokenizer
         self.fmt = fmt
         self.config = config or DecodeConfig()
-        self.cues = cues or CueConfig()
-        self.capture = capture or CaptureConfig()
         self.policies = ExitPolicies(policies)
+        # The policies' own cues (a probe's) unless `cues` overrides them; the ids every engine reads alike.
+        self.setup = ExitSetup.for_model(
+            model, tokenizer, fmt, policies=self.policies, cues=cues, max_answer_tokens=self.config.max_answer_tokens
+        )
+        self.cues = self.setup.cues
+        self.capture = capture or self.policies.capture
         self.step_forward = step_forward
         self.watch_cues = watch_cues  # False only to measure what cue watching costs
         self.num_layers = int(model.config.get_text_config().num_hidden_layers)
         self.capture_layers = self.capture.resolve(self.num_layers)
         self.policies.check_engine("hf", self.capture_layers)
-        self.eos_ids = eos_ids(model, tokenizer)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
-        self.forced_exit_ids = self.encode(fmt.forced_exit)
+        self.eos_ids = self.setup.eos_ids
+        self.pad_id = self.setup.pad_id
+        self.forced_exit_ids = self.setup.forced_exit_ids
+        self.limits = self.setup.limits(self.config.max_new_tokens)
 
     def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self.setup.encode(text)
 
     def session(self, prompts: Sequence[str], keys: Sequence[str] | None = None) -> DecodeSession:
         """A batch ready to step; `prompts` are full prompt texts (chat template already applied)."""
@@ -219,13 +194,9 @@ class DecodeSession:
             # Cues whose states came with this forward, and per-step policies: every token so far is fed.
             if per_step or row.evaluated_cues < len(row.cues):  # (most steps of most rows have neither)
                 self._evaluate(slot, row, event, cut_now=True)
-            from_forced = bool(row.forced)
+            token, from_forced = next_token(row, int(sampled[slot]), lambda: int(out.logits[slot].argmax()))
             if from_forced:
-                token = row.forced.pop(0)
-            elif row.forced_char is not None:  # a forced answer is decoded greedily, like forced-answer trials
-                token = int(out.logits[slot].argmax())
-            else:
-                token = int(sampled[slot])
+                row.forced.pop(0)
             found = row.append(token, step)
             if found:
                 event.cues.extend((r, cue) for cue in found)
@@ -308,12 +279,9 @@ class DecodeSession:
 
     def _trial(self, slot: int, row: LoopRow, cue: CueEvent) -> None:
         """A forced-answer trial from where an exit at `cue` would cut, for policies that judge by it (DEER, consistency)."""
-        from cotexit.engines.loop.forced import ForcedRequest, forced_answers
-
-        prefix = self.d.policies.semantics.cut_at(cue, generated=len(row.tokens))
-        answer = forced_answers(self, [ForcedRequest(self.batch[slot], prefix)])[0]
+        answer = forced_answers(self, [trial_request(self.d.policies, self.batch[slot], row, cue)])[0]
         cue.trial = answer
-        row.trial_tokens += len(self.d.forced_exit_ids) + answer.cost_tokens
+        charge_trials(row, [answer], self.d.forced_exit_ids)
 
     def _exit(self, slot: int, row: LoopRow, policy: str, cut: int, cue_index: int | None, event: StepEvent) -> None:
         """Close thinking at generated token `cut`: mask out fed tokens from there, rewind, queue the forced exit."""
@@ -325,10 +293,10 @@ class DecodeSession:
         event.exits.append((self.batch[slot], info))
 
     def _check_finish(self, row: LoopRow, token: int, from_forced: bool) -> None:
-        cfg = self.d.config
-        answer_limit = len(self.d.forced_exit_ids) + cfg.max_answer_tokens
+        limits = self.d.limits
         row.finish_after(
-            token, from_forced=from_forced, eos_ids=self.d.eos_ids, max_new_tokens=cfg.max_new_tokens, answer_limit=answer_limit
+            token, from_forced=from_forced, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
+            answer_limit=limits.answer_limit,
         )
 
     def _drop_finished(self) -> None:

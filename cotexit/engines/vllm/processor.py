@@ -1,6 +1,7 @@
 """The controller inside vLLM: a V1 logits processor that watches cues, scores the probe and stops requests.
 
-Owns `CotexitLogitsProcessor`, `Setup` and the per-process `SETUPS` registry.
+Owns `CotexitLogitsProcessor` and the per-process `SETUPS` registry of
+controller setups (`cotexit.controller.setup.ExitSetup`, shipped to every worker).
 vLLM builds the processor once per model runner and calls, every step,
 `update_state` (requests added to, removed from or moved within the batch,
 each added one with its `SamplingParams` and a live reference to its output
@@ -10,7 +11,7 @@ capture` wrote the probe layers' states for. For each request that carries a
 setup (`SamplingParams.extra_args["cotexit"]` = {"setup": id, "key": name}):
 
 1. the tokens emitted since the last step are fed to the request's controller
-   row (`cotexit.controller.observe`), the newest with this step's states,
+   row (`cotexit.controller.acting`), the newest with this step's states,
    the one before with the previous step's;
 2. the setup's exit policies are asked, exactly as the decode loop asks them;
 3. on an exit the row is recorded cut where the policies' exit semantics
@@ -42,47 +43,22 @@ from typing import Any
 import torch
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
 
-from cotexit.controller.cues import CueConfig
-from cotexit.controller.observe import RowStates, decide_exit, observe_token
-from cotexit.controller.policies import ExitPolicies
+from cotexit.controller.acting import RowStates, decide_exit, observe_token
 from cotexit.controller.rows import RowState
 from cotexit.controller.semantics import row_is_open
+from cotexit.controller.setup import ExitSetup
 from cotexit.engines.vllm.capture import STEP, StepStates
-from cotexit.models.thinking import ThinkingFormat
 
 EXTRA_KEY = "cotexit"
 
 
-@dataclass
-class Setup:
-    """What a request's controller needs; registered in `SETUPS` by the engine in every worker's process."""
-
-    tokenizer: Any
-    fmt: ThinkingFormat
-    cues: CueConfig
-    policies: ExitPolicies
-    eos_ids: set[int]
-    stop_id: int  # the EOS a stopped request is made to write
-    forced_exit_ids: list[int]
-    pause_at_cues: bool = False  # stop at every new cue for the engine to run its trial (DEER, consistency)
-
-    @classmethod
-    def for_model(cls, lm: Any, cues: CueConfig, policies: ExitPolicies) -> Setup:
-        """The setup of `lm` (a `LoadedModel`): its EOS ids, the EOS a stopped request writes, the forced-exit ids."""
-        from cotexit.engines.eos import eos_ids, stop_id
-
-        ids = eos_ids(lm.model, lm.tokenizer)
-        forced = list(lm.tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
-        return cls(lm.tokenizer, lm.fmt, cues, policies, ids, stop_id(lm.model, ids), forced, policies.needs_trial)
-
-
-SETUPS: dict[str, Setup] = {}
+SETUPS: dict[str, ExitSetup] = {}
 LIVE: weakref.WeakSet[CotexitLogitsProcessor] = weakref.WeakSet()  # the processors of this process
 
 
 @dataclass
 class _Request:
-    setup: Setup
+    setup: ExitSetup
     row: RowState
     out: list[int]  # vLLM's live list of the request's output token ids
     stopped: bool = False
@@ -138,8 +114,7 @@ class CotexitLogitsProcessor(LogitsProcessor):
         request = self.rows.get(tag)
         if request is None:
             setup = SETUPS[spec["setup"]]
-            row = RowState(spec["key"], list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
-            request = self.rows[tag] = _Request(setup, row, out)
+            request = self.rows[tag] = _Request(setup, setup.new_row(spec["key"], list(prompt_ids or [])), out)
         elif request.out is not out and request.paused:  # resubmitted after its trial: continue the row
             request.base, request.stopped, request.paused, request.before = len(request.row.tokens), False, False, None
         return request

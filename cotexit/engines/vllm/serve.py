@@ -43,13 +43,13 @@ from typing import Any
 
 import torch
 
-from cotexit.controller.capture import CaptureConfig
-from cotexit.controller.cues import CueConfig
-from cotexit.controller.observe import Limits, append_token
+from cotexit.controller.acting import follow_emitted, next_token
 from cotexit.controller.policies import ExitPolicies
-from cotexit.controller.rows import RowState
+from cotexit.controller.setup import ExitSetup
 from cotexit.engines.vllm.capture import StepStates, install_capture
-from cotexit.engines.vllm.processor import CotexitLogitsProcessor, Setup, _Request
+from cotexit.engines.vllm.processor import CotexitLogitsProcessor, _Request
+from cotexit.models.loading import load_model
+from cotexit.probes.controller import ProbeExitPolicy
 
 PROBE_ENV = "COTEXIT_PROBE"
 ANSWER_ENV = "COTEXIT_MAX_ANSWER_TOKENS"
@@ -82,7 +82,7 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         self.max_answer_tokens = _answer_budget()
         self.setups, layers = {}, set()
         for name, path in served_probes().items():
-            self.setups[name], probe_layers = _setup(path, vllm_config)
+            self.setups[name], probe_layers = _setup(path, vllm_config, self.max_answer_tokens)
             layers.update(probe_layers)
         self.default = next(iter(self.setups))
         self.layers = tuple(sorted(layers))
@@ -109,8 +109,7 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         request = self.rows.get(key)
         if request is None or request.out is not out:
             setup = self.setups[name]
-            row = RowState(str(key), list(prompt_ids or []), setup.tokenizer, setup.fmt, setup.cues)
-            request = self.rows[key] = _Request(setup, row, out)
+            request = self.rows[key] = _Request(setup, setup.new_row(str(key), list(prompt_ids or [])), out)
         return request
 
     def update_state(self, batch_update: Any) -> None:
@@ -139,47 +138,34 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
 
     def _follow(self, request: _Request) -> None:
         """Append the forced-exit and answer tokens emitted since the last step."""
-        row, setup = request.row, request.setup
         # the request's own max_tokens caps its length, in vLLM
-        limits = Limits(setup.eos_ids, sys.maxsize, len(setup.forced_exit_ids) + self.max_answer_tokens)
-        while len(row.tokens) < len(request.out) and not row.done:
-            forced = bool(row.forced)
-            if forced:
-                row.forced.pop(0)  # the token the last step forced
-            append_token(row, request.out[len(row.tokens)], limits, from_forced=forced)
+        follow_emitted(request.row, request.out, request.setup.limits(sys.maxsize))
 
     def _force(self, logits: torch.Tensor, index: int, request: _Request) -> None:
         """The next forced-exit token, else the greedy answer token, else (answer closed) EOS."""
         row = request.row
         if row.done:
             token = request.setup.stop_id
-        elif row.forced:
-            token = row.forced[0]
         else:
-            token = int(logits[index].argmax())
+            token, _ = next_token(row, -1, lambda: int(logits[index].argmax()))  # after an exit: never the engine's own
         logits[index].fill_(float("-inf"))
         logits[index, token] = 0.0
 
 
-def _setup(path: Path, vllm_config: Any) -> tuple[Setup, tuple[int, ...]]:
+def _setup(path: Path, vllm_config: Any, max_answer_tokens: int) -> tuple[ExitSetup, tuple[int, ...]]:
     """A probe's controller for the served model and the layers it reads, checked: the same model, states it
-    can read, a cut it can make."""
-    from cotexit.models.loading import load_model
-    from cotexit.probes.artifact import ProbeArtifact
-    from cotexit.probes.controller import ProbeExitPolicy
-
+    can read, a cut it can make. The probe's own cues come with its policy."""
     try:
-        artifact = ProbeArtifact.load(path)
+        policy = ProbeExitPolicy.load(path)
     except (OSError, ValueError) as e:
         raise ValueError(f"{PROBE_ENV}: cannot load probe {path}: {e}") from None
     lm = load_model(vllm_config.model_config.model, weights=False)
-    artifact.check_model(lm.fingerprint())
-    policy = ProbeExitPolicy(artifact)
-    layers = CaptureConfig(layers=artifact.features.layers).resolve(lm.num_layers)
+    policy.artifact.check_model(lm.fingerprint())
     policies = ExitPolicies([policy])
+    layers = policies.capture.resolve(lm.num_layers)
     policies.check_engine("vllm serve", layers, cuts=SERVE_CUTS)
-    cues = CueConfig(**{**artifact.cues, "phrases": tuple(artifact.cues["phrases"])})
-    return Setup.for_model(lm, cues, policies), layers
+    setup = ExitSetup.for_model(lm.model, lm.tokenizer, lm.fmt, policies=policies, max_answer_tokens=max_answer_tokens)
+    return setup, layers
 
 
 def _answer_budget() -> int:

@@ -13,8 +13,8 @@ always goes through it, one code path for both.
 Every worker of a tensor-parallel group computes the same full hidden
 states (a decoder layer's output is all-reduced across the group) and samples
 from the same logits, so every worker's processor keeps the same rows; they
-are read back from the first worker only, with the probe scores the
-worker's copies of the policies recorded for them. A row travels without its
+are read back from the first worker only, with their cues and the probe's
+scores on them (`CueEvent.score`, kept in the row). A row travels without its
 tokenizer (`IncrementalDetokenizer` pickles without it) and is bound again
 to the setup's tokenizer where it lands.
 """
@@ -60,19 +60,11 @@ def forget(worker: Any, setup_id: str) -> None:
     SETUPS.pop(setup_id, None)
 
 
-def take_rows(worker: Any, tags: Sequence[str]) -> list[tuple[RowState, bool, int, list]] | None:
-    """The processor's (row, paused, base, scores) for each request tag, which it forgets; from the first worker.
-
-    `scores` holds, per exit policy of the row's setup, the probe scores the worker's copy of the policy
-    recorded for the row since the last take (None for a policy without scores).
-    """
+def take_rows(worker: Any, tags: Sequence[str]) -> list[tuple[RowState, bool, int]] | None:
+    """The processor's (row, paused, base) for each request tag, which it forgets; from the first worker."""
     processor = _processor()
     taken = [processor.rows.pop(tag) for tag in tags]
-    out = []
-    for request in taken:
-        key = request.row.key
-        scores = [p.scores.pop(key, None) if hasattr(p, "scores") else None for p in request.setup.policies.policies]
-        out.append((request.row, request.paused, request.base, scores))
+    out = [(request.row, request.paused, request.base) for request in taken]
     return out if getattr(worker.worker, "rank", 0) == 0 else None
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from cotexit.depth.calibrate import DepthTable, calibrate_depth, depth_table, load_depth_artifact, save_depth_artifact
 from cotexit.depth.config import LayerExitConfig
-from cotexit.engines.loop import DecodeConfig
+from cotexit.engines.decoding import DecodeConfig
 from cotexit.models import chat_prompt
 from cotexit.models.loading import LoadedModel
 from cotexit.models.thinking import get_format

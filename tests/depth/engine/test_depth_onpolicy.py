@@ -8,7 +8,7 @@ import pytest
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.onpolicy import answer_losses, calibrate_depth_on_policy, check_grid, fixed_sequence_ltt
 from cotexit.controller import RowResult
-from cotexit.engines.loop import DecodeConfig, SamplingConfig
+from cotexit.engines.decoding import DecodeConfig, SamplingConfig
 from cotexit.models import chat_prompt
 from cotexit.models.loading import LoadedModel
 from cotexit.models.thinking import get_format

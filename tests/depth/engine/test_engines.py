@@ -13,7 +13,8 @@ from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.speculative import SpeculativeForward
 from cotexit.controller import CaptureConfig, ThinkingBudget
-from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder
 from cotexit.models import chat_prompt, get_format
 from cotexit.models.loading import LoadedModel
 

@@ -14,7 +14,8 @@ import torch
 
 from cotexit.controller import SEMANTICS, CueConfig, ThinkingBudget
 from cotexit.engines.generate import GenerateExits
-from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig
+from cotexit.engines.decoding import DecodeConfig, SamplingConfig
+from cotexit.engines.loop import Decoder
 from cotexit.engines.tap import layer_modules
 from cotexit.models.loading import LoadedModel
 from cotexit.models.thinking import get_format
@@ -112,8 +113,7 @@ def generate_run(model, tokenizer, exits, max_new_tokens=80, sampling=None):
 def a_threshold_that_splits(model, tokenizer):
     """A threshold between the scores the probe gives at these rows' cues, so some cues exit and some do not."""
     policy = ProbeExitPolicy(probe_for(model, tokenizer, None))
-    loop_run(model, tokenizer, policy)
-    scores = sorted(s for row in policy.scores.values() for s in row)
+    scores = sorted(s for row in loop_run(model, tokenizer, policy) for s in row.probe_scores)
     assert len(scores) >= 8, "the script should produce cues on every row"
     return (scores[len(scores) // 2] + scores[len(scores) // 2 + 1]) / 2
 
@@ -125,8 +125,8 @@ def test_greedy_batch_of_4_exits_where_the_loop_exits_with_the_same_answers(scri
     expected = loop_run(scripted, tokenizer, loop_policy)
     with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
         got = generate_run(scripted, tokenizer, exits)
-        for key in PROMPTS:
-            assert exits.scores(key) == pytest.approx(loop_policy.scores.get(key, []), abs=1e-5)
+    for e, g in zip(expected, got):
+        assert g.probe_scores == pytest.approx(e.probe_scores, abs=1e-5)
     assert sum(r.exit is not None for r in expected) >= 1, "the threshold should make some row exit"
     for e, g in zip(expected, got):
         assert (g.exit.cut, g.exit.cue_index, g.exit.step) == (e.exit.cut, e.exit.cue_index, e.exit.step) if e.exit else g.exit is None
@@ -204,7 +204,7 @@ def test_sampled_rows_exit_before_a_cue_and_answer(scripted, tokenizer):
     artifact = probe_for(scripted, tokenizer, 0.0)  # every first cue exits
     with GenerateExits(scripted, tokenizer, FMT, probe=artifact, max_answer_tokens=8) as exits:
         rows = generate_run(scripted, tokenizer, exits, sampling=SamplingConfig(temperature=0.6, top_p=0.95, seed=1))
-        assert all(len(exits.scores(row.key)) == 1 for row in rows)
+        assert all(len(row.probe_scores) == 1 for row in rows)
     for row in rows:
         assert row.exit is not None and row.exit.cue_index == 0
         assert not row.cues and "Wait" not in row.thinking_text  # cut before the cue: the cue itself is gone
@@ -233,11 +233,12 @@ def test_hooks_come_off_and_bad_input_is_refused(tiny_llama, tokenizer):
 
 def test_a_new_generate_call_is_never_taken_for_the_next_step_of_the_last(tokenizer):
     """Ids one column wider than the last call's, but not extending them, start a new batch."""
-    from cotexit.controller import ExitPolicies
+    from cotexit.controller import ExitPolicies, ExitSetup
     from cotexit.engines.generate import ExitProcessor
 
     eos = tokenizer.eos_token_id
-    proc = ExitProcessor(tokenizer, FMT, ExitPolicies(), CueConfig(), None, eos_ids={eos}, stop_id=eos, pad_id=eos, forced_exit_ids=[5])
+    setup = ExitSetup(tokenizer, FMT, CueConfig(), ExitPolicies(), eos_ids={eos}, stop_id=eos, pad_id=eos, forced_exit_ids=[5])
+    proc = ExitProcessor(setup, None)
     scores = torch.zeros(2, len(tokenizer))
     first = torch.tensor([[eos, 10, 11], [12, 13, 14]])
     proc(first, scores)

@@ -8,7 +8,8 @@ import torch
 from cotexit.benchmarks.loading import load_problems
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.controller import CaptureConfig
-from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder
 from cotexit.models import chat_prompt, load_model
 from cotexit.toy import TOY_MODEL_DIR
 

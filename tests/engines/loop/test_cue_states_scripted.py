@@ -14,7 +14,9 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from cotexit.controller import CaptureConfig
-from cotexit.engines.loop import DecodeConfig, Decoder
+from cotexit.controller.policies import ExitPolicy
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop import Decoder
 from cotexit.engines.loop.step import full_forward
 from cotexit.models.thinking import get_format
 
@@ -68,7 +70,7 @@ def test_cue_confirmed_by_its_own_token_gets_the_states_of_that_token():
             torch.testing.assert_close(cue.hidden[layer], out.hidden_states[layer][0, 1 + cue.token_end])
 
 
-class Recorder:
+class Recorder(ExitPolicy):
     """A policy that needs states and never fires; it notes each cue it is shown."""
 
     name = "recorder"

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from cotexit.controller.capture import CaptureConfig
-from cotexit.engines.loop.decode import DecodeConfig, Decoder
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop.decode import Decoder
 from cotexit.controller.policies import ThinkingBudget
-from cotexit.engines.loop.sampling import SamplingConfig
+from cotexit.engines.decoding import SamplingConfig
 from cotexit.models.loading import chat_prompt
 from cotexit.models.thinking import get_format
 

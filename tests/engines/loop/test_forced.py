@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cotexit.engines.loop.decode import DecodeConfig, Decoder
-from cotexit.engines.loop.forced import ForcedRequest, forced_answers
+from cotexit.engines.decoding import DecodeConfig
+from cotexit.engines.loop.decode import Decoder
+from cotexit.controller.trials import ForcedRequest
+from cotexit.engines.loop.forced import forced_answers
 from cotexit.models.loading import chat_prompt
 from cotexit.models.thinking import get_format
 

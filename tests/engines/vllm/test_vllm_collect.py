@@ -13,7 +13,7 @@ vllm = pytest.importorskip("vllm")
 
 import torch  # noqa: E402
 
-from cotexit.engines.loop import DecodeConfig  # noqa: E402
+from cotexit.engines.decoding import DecodeConfig  # noqa: E402
 from cotexit.engines.vllm import VllmOptions  # noqa: E402
 from cotexit.probes.collect import CollectConfig, run_collect  # noqa: E402
 from cotexit.probes.cuedata import load_cue_data  # noqa: E402

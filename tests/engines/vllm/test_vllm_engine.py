@@ -17,7 +17,8 @@ import torch  # noqa: E402
 
 from cotexit.benchmarks import build_prompt, load_problems  # noqa: E402
 from cotexit.controller import CueConfig, ThinkingBudget  # noqa: E402
-from cotexit.engines.loop import DecodeConfig, Decoder, SamplingConfig  # noqa: E402
+from cotexit.engines.decoding import DecodeConfig, SamplingConfig  # noqa: E402
+from cotexit.engines.loop import Decoder  # noqa: E402
 from cotexit.engines.vllm import VllmEngine, VllmOptions  # noqa: E402
 from cotexit.models import chat_prompt  # noqa: E402
 from cotexit.probes.artifact import ProbeArtifact  # noqa: E402
@@ -47,7 +48,7 @@ def both(toy, batch, make_policy, capture=True, max_new_tokens=400, options=OPTI
         toy.model, toy.tokenizer, toy.fmt, DecodeConfig(max_new_tokens=max_new_tokens), capture=cap, policies=[loop_policy]
     ).generate(prompts, keys)
     engine = VllmEngine(
-        toy, max_new_tokens, 32, SamplingConfig(), CueConfig(), policies=[vllm_policy],
+        toy, DecodeConfig(max_new_tokens=max_new_tokens), policies=[vllm_policy],
         capture=vllm_policy.capture() if capture else None, options=options,
     )
     try:
@@ -67,7 +68,7 @@ def test_probe_features_inside_vllm_equal_the_decode_loops(toy, batch):
             for layer in artifact.features.layers:
                 torch.testing.assert_close(cg.hidden[layer], ce.hidden[layer], atol=2e-4, rtol=1e-4)
                 compared += 1
-        assert vllm_policy.scores.get(e.key, []) == pytest.approx(loop_policy.scores.get(e.key, []), abs=1e-4)
+        assert g.probe_scores == pytest.approx(e.probe_scores, abs=1e-4)  # on the cues, back from the worker
     assert compared >= 24
 
 
@@ -119,10 +120,10 @@ def test_tensor_parallel_workers_exit_where_the_loop_exits(toy, batch, policy):
         for ce, cg in zip(e.cues, g.cues):
             for layer in ce.hidden if policy == "probe" else ():
                 torch.testing.assert_close(cg.hidden[layer], ce.hidden[layer], atol=5e-4, rtol=1e-3)
-        if policy == "probe":  # the scores come back from the workers' copies of the policy
-            assert vllm_policy.scores.get(e.key, []) == pytest.approx(loop_policy.scores.get(e.key, []), abs=1e-3)
+        if policy == "probe":  # the scores come back with the rows, from the first worker's copy of the policy
+            assert g.probe_scores == pytest.approx(e.probe_scores, abs=1e-3)
     if policy == "probe":
-        assert sum(len(v) for v in vllm_policy.scores.values()) >= 8
+        assert sum(len(r.probe_scores) for r in got) >= 8
 
 
 def test_what_the_vllm_engine_refuses(toy):
@@ -132,7 +133,7 @@ def test_what_the_vllm_engine_refuses(toy):
         VllmOptions(enforce_eager=False)
     cores = len(os.sched_getaffinity(0))
     with pytest.raises(ValueError, match=f"--tensor-parallel-size {cores + 1}: this machine gives this process {cores} CPU core"):
-        VllmEngine(toy, 8, 8, SamplingConfig(), CueConfig(), options=VllmOptions(max_model_len=768, tensor_parallel_size=cores + 1))
+        VllmEngine(toy, DecodeConfig(max_new_tokens=8, max_answer_tokens=8), options=VllmOptions(max_model_len=768, tensor_parallel_size=cores + 1))
 
 
 def test_a_tensor_parallel_size_the_machine_cannot_give_is_refused_before_anything_is_written(tmp_path, capsys):
@@ -157,7 +158,7 @@ def test_sampled_rows_are_reproducible_in_a_batch_wider_than_one_step(toy):
     problems = load_problems("arith", "test", limit=64)
     prompts = [chat_prompt(toy.tokenizer, build_prompt(p)) * 2 for p in problems]  # ~140 tokens each
     keys = [p.id for p in problems]
-    engine = VllmEngine(toy, 12, 8, SamplingConfig(temperature=0.8, seed=3), CueConfig(), options=OPTIONS)
+    engine = VllmEngine(toy, DecodeConfig(12, 8, SamplingConfig(temperature=0.8, seed=3)), options=OPTIONS)
     try:
         first = engine(prompts, keys)
         again = engine(prompts[:5], keys[:5])
@@ -176,7 +177,7 @@ def test_unsupported_versions_and_model_runners_are_one_clear_line(toy, monkeypa
     monkeypatch.undo()
     monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "1")
     with pytest.raises(ValueError, match="VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface"):
-        VllmEngine(toy, 8, 8, SamplingConfig(), CueConfig(), options=VllmOptions(max_model_len=700, dtype="float32"))
+        VllmEngine(toy, DecodeConfig(max_new_tokens=8, max_answer_tokens=8), options=VllmOptions(max_model_len=700, dtype="float32"))
 
 
 def test_the_serve_processor_refuses_what_it_cannot_serve(monkeypatch, tmp_path):
