@@ -1,6 +1,6 @@
 """`cotexit doctor --model M`: check a model's tokenizer, chat template and thinking format, without weights.
 
-Renders `cotexit.models.doctor.DoctorReport`: the chat prompt of a sample
+Renders `cotexit.controller.doctor.DoctorReport`: the chat prompt of a sample
 problem, whether thinking is open after it, the think tags and the
 forced-exit text with their tokens, how each cue tokenises, the layers a
 probe reads by default, and every problem with its fix. Exit code 0 when
@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from cotexit.cli.common import add_model_args, err
-from cotexit.models.doctor import DoctorReport, Tokens, diagnose
+from cotexit.controller.doctor import DoctorReport, Tokens, diagnose
 
 console = Console(highlight=False)
 

@@ -1,4 +1,4 @@
-"""Checking that a model's tokenizer, chat template and thinking format fit together, without its weights.
+"""Checking that a model's tokenizer, chat template and thinking format fit the controller, without its weights.
 
 Owns `DoctorReport` and the functions that build it: `diagnose(spec)` reads a
 model's tokenizer and config (never its weights) and `diagnose_tokenizer`

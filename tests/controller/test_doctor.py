@@ -8,7 +8,7 @@ import pytest
 from tokenizers import normalizers
 
 from cotexit.controller.cues import DEFAULT_CUES
-from cotexit.models.doctor import diagnose, diagnose_tokenizer
+from cotexit.controller.doctor import diagnose, diagnose_tokenizer
 from cotexit.models.thinking import ThinkingFormat, get_format
 
 
