@@ -4,10 +4,13 @@ Owns `LoadedModel`, `load_model`, `resolve_model` (what `--model` names)
 and `choose_format`. `--model` may be a registered name (fetched on first
 use), a local folder, or a hub id. The model's thinking format comes from, in
 order: an explicit override, the registry entry, a `cotexit_thinking_format`
-key in the model's config, hints in its path or in the `_name_or_path` its
-config.json records, and `plain` otherwise; whether the prompt already opens
-thinking is then read from the rendered chat template
-(`cotexit.models.template`, which also owns `chat_prompt`).
+key in the model's config, a family named in its path or in the
+`_name_or_path` its config.json records (that family's format, with its own
+forced-exit text), and otherwise its tokenizer: one that holds `<think>` and
+`</think>` as added tokens (matched whole, as reasoning models' tokenizers
+hold them) gets the generic tagged format `think-tags`, any other `plain`.
+Whether the prompt already opens thinking is then read from the rendered
+chat template (`cotexit.models.template`, which also owns `chat_prompt`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from cotexit.models.registry import ModelEntry, get_entry, unknown_model_message
 from cotexit.models.template import chat_prompt, fit_format_to_template
-from cotexit.models.thinking import ThinkingFormat, format_for_model, get_format
+from cotexit.models.thinking import THINK_TAGS, ThinkingFormat, format_for_model, get_format
 
 __all__ = ["LoadedModel", "chat_prompt", "choose_format", "load_model", "loading_error", "resolve_model"]
 
@@ -96,7 +99,8 @@ def load_model(
         model.to("cuda")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    fmt = fit_format_to_template(choose_format(path, model.config, entry, thinking_format), tokenizer)
+    fmt = choose_format(path, model.config, entry, thinking_format, tokenizer=tokenizer)
+    fmt = fit_format_to_template(fmt, tokenizer)
     log.info(
         "loaded %s from %s (%d layers, thinking format %s, prompt opens thinking: %s)",
         spec, path, model.config.num_hidden_layers, fmt.name, fmt.prompt_opens_thinking,
@@ -131,11 +135,19 @@ def resolve_model(spec: str, progress: Callable[[str], None] | None = None) -> t
     return path, entry
 
 
-def choose_format(path: str, config: Any, entry: ModelEntry | None, explicit: str | None = None) -> ThinkingFormat:
+def choose_format(
+    path: str, config: Any, entry: ModelEntry | None, explicit: str | None = None, *, tokenizer: Any = None
+) -> ThinkingFormat:
     """The registered thinking format for a model, in the order the module docstring gives.
 
+    `tokenizer` is the model's (loaded from `path` when needed and not given).
     The result's `prompt_opens_thinking` is the registry's fallback; pass it
     through `fit_format_to_template` with the model's tokenizer.
+
+    >>> from types import SimpleNamespace
+    >>> tagged = SimpleNamespace(get_added_vocab=lambda: {"<think>": 7, "</think>": 8, "<pad>": 0})
+    >>> choose_format("models/m", SimpleNamespace(), None, tokenizer=tagged).name
+    'think-tags'
     """
     name = explicit or (entry.thinking_format if entry else None)
     name = name or getattr(config, "cotexit_thinking_format", None)
@@ -145,7 +157,23 @@ def choose_format(path: str, config: Any, entry: ModelEntry | None, explicit: st
         fmt = format_for_model(hint)
         if fmt.has_tags:
             return fmt
+    tagged = get_format(THINK_TAGS)
+    if tokenizer is None:
+        tokenizer = _tokenizer_or_none(path)
+    if tokenizer is not None and {tagged.think_start, tagged.think_end} <= set(tokenizer.get_added_vocab()):
+        return tagged
     return get_format("plain")
+
+
+def _tokenizer_or_none(path: str) -> Any:
+    from huggingface_hub.errors import EntryNotFoundError
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, EntryNotFoundError) as exc:
+        log.warning("cannot read the tokenizer of %s to look for think tags: %s", path, exc)
+        return None
 
 
 def _recorded_name(path: str) -> str:

@@ -3,6 +3,8 @@
 Owns `ThinkingFormat` and the registry of known formats. Knows nothing about
 models or decoding; the decode loop and the forced-answer trials read these
 strings, and `format_for_model` picks one from a model's name or config.
+`THINK_TAGS` is the format of a model known only by its tokenizer holding the
+think tags as tokens (`cotexit.models.loading.choose_format` checks that).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class ThinkingFormat:
 
 
 _ANSWER_OPEN = "The final answer is \\boxed{"
+THINK_TAGS = "think-tags"
 
 FORMATS: dict[str, ThinkingFormat] = {
     # prompt_opens_thinking below is only the fallback for a tokenizer without a chat template: with one,
@@ -77,6 +80,8 @@ FORMATS: dict[str, ThinkingFormat] = {
     "qwq": ThinkingFormat("qwq", "<think>", "</think>", "\n</think>\n\n" + _ANSWER_OPEN, prompt_opens_thinking=True),
     # cotexit's embedded toy reasoning model (see cotexit/toy).
     "toy": ThinkingFormat("toy", "<think>", "</think>", "\n</think>\n" + _ANSWER_OPEN),
+    # A model whose tokenizer holds <think> and </think> as tokens while its name and config name no family.
+    THINK_TAGS: ThinkingFormat(THINK_TAGS, "<think>", "</think>", "\n</think>\n\n" + _ANSWER_OPEN),
     # Plain instruct models: thinking is everything before the answer.
     "plain": ThinkingFormat("plain", "", "", "\n\n" + _ANSWER_OPEN),
 }

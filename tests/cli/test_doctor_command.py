@@ -43,6 +43,16 @@ def test_tokenizer_only_folder_as_json(capsys, tmp_path, tokenizer):
     assert [c["matchable"] for c in report["cues"]] == [True] * len(report["cues"])
 
 
+def test_a_neutral_folder_whose_tokenizer_holds_think_tags_gets_a_tagged_format(capsys, tmp_path, tokenizer):
+    """Neither the folder's name nor its config.json names a family: the tokenizer's <think> and </think> decide."""
+    path = folder(tmp_path, tokenizer, OLD_R1, name="model")
+    assert main(["doctor", "--model", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["fmt"]["name"] == "think-tags" and report["fmt"]["think_end"] == "</think>"
+    assert tokenizer.convert_tokens_to_ids("</think>") in report["forced_exit"]["ids"] and report["forced_exit_closes"]
+    assert not report["opens_thinking"]  # the template ends at the assistant marker: the model writes <think>
+
+
 def test_template_that_opens_thinking(capsys, tmp_path, tokenizer):
     path = folder(tmp_path, tokenizer, OLD_R1.replace("<｜Assistant｜>", "<｜Assistant｜><think>\n"))
     assert main(["doctor", "--model", str(path)]) == 0

@@ -82,3 +82,42 @@ def test_loading_without_weights_keeps_the_fingerprint_and_eos():
     assert bare.fingerprint() == full.fingerprint()
     assert eos_ids(bare.model, bare.tokenizer) == eos_ids(full.model, full.tokenizer)
     assert bare.fmt == full.fmt
+
+
+def _bpe_with_added(added: tuple[str, ...]):
+    """A small byte-level BPE whose vocabulary has no think tags, then `added` as added (not special) tokens,
+    as DeepSeek-R1-Distill's tokenizer marks `<think>` and `</think>`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(["<think> Let me add 2 + 3 = 5. Wait, yes. </think> The answer is 5."] * 8, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    fast.add_tokens(list(added))
+    return fast
+
+
+@pytest.mark.parametrize(
+    ("folder_name", "added", "expected"),
+    [
+        ("model", ("<think>", "</think>"), "think-tags"),  # the tokenizer alone says the model thinks in tags
+        ("model", (), "plain"),  # "<think>" is in the BPE's training text, but no added token
+        ("model", ("</think>",), "plain"),  # one tag alone is no thinking format
+        ("QwQ-tiny", ("<think>", "</think>"), "qwq"),  # a family in the name refines it
+        ("QwQ-tiny", (), "qwq"),  # ... and names it for any tokenizer, as before (doctor reports the split tags)
+    ],
+)
+def test_the_tokenizer_picks_the_format_when_the_name_names_no_family(
+    tmp_path, tiny_llama, folder_name, added, expected
+):
+    folder = tmp_path / folder_name
+    tiny_llama.save_pretrained(folder)
+    _bpe_with_added(added).save_pretrained(folder)
+    lm = load_model(str(folder), device="cpu")
+    assert lm.fmt.name == expected
+    assert lm.fmt.has_tags is (expected != "plain")

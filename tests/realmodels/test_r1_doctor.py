@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -35,3 +36,27 @@ def test_doctor_finds_the_old_template_the_think_end_token_and_every_cue(r1_toke
     assert 151649 in report["forced_exit"]["ids"] and report["forced_exit_closes"]
     assert [c["cue"] for c in report["cues"]] == list(DEFAULT_CUES)
     assert all(c["matchable"] for c in report["cues"])
+
+
+@pytest.mark.parametrize("name", ["model", "r1"])
+def test_doctor_takes_the_tagged_format_from_the_real_tokenizer_when_nothing_names_the_family(
+    r1_tokenizer_dir, tmp_path, capsys, name
+):
+    """A folder holding only the real tokenizer and a Qwen2 config.json that records no model name."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for file in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (r1_tokenizer_dir / file).is_file():
+            shutil.copy2(r1_tokenizer_dir / file, folder / file)
+    config = json.loads((r1_tokenizer_dir / "config.json").read_text())
+    assert config.pop("_name_or_path").startswith("deepseek-ai/")
+    (folder / "config.json").write_text(json.dumps(config))
+
+    assert main(["doctor", "--model", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["problems"] == []
+    assert report["fmt"]["name"] == "think-tags" and report["model_type"] == "qwen2" and report["num_layers"] == 28
+    ids = {tag["role"]: tag["tokens"]["ids"] for tag in report["tags"]}
+    assert ids == {"think_start": [151648], "think_end": [151649]}
+    assert 151649 in report["forced_exit"]["ids"] and report["forced_exit_closes"]
+    assert not report["opens_thinking"]  # the old template: the model writes <think> itself
