@@ -44,9 +44,19 @@ def cue_table(data: CueData, problems: np.ndarray, scores: np.ndarray) -> CueTab
         [[float(scores[j]) for j in groups[i]] for i in problems],
         [[bool(data.cues[j]["forced_correct"]) for j in groups[i]] for i in problems],
         [bool(data.problems[i]["full_correct"]) for i in problems],
-        cue_tokens=[[int(data.cues[j].get("cut", data.cues[j]["token_start"])) for j in groups[i]] for i in problems],
+        cue_tokens=[[_thinking_tokens_before(data.cues[j]) for j in groups[i]] for i in problems],
         full_tokens=[int(data.problems[i]["thinking_tokens"]) for i in problems],
     )
+
+
+def _thinking_tokens_before(cue: dict[str, Any]) -> int:
+    """Where an exit at `cue` cuts, counted inside thinking (CueTable's `cue_tokens`).
+
+    Not the cut itself (`cut`, a generated-token index): a model that writes
+    `<think>` itself starts thinking some tokens into its output. Cue data from
+    before `thinking_tokens_before` was recorded falls back to the cue's start.
+    """
+    return int(cue.get("thinking_tokens_before", cue["token_start"]))
 
 
 def fit_probe_artifact(
