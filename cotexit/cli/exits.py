@@ -16,8 +16,8 @@ from cotexit.baselines import parse_baseline
 from cotexit.benchmarks.paired import Treatment
 from cotexit.depth.config import LayerExitConfig
 from cotexit.models.loading import LoadedModel
+from cotexit.shipped import shipped_probe
 
-SHIPPED_PROBES = Path(__file__).resolve().parents[2] / "probes"
 SHIPPED_FOR_MODEL = {"toy": "toy-arith"}
 
 
@@ -132,7 +132,7 @@ def probe_path(args: argparse.Namespace) -> Path | None:
         name = SHIPPED_FOR_MODEL.get(args.model)
         if name is None:
             raise ValueError(f"no probe ships for model {args.model!r}; pass --probe DIR (shipped: {sorted(SHIPPED_FOR_MODEL)})")
-        return SHIPPED_PROBES / name
+        return shipped_probe(name)
     return None
 
 
