@@ -1,10 +1,15 @@
-"""Deciding whether a predicted answer equals the gold one.
+"""Deciding whether a predicted answer equals the gold one, and how two runs of one problem differ.
 
-Owns `is_equivalent(gold, pred)`. Two stages: a fast path that normalises
+Owns `is_equivalent(gold, pred)`; for a decoded row (a
+`cotexit.controller.RowResult`, or anything with its `text` and
+`answer_text`), `predicted_answer` (its answer part first, then its whole
+text) and `grade_row` (against its problem); and the comparisons of two runs
+of one problem: `answers_differ` (their answers) and `disagreement` (their
+token streams). `is_equivalent` has two stages: a fast path that normalises
 both strings (spacing, `\\dfrac`, `\\left`, `$`, `%`, degree marks, `\\text{}`
 wrappers) and compares plain numbers and integer fractions exactly or within
 a relative 1e-6; then, only when the fast path cannot decide, math-verify's
-symbolic comparison. Extracting the answer from a response is `extraction`'s
+symbolic comparison. Extracting the answer from a text is `extraction`'s
 job; counting accuracy is the caller's.
 
 math-verify guards parsing with `signal.alarm`, which raises outside the main
@@ -21,10 +26,24 @@ import logging
 import math
 import re
 from fractions import Fraction
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["MAX_SYMBOLIC_CHARS", "is_equivalent", "normalize_answer", "parse_number"]
+from cotexit.benchmarks.extraction import extract_answer
+from cotexit.benchmarks.records import Problem
+
+__all__ = [
+    "MAX_SYMBOLIC_CHARS",
+    "AnsweredRow",
+    "answers_differ",
+    "disagreement",
+    "grade_row",
+    "is_equivalent",
+    "normalize_answer",
+    "parse_number",
+    "predicted_answer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -215,3 +234,37 @@ def is_equivalent(gold: str, pred: str | None) -> bool:
     if max(len(gold_text), len(pred_text)) > MAX_SYMBOLIC_CHARS:
         return False
     return _symbolic_equal(_strip_outer(gold_text), _strip_outer(pred_text))
+
+
+class AnsweredRow(Protocol):
+    """What `predicted_answer` reads of a decoded row (`cotexit.controller.RowResult` is one)."""
+
+    text: str  # the whole generated text
+    answer_text: str  # the part after thinking closed ("" when it never did)
+
+
+def predicted_answer(row: AnsweredRow) -> str | None:
+    """The row's final answer: extracted from its answer part first, then from its whole text.
+
+    >>> from types import SimpleNamespace
+    >>> predicted_answer(SimpleNamespace(text="maybe 3. Then 4", answer_text=" so it is 4"))
+    '4'
+    """
+    prediction = extract_answer(row.answer_text) if row.answer_text.strip() else None
+    return prediction if prediction is not None else extract_answer(row.text)
+
+
+def grade_row(problem: Problem, row: AnsweredRow) -> tuple[str | None, bool]:
+    """A decoded row's answer (`predicted_answer`) and whether it is the problem's."""
+    prediction = predicted_answer(row)
+    return prediction, is_equivalent(problem.answer, prediction)
+
+
+def disagreement(full: Sequence[int], treated: Sequence[int]) -> tuple[int, int]:
+    """(differing positions, compared positions) of two token streams, position by position over their common length.
+
+    >>> disagreement([5, 6, 7, 8], [5, 9, 7])
+    (1, 3)
+    """
+    n = min(len(full), len(treated))
+    return sum(a != b for a, b in zip(full[:n], treated[:n])), n

@@ -104,12 +104,6 @@ def _treated_flops(config: Any, stats: DepthStats, rows: Sequence[RowResult]) ->
     return per_run * tokens / max(stats.tokens, 1)  # scale counted steps to the rows' tokens
 
 
-def disagreement(full: RowResult, treated: RowResult) -> tuple[int, int]:
-    """(differing positions, compared positions) over the common length of the two token streams."""
-    n = min(len(full.token_ids), len(treated.token_ids))
-    return sum(a != b for a, b in zip(full.token_ids[:n], treated.token_ids[:n])), n
-
-
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     if n == 0:
         return (0.0, 1.0)

@@ -21,10 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cotexit.benchmarks.extraction import extract_answer
-from cotexit.benchmarks.grading import is_equivalent
+from cotexit.benchmarks.grading import disagreement, grade_row
 from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
-from cotexit.benchmarks.paired import Treatment, disagreement, paired_summary, run_flops, run_pair
+from cotexit.benchmarks.paired import Treatment, paired_summary, run_flops, run_pair
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
@@ -88,18 +87,6 @@ class BenchProgress:
     skipped: int
     result: ProblemResult | None
     correct_so_far: int
-
-
-def predicted_answer(row: RowResult) -> str | None:
-    """The row's final answer: extracted from its answer part first, then from its whole text."""
-    prediction = extract_answer(row.answer_text) if row.answer_text.strip() else None
-    return prediction if prediction is not None else extract_answer(row.text)
-
-
-def grade_row(problem: Problem, row: RowResult) -> tuple[str | None, bool]:
-    """Extract the answer and grade it."""
-    prediction = predicted_answer(row)
-    return prediction, is_equivalent(problem.answer, prediction)
 
 
 def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> ProblemResult:
@@ -249,7 +236,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
             }
             result = to_result(problem, row, timings)
             full_prediction, full_correct = grade_row(problem, full_row)
-            differing, compared = disagreement(full_row, row)
+            differing, compared = disagreement(full_row.token_ids, row.token_ids)
             result.full = {
                 "prediction": full_prediction,
                 "correct": full_correct,

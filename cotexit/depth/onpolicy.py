@@ -33,9 +33,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from cotexit.benchmarks.grading import answers_differ
-from cotexit.benchmarks.paired import disagreement
-from cotexit.benchmarks.runner import predicted_answer
+from cotexit.benchmarks.grading import answers_differ, disagreement, predicted_answer
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value, min_samples
 from cotexit.depth.calibrate import DepthCalibration
@@ -89,7 +87,7 @@ def sequence_losses(full: Sequence[RowResult], treated: Sequence[RowResult]) -> 
     """(n,) per-problem disagreement rate: differing positions / compared positions (0 when none compared)."""
     out = np.zeros(len(full))
     for i, (a, b) in enumerate(zip(full, treated, strict=True)):
-        differing, compared = disagreement(a, b)
+        differing, compared = disagreement(a.token_ids, b.token_ids)
         out[i] = differing / compared if compared else 0.0
     return out
 

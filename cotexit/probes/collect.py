@@ -25,11 +25,10 @@ from typing import Any
 import torch
 
 from cotexit.benchmarks.extraction import last_boxed
-from cotexit.benchmarks.grading import is_equivalent
+from cotexit.benchmarks.grading import grade_row, is_equivalent
 from cotexit.benchmarks.loading import load_problems
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
-from cotexit.benchmarks.runner import grade_row
 from cotexit.benchmarks.suites import get_suite
 from cotexit.depth.config import LayerExitConfig
 from cotexit.depth.propagate import PropagateForward

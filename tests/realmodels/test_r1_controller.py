@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from cotexit.benchmarks.runner import predicted_answer
+from cotexit.benchmarks.grading import predicted_answer
 from cotexit.controller import CaptureConfig, CueConfig, ThinkingBudget
 from cotexit.controller.trials import ForcedRequest
 from cotexit.engines.decoding import DecodeConfig

@@ -15,8 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from cotexit.benchmarks.extraction import extract_answer
-from cotexit.benchmarks.grading import is_equivalent
-from cotexit.benchmarks.runner import predicted_answer
+from cotexit.benchmarks.grading import is_equivalent, predicted_answer
 from cotexit.controller.cues import CueConfig, CueWatcher
 from cotexit.controller.rows import RowState
 from cotexit.models.thinking import get_format
