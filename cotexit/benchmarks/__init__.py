@@ -1,10 +1,13 @@
 """Benchmarks: suites declared as data, loading, prompts, answer extraction, grading and the data check.
 
 Each module owns one step: `suites` (what a benchmark is), `datadir` (where
-its files are), `loading` (files or hub rows to `Problem`s), `prompts` (the
-user message), `extraction` (a response's final answer), `grading` (is it
-right), `datacheck` (are the local files sound). Running models over them is
-the bench runner's job. math-verify and `datasets` are imported only when used.
+its files are), `loading` (files or hub rows to `Problem`s), `arith` and
+`arith_splits` (the generated `arith` suite), `prompts` (the user message),
+`extraction` (a response's final answer), `grading` (is it right),
+`datacheck` (are the local files sound), `provenance` and `results` (what a
+run writes). Imports nothing of cotexit's outside this package but
+`cotexit.jsonlines`; running models over the suites is
+`cotexit.experiments`'. math-verify and `datasets` are imported only when used.
 """
 
 from cotexit.benchmarks.datadir import find_data_dir, resolve_data_dir

@@ -10,19 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cotexit.benchmarks.runner import BenchConfig, prepare_bench, run_prepared
 from cotexit.benchmarks.suites import get_suite
-from cotexit.cli.common import (
-    add_backend_arg,
-    add_decode_args,
-    add_model_args,
-    check_backend_args,
-    cue_config,
-    vllm_options,
-    decode_config,
-    load_for_cli,
-)
+from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
+from cotexit.experiments.runner import BenchConfig, prepare_bench, run_prepared
 
 console = Console()
 

@@ -8,20 +8,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cotexit.benchmarks.suites import get_suite
-from cotexit.cli.common import (
-    add_backend_arg,
-    add_decode_args,
-    add_model_args,
-    check_backend_args,
-    cue_config,
-    decode_config,
-    load_for_cli,
-    vllm_options,
-)
+from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import depth_artifact_config
 from cotexit.controller.capture import default_layers
 from cotexit.depth.config import LayerExitConfig
-from cotexit.probes.collect import CollectConfig, run_collect
+from cotexit.experiments.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import load_cue_data
 
 console = Console()

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from cotexit.baselines import parse_baseline
-from cotexit.benchmarks.paired import Treatment
 from cotexit.depth.config import LayerExitConfig
+from cotexit.experiments.paired import Treatment
 from cotexit.models.loading import LoadedModel
 from cotexit.shipped import shipped_probe
 

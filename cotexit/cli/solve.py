@@ -9,16 +9,8 @@ from rich.console import Console
 from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
-from cotexit.cli.common import (
-    add_backend_arg,
-    add_decode_args,
-    add_model_args,
-    check_backend_args,
-    cue_config,
-    vllm_options,
-    decode_config,
-    load_for_cli,
-)
+from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
 from cotexit.controller.cues import CueEvent
 from cotexit.controller.rows import ExitInfo, RowResult

@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cotexit.benchmarks.sweep import sweep_points, write_sweep
-from cotexit.cli.common import cue_config, decode_config, load_for_cli, vllm_options
+from cotexit.cli.backend import vllm_options
+from cotexit.cli.common import cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import probe_path
+from cotexit.experiments.collect import CollectConfig, run_collect
+from cotexit.experiments.sweep import sweep_points, write_sweep
 from cotexit.probes.artifact import ProbeArtifact
-from cotexit.probes.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import META, load_cue_data
 
 console = Console()

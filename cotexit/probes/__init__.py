@@ -1,4 +1,7 @@
-"""The length exit: probe features, the probe, its artifact, the probe exit policy, data collection and fitting."""
+"""The length exit: probe features, the probe, its artifact, the probe exit policy, fitting and reports.
+
+Collecting the cue data a probe is fitted on runs models over suites: `cotexit.experiments.collect`.
+"""
 
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.controller import ProbeExitPolicy

@@ -15,7 +15,7 @@ import json
 import math
 from pathlib import Path
 
-from cotexit.benchmarks.paired import wilson
+from cotexit.experiments.paired import wilson
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = [

@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cotexit.benchmarks.paired import wilson
+from cotexit.experiments.paired import wilson
 from cotexit.calibration.shift import settings_shift, shift_check
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.coverage import calibration_first_cue_scores

@@ -14,9 +14,9 @@ import pytest
 
 from cotexit.benchmarks.loading import data_file_sha256
 from cotexit.benchmarks.results import ProblemResult, ResultsFile
-from cotexit.benchmarks.runner import BenchConfig, prepare_bench, run_bench
 from cotexit.controller.cues import CueConfig
 from cotexit.engines.decoding import DecodeConfig
+from cotexit.experiments.runner import BenchConfig, prepare_bench, run_bench
 from cotexit.models.loading import LoadedModel
 from cotexit.models.thinking import get_format
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from cotexit.benchmarks.results import ProblemResult, ResultsFile
-from cotexit.benchmarks.runner import BenchConfig
 from cotexit.cli import common
 from cotexit.cli.main import build_parser, main
+from cotexit.experiments.runner import BenchConfig
 
 GSM8K_ROWS = [
     {"question": "Ann has 3 pens and buys 4. How many pens?", "answer": "3 + 4 = 7\n#### 7"},

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 from cotexit.engines.decoding import DecodeConfig  # noqa: E402
 from cotexit.engines.vllm import VllmOptions  # noqa: E402
-from cotexit.probes.collect import CollectConfig, run_collect  # noqa: E402
+from cotexit.experiments.collect import CollectConfig, run_collect  # noqa: E402
 from cotexit.probes.cuedata import load_cue_data  # noqa: E402
 from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cotexit.benchmarks.sweep import budget_point, consistency_rule, deer_rule, probe_rule, simulate, sweep_points
+from cotexit.experiments.sweep import budget_point, consistency_rule, deer_rule, probe_rule, simulate, sweep_points
 from cotexit.controller import ThinkingBudget
 from cotexit.engines.decoding import DecodeConfig, SamplingConfig
 from cotexit.engines.loop import Decoder

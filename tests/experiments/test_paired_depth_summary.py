@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotexit.benchmarks.paired import paired_summary
+from cotexit.experiments.paired import paired_summary
 
 
 def row(pid: str, differing: int, compared: int, depth: dict, answers: tuple = ("18", "18")) -> dict:

@@ -23,7 +23,6 @@ from typing import Any
 
 from cotexit.benchmarks.grading import disagreement, grade_row
 from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
-from cotexit.benchmarks.paired import Treatment, paired_summary, run_flops, run_pair
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
@@ -36,6 +35,7 @@ from cotexit.engines.loop.decode import Decoder
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
 from cotexit.models.loading import LoadedModel, chat_prompt
+from cotexit.experiments.paired import Treatment, paired_summary, run_flops, run_pair
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from cotexit.depth.config import LayerExitConfig
 from cotexit.engines.decoding import DecodeConfig
 from cotexit.models import load_model
-from cotexit.probes.collect import CollectConfig, run_collect
+from cotexit.experiments.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import load_cue_data
 
 
