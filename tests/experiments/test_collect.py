@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cotexit.benchmarks.extraction import last_boxed
+from cotexit.benchmarks.grading import is_equivalent
+from cotexit.benchmarks.loading import load_problems
 from cotexit.depth.config import LayerExitConfig
 from cotexit.engines.decoding import DecodeConfig
 from cotexit.models import load_model
@@ -26,9 +29,17 @@ def test_collects_every_cue_and_resumes(toy, tmp_path):
     events = collect(toy, tmp_path / "c")
     assert events[-1].done == events[-1].total == 3
     data = load_cue_data(tmp_path / "c")
-    assert len(data.problems) == 3 and len(data.cues) >= 3
+    suite = {p.id: p for p in load_problems("arith", "calib", 3)}
+    assert sorted(p["id"] for p in data.problems) == sorted(suite) and len(data.cues) >= 3
     assert data.features.shape == (len(data.cues), 2 * toy.model.config.hidden_size)
-    assert all(isinstance(c["forced_correct"], bool) for c in data.cues)
+    for row in data.problems:  # the full run's label: its answer graded against the suite's own
+        gold = suite[row["id"]].answer
+        assert row["gold"] == gold and row["full_correct"] is is_equivalent(gold, row["prediction"])
+        assert row["n_cues"] == sum(c["problem"] == row["id"] for c in data.cues)
+    for cue in data.cues:  # each trial's label: the answer it wrote after the forced \boxed{, graded the same way
+        assert cue["forced_answer"] == last_boxed("\\boxed{" + cue["forced_text"])
+        assert cue["forced_correct"] is is_equivalent(suite[cue["problem"]].answer, cue["forced_answer"])
+    assert {c["forced_correct"] for c in data.cues} == {True, False}  # (greedy: early trials on one problem are wrong)
     again = collect(toy, tmp_path / "c")  # nothing left to do
     assert again[0].done == 3 and len(load_cue_data(tmp_path / "c").problems) == 3
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -31,15 +33,37 @@ def run(model, tokenizer, prompts, engine=None, **kw):
 @pytest.mark.parametrize("draft_layer", [1, 2, 3])
 def test_exact_mode_equals_full_greedy(tiny_model, tokenizer, draft_layer):
     engine = SpeculativeForward(tiny_model, LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4, adaptive=False))
+    generated = 0
     for question in QUESTIONS:
         prompt = [chat_prompt(tokenizer, question)]
         full = run(tiny_model, tokenizer, prompt)[0]
         fast = run(tiny_model, tokenizer, prompt, engine)[0]
         assert fast.token_ids == full.token_ids
+        generated += len(fast.token_ids)
         for index, by_layer in full.captured.items():  # the probe would see the same states
             for layer, state in by_layer.items():
                 torch.testing.assert_close(fast.captured[index][layer], state, atol=1e-4, rtol=1e-4)
-    assert engine.stats.drafted > 0 and 0.0 <= engine.stats.acceptance_rate <= 1.0
+    assert engine.stats.drafted > 0
+    # Every token after the one the prompt pass gives is decided by the engine once: by a cycle or from its queue.
+    assert engine.stats.tokens == generated - len(QUESTIONS)
+
+
+@pytest.mark.parametrize("draft_layer", [1, 3])
+def test_every_draft_is_accepted_when_the_blocks_after_the_draft_layer_add_nothing(tiny_model, tokenizer, draft_layer):
+    """Blocks whose output projections are zero leave the residual stream as it is: the draft layer's state is the
+    last layer's, so its drafts are the full stack's tokens and the engine must accept every one of them."""
+    model = copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        for block in model.model.layers[draft_layer:]:
+            block.self_attn.o_proj.weight.zero_()
+            block.mlp.down_proj.weight.zero_()
+    config = LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4, drafter="layer", adaptive=False)
+    engine = SpeculativeForward(model, config)
+    prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
+    fast = run(model, tokenizer, prompts, engine)
+    assert [r.token_ids for r in fast] == [r.token_ids for r in run(model, tokenizer, prompts)]
+    assert engine.stats.drafted > 0 and engine.stats.accepted == engine.stats.drafted
+    assert engine.stats.acceptance_rate == 1.0
 
 
 def test_exact_mode_survives_a_forced_exit(tiny_llama, tokenizer):
