@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,18 @@ class ProblemResult:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProblemResult:
+        """A result line as written by `to_json`; a line of another schema version is refused, naming it."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"result {data.get('id')!r} has schema_version {version!r}; this cotexit reads {SCHEMA_VERSION}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"result {data.get('id')!r} has fields this schema does not know: {unknown}")
+        return cls(**data)
+
 
 class ResultsFile:
     """`DIR/results.jsonl` plus `DIR/run.json`, opened for appending."""
@@ -61,6 +73,10 @@ class ResultsFile:
     @property
     def done_ids(self) -> set[str]:
         return {r["id"] for r in self.rows}
+
+    def results(self) -> list[ProblemResult]:
+        """The rows read so far, typed."""
+        return [ProblemResult.from_json(r) for r in self.rows]
 
     def append(self, result: ProblemResult) -> None:
         append_jsonl(self.path, [result.to_json()])
