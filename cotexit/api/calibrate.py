@@ -87,7 +87,7 @@ def calibrate_probe(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if not 0.0 < calib_fraction < 1.0:
-        raise ValueError(f"calib_fraction must be in (0, 1), got {calib_fraction}")
+        raise ValueError(f"calib_fraction (--calib-fraction) must be in (0, 1), got {calib_fraction}")
     corpus: dict[str, Any] = {}
     if not isinstance(data, CueData):
         corpus["data"] = str(Path(data))

@@ -1,20 +1,16 @@
-"""`cotexit calibrate`: fit a probe on collected cue data and calibrate its exit threshold."""
+"""`cotexit calibrate`: fit a probe on collected cue data and calibrate its exit threshold (`cotexit.calibrate_probe`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from cotexit.api.calibrate import calibrate_probe
 from cotexit.calibration import MODES
-from cotexit.probes.artifact import ProbeArtifact
-from cotexit.probes.cuedata import load_cue_data
-from cotexit.probes.fit import fit_probe_artifact
 from cotexit.probes.probe import ProbeConfig
-from cotexit.probes.report import write_report
 
 console = Console()
 
@@ -50,32 +46,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.mode not in MODES:
-        raise ValueError(f"unknown mode {args.mode!r}; choose one of {', '.join(MODES)}")
-    if not 0.0 < args.calib_fraction < 1.0:
-        raise ValueError(f"--calib-fraction must be in (0, 1), got {args.calib_fraction}")
-    data = load_cue_data(args.data)
-    probe = ProbeConfig(kind=args.probe_kind, pca=args.pca, seed=args.seed)
-    fitted, corpus = None, {"data": str(Path(args.data))}
-    if args.weights_from:
-        source = ProbeArtifact.load(args.weights_from)
-        source.check_model(data.meta["fingerprint"])
-        if json.loads(json.dumps(source.features.to_json())) != data.meta["features"]:
-            raise ValueError(f"{args.weights_from} reads features {source.features.to_json()}, --data holds {data.meta['features']}")
-        fitted, corpus["weights_from"] = source.probe, str(Path(args.weights_from))
-    fit = fit_probe_artifact(
-        data,
-        args.mode,
+    fit = calibrate_probe(
+        args.data,
+        mode=args.mode,
+        out=args.out,
         alpha=args.alpha,
         epsilon=args.epsilon,
         delta=args.delta,
-        probe=probe,
+        probe=ProbeConfig(kind=args.probe_kind, pca=args.pca, seed=args.seed),
         calib_fraction=args.calib_fraction,
         seed=args.seed,
-        corpus=corpus,
-        fitted=fitted,
+        weights_from=args.weights_from,
     )
-    out = fit.artifact.save(args.out, extras=lambda staging: write_report(fit, staging))
+    out = Path(args.out)
     metrics = fit.artifact.metrics
     table = Table(title=f"probe {out}")
     table.add_column("")
