@@ -167,7 +167,7 @@ def diagnose(
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError, EntryNotFoundError) as exc:  # hub errors subclass OSError or ValueError
         raise loading_error(spec, path, entry, exc) from exc
-    fmt = choose_format(path, config, entry, thinking_format)
+    fmt = choose_format(path, config, entry, thinking_format, tokenizer=tokenizer)
     if forced_exit:
         fmt = fmt.with_overrides(forced_exit=forced_exit)
     text_config = config.get_text_config()

@@ -194,7 +194,7 @@ def _format_of(model: Any, tokenizer: Any) -> ThinkingFormat:
     from cotexit.models.template import fit_format_to_template
 
     name = str(getattr(model.config, "_name_or_path", ""))
-    return fit_format_to_template(choose_format(name, model.config, None), tokenizer)
+    return fit_format_to_template(choose_format(name, model.config, None, tokenizer=tokenizer), tokenizer)
 
 
 def _fingerprint(model: Any, tokenizer: Any, fmt: ThinkingFormat) -> dict[str, Any]:
