@@ -295,7 +295,7 @@ class DecodeSession:
     def _check_finish(self, row: LoopRow, token: int, from_forced: bool) -> None:
         limits = self.d.limits
         row.finish_after(
-            token, from_forced=from_forced, eos_ids=limits.eos_ids, max_new_tokens=limits.max_new_tokens,
+            token, from_forced=from_forced, eos_ids=self.d.eos_ids, max_new_tokens=limits.max_new_tokens,
             answer_limit=limits.answer_limit,
         )
 

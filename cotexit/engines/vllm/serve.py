@@ -1,7 +1,7 @@
 """cotexit in `vllm serve`: the length exit as a logits processor loaded by name, no code to write.
 
     COTEXIT_PROBE=probes/toy-arith-keep-cue \\
-    python -m vllm.entrypoints.openai.api_server --model cotexit/toy/weights --enforce-eager \\
+    python -m vllm.entrypoints.openai.api_server --model cotexit/models/weights/toy --enforce-eager \\
         --logits-processors cotexit.engines.vllm.serve:CotexitServeProcessor
 
 Owns `CotexitServeProcessor`, `served_probes` and the environment it reads:
