@@ -13,7 +13,7 @@ from rich.table import Table
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
-from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
+from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, probe_cues
 from cotexit.experiments.runner import BenchConfig, prepare_bench, run_prepared
 
 console = Console()
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         data_dir=args.data_dir,
         decode=decode_config(args),
-        cues=cue_config(args),
+        cues=cue_config(args, probe_cues(args)),  # a probe runs on its own cues unless --cues says
         exits=exit_settings(args),
         backend=args.backend,
         engine=options.to_json() if (options := vllm_options(args)) is not None else {},

@@ -53,7 +53,8 @@ def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> 
     group.add_argument("--seed", type=int, default=0, help="sampling seed; each problem gets its own stream (default: 0)")
     group.add_argument(
         "--cues",
-        help=f"comma-separated cue phrases (default: {', '.join(DEFAULT_CUES)})",
+        help="comma-separated cue phrases (default: a probe's own, the ones it was calibrated on; without a probe "
+        f"{', '.join(DEFAULT_CUES)}); other cues than the probe's are a run its guarantee does not cover",
     )
     group.add_argument("--paragraph-cues", action="store_true", help="also treat blank lines as cues")
 
@@ -63,7 +64,11 @@ def decode_config(args: argparse.Namespace) -> DecodeConfig:
     return DecodeConfig(args.max_new_tokens, args.max_answer_tokens, sampling)
 
 
-def cue_config(args: argparse.Namespace) -> CueConfig:
+def cue_config(args: argparse.Namespace, calibrated: CueConfig | None = None) -> CueConfig:
+    """The cues to watch: `--cues`/`--paragraph-cues` when given, else the probe's own (`calibrated`), else the
+    defaults."""
+    if not args.cues and not args.paragraph_cues and calibrated is not None:
+        return calibrated
     phrases = tuple(p.strip() for p in args.cues.split(",") if p.strip()) if args.cues else DEFAULT_CUES
     return CueConfig(phrases=phrases, paragraph_breaks=args.paragraph_cues)
 

@@ -1,7 +1,9 @@
 """Options that turn exits on (`--probe`, `--exit`, `--layer-exit ...`) and the `Treatment` they make.
 
 Owns the exit arguments shared by `solve` and `bench`, their validation
-before a model is loaded, and `build_treatment` once it is.
+before a model is loaded, the `cotexit.Exits` they mean (`run_exits`), and
+`build_treatment` once the model is loaded (the exits resolved, with what the
+probe's guarantee covers).
 """
 
 from __future__ import annotations
@@ -12,13 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from cotexit.api.exits import SHIPPED_FOR_MODEL, Exits
 from cotexit.baselines import parse_baseline
-from cotexit.depth.config import LayerExitConfig
+from cotexit.controller.cues import CueConfig
+from cotexit.depth.config import EXACT_DEFAULTS, LayerExitConfig
 from cotexit.experiments.paired import Treatment
 from cotexit.models.loading import LoadedModel
+from cotexit.probes.artifact import ProbeArtifact
+from cotexit.probes.controller import artifact_cues
 from cotexit.shipped import shipped_probe
 
-SHIPPED_FOR_MODEL = {"toy": "toy-arith"}
+
+def _fraction(f: float) -> str:
+    return f"N/{round(1 / f)}" if abs(1 / f - round(1 / f)) < 1e-9 else f"{f:g}N"
+
+
+_FRACTIONS = ", ".join(_fraction(f) for f in EXACT_DEFAULTS["draft_fractions"])
+_EXACT_DEFAULTS = (
+    f"candidate draft layers {_FRACTIONS}, --drafter {EXACT_DEFAULTS['drafter']}, --max-draft {EXACT_DEFAULTS['max_draft']}"
+)
 
 
 def add_exit_args(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +46,11 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
         "consistency:K (last K trial answers agree), budget:N (N thinking tokens); trial tokens are counted",
     )
     depth = parser.add_argument_group("depth exit (skip layers per token)")
-    depth.add_argument("--layer-exit", choices=["propagate", "exact"], help="turn on token-level layer exit")
+    depth.add_argument(
+        "--layer-exit", choices=["propagate", "exact"],
+        help="turn on token-level layer exit; exact with no other depth option runs the defaults eval/speculative "
+        f"measured fastest on the toy model and SmolLM2: {_EXACT_DEFAULTS}",
+    )
     depth.add_argument("--exit-every", type=int, help="an exit point every K layers")
     depth.add_argument("--exit-layers", help="comma-separated exit points (layers 1..N-1)")
     depth.add_argument("--exit-measure", choices=["softmax", "margin", "saturation"], default="softmax")
@@ -40,15 +58,19 @@ def add_exit_args(parser: argparse.ArgumentParser) -> None:
     depth.add_argument(
         "--draft-layer", type=_layer_list,
         help="exact mode: the layer drafts come from, or several (E1,E2,...): each is tried and the one measured "
-        "fastest drafts (default: the first exit point)",
+        f"fastest drafts (default: the first exit point if --exit-every/--exit-layers are given, else {_FRACTIONS} "
+        "of the model's N layers, the measured best)",
     )
-    depth.add_argument("--max-draft", type=int, default=4, help="exact mode: the most tokens drafted per cycle (default: 4)")
     depth.add_argument(
-        "--drafter", choices=["layer", "context", "auto"], default="layer",
-        help="exact mode: drafts from the draft layer (default), from the context (prompt lookup: what followed the "
+        "--max-draft", type=int,
+        help=f"exact mode: the most tokens drafted per cycle (default: {EXACT_DEFAULTS['max_draft']}, the measured best)",
+    )
+    depth.add_argument(
+        "--drafter", choices=["layer", "context", "auto"],
+        help="exact mode: drafts from the draft layer, from the context (prompt lookup: what followed the "
         "latest earlier occurrence of the last --ngram tokens), or auto (both); each cycle runs the source (or no "
         "drafts at all) that has measured fastest so far, and layer drafts stop when their chance of acceptance no "
-        "longer pays for a draft step",
+        f"longer pays for a draft step (default: {EXACT_DEFAULTS['drafter']}, the measured best)",
     )
     depth.add_argument(
         "--fixed-drafts", action="store_true",
@@ -78,7 +100,7 @@ def depth_artifact_config(folder: str) -> LayerExitConfig:
 
 
 def _config_from_json(saved: dict[str, Any]) -> LayerExitConfig:
-    return LayerExitConfig(**{**saved, "points": tuple(saved["points"]), "thresholds": tuple(saved["thresholds"])})
+    return LayerExitConfig.from_json(saved)
 
 
 def certified_layer_exit(args: argparse.Namespace) -> LayerExitConfig | None:
@@ -100,14 +122,15 @@ def layer_exit_config(args: argparse.Namespace) -> LayerExitConfig | None:
     """The run's depth setting: the options', else the one a joint probe artifact was certified with."""
     if args.depth_artifact and args.layer_exit != "propagate":
         raise ValueError("--depth-artifact needs --layer-exit propagate")
-    if (args.drafter != "layer" or args.fixed_drafts) and args.layer_exit != "exact":
+    if (args.drafter not in (None, "layer") or args.fixed_drafts) and args.layer_exit != "exact":
         raise ValueError("--drafter and --fixed-drafts are for --layer-exit exact (propagate mode does not draft)")
     if not args.layer_exit:
         return certified_layer_exit(args)
     if args.depth_artifact:
         return depth_artifact_config(args.depth_artifact)
     points = tuple(int(x) for x in args.exit_layers.split(",")) if args.exit_layers else ()
-    every = args.exit_every if (args.exit_every or points) else (None if args.draft_layer else 2)
+    # exact mode with no layer option: the config's own default candidates (fractions of the model's depth)
+    every = args.exit_every if (args.exit_every or points) else (None if args.draft_layer or args.layer_exit == "exact" else 2)
     return LayerExitConfig(
         mode=args.layer_exit,
         measure=args.exit_measure,
@@ -154,69 +177,70 @@ def exit_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_exits(args: argparse.Namespace) -> Exits | None:
+    """The `Exits` the options ask for (None: no exit is on); the Python API's object, so both mean the same."""
+    if not exit_settings(args):
+        return None
+    return Exits(probe=probe_path(args), probe_threshold=args.probe_threshold, baseline=args.baseline,
+                 layer_exit=layer_exit_config(args))
+
+
+def probe_cues(args: argparse.Namespace) -> CueConfig | None:
+    """The cue set of the probe --probe/--exit names (None without one): what a run watches unless --cues says."""
+    probe = probe_path(args)
+    return artifact_cues(ProbeArtifact.load(probe)) if probe is not None else None
+
+
 def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | None:
-    from cotexit.depth.propagate import PropagateForward
-    from cotexit.depth.speculative import SpeculativeForward
-    from cotexit.probes.artifact import ProbeArtifact
-    from cotexit.probes.controller import ProbeExitPolicy
     from cotexit.calibration.shift import settings_shift
     from cotexit.cli.common import cue_config, decode_config, err
     from cotexit.probes.coverage import calibration_first_cue_scores
 
-    settings = exit_settings(args)
-    if not settings:
+    exits = run_exits(args)
+    if exits is None:
         return None
-    policies, capture, guarantee, shift_reference, settings_note = [], None, {}, None, None
-    probe = probe_path(args)
-    depth = layer_exit_config(args)
-    if probe is not None:
-        artifact = ProbeArtifact.load(probe)
-        artifact.check_model(lm.fingerprint())
-        policy = ProbeExitPolicy(artifact, args.probe_threshold)
-        policies, capture = [policy], policy.capture()
-        guarantee = probe_guarantee(artifact, depth, args)
+    if exits.layer_exit is not None and exits.layer_exit.mode == "exact" and args.temperature > 0:
+        raise ValueError("--layer-exit exact is greedy only (it reproduces greedy decoding); use --temperature 0")
+    resolved = exits.resolve(lm)  # the probe checked against the model, the depth setting against its layers
+    guarantee, shift_reference, settings_note = {}, None, None
+    if resolved.probe is not None:
+        artifact = resolved.probe.artifact
+        cues = cue_config(args, resolved.probe.cues)
+        guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues)
         shift_reference = calibration_first_cue_scores(artifact)
-        settings_note = settings_shift(
-            artifact.corpus.get("decode"), decode_config(args).to_json(), artifact.cues, cue_config(args).to_json()
-        )
+        settings_note = settings_shift(artifact.corpus.get("decode"), decode_config(args).to_json(), artifact.cues, cues.to_json())
         if settings_note:
             err.print(f"[yellow]warning:[/yellow] {settings_note}", highlight=False)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
             shift_reference = np.zeros(0)
     if args.baseline:
-        policies = [parse_baseline(args.baseline)]
         guarantee = {"mode": "none", "guarantee": f"baseline {args.baseline}: no statistical guarantee"}
-    engine = None
-    if depth is not None:
-        depth.exit_points(lm.num_layers)  # range errors now, not mid-run
-        engine_cls = SpeculativeForward if depth.mode == "exact" else PropagateForward
-        if depth.mode == "exact" and args.temperature > 0:
-            raise ValueError("--layer-exit exact is greedy only (it reproduces greedy decoding); use --temperature 0")
-
-        def engine() -> Any:
-            return engine_cls(lm.model, depth)
-
-    parts = (("probe", probe is not None), (args.baseline or "", bool(args.baseline)), (f"layer-exit-{depth.mode if depth else ''}", depth is not None))
-    name = "+".join(n for n, on in parts if on)
     return Treatment(
-        name=name,
-        settings=settings,
-        policies=policies,
-        engine=engine,
+        name=exits.name,
+        settings=exit_settings(args),
+        policies=resolved.policies,
+        engine=resolved.step_forward,
         guarantee=guarantee,
-        capture=capture,
         shift_reference=shift_reference,
         settings_shift=settings_note,
     )
 
 
-def probe_guarantee(artifact: Any, depth: LayerExitConfig | None, args: argparse.Namespace) -> dict[str, Any]:
-    """The artifact's calibration record, with whether its certificate covers this run (warned on stderr if not)."""
+def probe_guarantee(
+    artifact: Any, depth: LayerExitConfig | None, args: argparse.Namespace, cues: CueConfig | None = None
+) -> dict[str, Any]:
+    """The artifact's calibration record, with whether its certificate covers this run (warned on stderr if not):
+    its depth setting and decoding, its threshold, and its cue set (`cues`: what the run watches)."""
     from cotexit.cli.common import err
     from cotexit.probes.coverage import coverage
 
     guarantee = {k: v for k, v in artifact.calibration.items() if k != "arms"}
     covered, why = coverage(artifact, depth.to_json() if depth else None, args.temperature)
+    if cues is not None and cues != artifact_cues(artifact):
+        covered, why = False, (
+            f"this run watches cues {list(cues.phrases)}, the probe was calibrated on {list(artifact.cues['phrases'])} "
+            "(--cues): its guarantee holds on its own cue set only"
+        )
     if args.probe_threshold is not None:
         covered, why = False, f"threshold overridden to {args.probe_threshold}: the calibrated guarantee does not apply"
         guarantee["note"] = why

@@ -6,17 +6,17 @@ import argparse
 
 from rich.console import Console
 
-from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
-from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings
+from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, probe_cues
 from cotexit.controller.cues import CueEvent
 from cotexit.controller.rows import ExitInfo, RowResult
 from cotexit.engines.backends import open_engine
 from cotexit.engines.loop.decode import Decoder
 from cotexit.models.loading import chat_prompt
+from cotexit.probes.controller import ProbeExitPolicy
 
 console = Console(highlight=False)
 
@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.problem.strip():
         raise ValueError("the problem text is empty")
-    decode, cues = decode_config(args), cue_config(args)  # bad options fail before the model loads
+    decode, cues = decode_config(args), cue_config(args, probe_cues(args))  # bad options fail before the model loads
     exit_settings(args)
     check_backend_args(args)
     lm = load_for_cli(args)

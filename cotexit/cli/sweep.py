@@ -18,6 +18,7 @@ from cotexit.experiments.collect import CollectConfig, run_collect
 from cotexit.experiments.sweep import sweep_points, write_sweep
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import META, load_cue_data
+from cotexit.probes.controller import artifact_cues
 
 console = Console()
 
@@ -64,7 +65,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         data_dir=args.data_dir,
         decode=decode_config(args),
-        cues=cue_config(args),
+        cues=cue_config(args, artifact_cues(artifact)),  # trials at the probe's own cues unless --cues says
         budgets=budgets,
         exit_semantics=artifact.exit_semantics.get("cut", "before-cue"),  # trials where the probe's exits cut
         backend=args.backend,

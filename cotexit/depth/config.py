@@ -8,6 +8,14 @@ full stack: output equals full greedy decoding). Exact mode's drafts come
 from the early-exit layer (`drafter="layer"`), from the context
 (`"context"`: prompt lookup, `cotexit.depth.drafters`), or from the context
 when it has a match and the layer otherwise (`"auto"`).
+
+Exact mode's defaults are the configuration `eval/speculative` measured
+fastest across the toy model and SmolLM2 (`EXACT_DEFAULTS`): candidate draft
+layers at fractions of the model's depth (`draft_fractions`, resolved against
+its number of layers when the engine is built), the `auto` drafter and 10
+drafts per cycle at most. Configs recorded before these defaults (their JSON
+has no `drafter` key when it was the layer, no `draft_fractions`) load with
+`from_json` and mean what they meant.
 """
 
 from __future__ import annotations
@@ -20,6 +28,13 @@ Mode = Literal["propagate", "exact"]
 Drafter = Literal["layer", "context", "auto"]
 DRAFTERS = ("layer", "context", "auto")
 
+# exact mode with no draft layer, exit points or candidates given: the measured best (eval/speculative/README.md)
+EXACT_DEFAULTS = {"draft_fractions": (1 / 8, 1 / 4, 1 / 2), "drafter": "auto", "max_draft": 10}
+# what `drafter` and `max_draft` are otherwise: propagate mode (which does not draft) has always recorded these
+OTHER_DEFAULTS = {"drafter": "layer", "max_draft": 4}
+# a key `to_json` leaves out means this value (what configs written before the key existed meant)
+LEFT_OUT = {"drafter": "layer", "ngram": 3, "adaptive": True, "draft_layers": (), "draft_fractions": ()}
+
 
 @dataclass(frozen=True)
 class LayerExitConfig:
@@ -30,6 +45,9 @@ class LayerExitConfig:
     (3,)
     >>> LayerExitConfig(mode="exact", draft_layers=(4, 2)).draft(8)
     (2, 4)
+    >>> config = LayerExitConfig(mode="exact")  # the measured best: N/8, N/4, N/2, auto, 10 drafts
+    >>> config.draft(8), config.draft(30), config.drafter, config.max_draft
+    ((1, 2, 4), (3, 7, 15), 'auto', 10)
     """
 
     mode: Mode = "propagate"
@@ -39,8 +57,11 @@ class LayerExitConfig:
     thresholds: tuple[float, ...] = (0.9,)  # one for all exit points, or one per exit point
     draft_layer: int | None = None  # exact mode: the layer drafts exit from (default: the first exit point)
     draft_layers: tuple[int, ...] = ()  # exact mode: candidate draft layers, chosen between online by measured speed
-    max_draft: int = 4
-    drafter: Drafter = "layer"  # exact mode: where drafts come from
+    # exact mode: candidate draft layers as fractions of the model's depth, max(1, floor(f * N)) each; the default
+    # when no draft layer, candidates or exit points are given
+    draft_fractions: tuple[float, ...] = ()
+    max_draft: int | None = None  # None: 10 in exact mode, 4 otherwise
+    drafter: Drafter | None = None  # exact mode: where drafts come from; None: "auto" in exact mode, else "layer"
     ngram: int = 3  # context drafts: the longest tail matched
     adaptive: bool = True  # exact mode: arm and draft length chosen online (`cotexit.depth.adaptive`); False: fixed
 
@@ -48,13 +69,28 @@ class LayerExitConfig:
         object.__setattr__(self, "points", tuple(int(p) for p in self.points))
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
         object.__setattr__(self, "draft_layers", tuple(int(e) for e in self.draft_layers))
+        object.__setattr__(self, "draft_fractions", tuple(float(f) for f in self.draft_fractions))
         if self.mode not in ("propagate", "exact"):
             raise ValueError(f"layer-exit mode must be 'propagate' or 'exact', got {self.mode!r}")
+        defaults = EXACT_DEFAULTS if self.mode == "exact" else OTHER_DEFAULTS
+        for name in ("drafter", "max_draft"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, defaults[name])
+        layers_given = self.every is not None or self.points or self.draft_layer is not None or self.draft_layers
+        if self.mode == "exact" and not layers_given and not self.draft_fractions:
+            object.__setattr__(self, "draft_fractions", EXACT_DEFAULTS["draft_fractions"])
         if self.measure not in ("softmax", "margin", "saturation"):
             raise ValueError(f"confidence measure must be softmax, margin or saturation, got {self.measure!r}")
         if self.draft_layers and self.draft_layer is not None:
             raise ValueError("give one draft layer (draft_layer) or candidates (draft_layers), not both")
-        if (self.every is None) == (not self.points) and self.draft_layer is None and not self.draft_layers:
+        if self.draft_fractions:
+            if self.mode != "exact":
+                raise ValueError(f"draft_fractions are for exact mode, got mode {self.mode!r}")
+            if layers_given:
+                raise ValueError("give draft layers as fractions (draft_fractions) or as layers or exit points, not both")
+            if any(not 0.0 < f < 1.0 for f in self.draft_fractions):
+                raise ValueError(f"draft_fractions must be in (0, 1), got {self.draft_fractions}")
+        elif (self.every is None) == (not self.points) and self.draft_layer is None and not self.draft_layers:
             raise ValueError("give exit points either as every=K or as points=(...), not both and not neither")
         if self.every is not None and self.every < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
@@ -74,6 +110,8 @@ class LayerExitConfig:
             points = tuple(range(self.every, num_layers, self.every))
         elif self.draft_layers:
             points = self.draft_layers
+        elif self.draft_fractions:
+            points = tuple(max(1, int(f * num_layers)) for f in self.draft_fractions)
         else:
             points = (int(self.draft_layer),)
         bad = [p for p in points if not 1 <= p < num_layers]
@@ -89,27 +127,49 @@ class LayerExitConfig:
         return dict(zip(points, values))
 
     def draft(self, num_layers: int) -> tuple[int, ...]:
-        """The candidate draft layers: `draft_layers`, else `draft_layer`, else the first exit point."""
+        """The candidate draft layers: `draft_layers`, else `draft_fractions` of `num_layers`, else `draft_layer`,
+        else the first exit point."""
         if self.draft_layers:
             layers = tuple(sorted(set(self.draft_layers)))
+        elif self.draft_fractions:
+            layers = tuple(sorted({max(1, int(f * num_layers)) for f in self.draft_fractions}))
         else:
             layers = (self.draft_layer if self.draft_layer is not None else self.exit_points(num_layers)[0],)
         bad = [e for e in layers if not 1 <= e < num_layers]
         if bad:
-            raise ValueError(f"draft layers must be in 1..{num_layers - 1}, got {bad}")
+            raise ValueError(f"draft layers must be in 1..{num_layers - 1} for a {num_layers}-layer model, got {bad}")
         return layers
 
     def to_json(self) -> dict[str, Any]:
         """The config as JSON; `drafter` and `ngram` only when the drafter is not the layer, `adaptive` only when
-        off, `draft_layers` only when given (what configs written before they existed meant), so recorded settings and certified depth settings
-        keep comparing equal. Neither changes what exact mode outputs."""
+        off, `draft_layers` and `draft_fractions` only when given (what configs written before they existed
+        meant), so recorded settings and certified depth settings keep comparing equal. Neither changes what
+        exact mode outputs. `from_json` reads it back."""
         out = asdict(self)
         if self.drafter == "layer":
             del out["drafter"], out["ngram"]
         if self.adaptive:
             del out["adaptive"]
-        if not self.draft_layers:
-            del out["draft_layers"]
-        else:
-            out["draft_layers"] = list(self.draft_layers)
+        for name in ("draft_layers", "draft_fractions"):
+            if getattr(self, name):
+                out[name] = list(getattr(self, name))
+            else:
+                del out[name]
         return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LayerExitConfig:
+        """A config `to_json` wrote, now or before the exact-mode defaults changed: a key left out means what it
+        meant then (`LEFT_OUT`: the layer drafter, no candidates), not today's defaults.
+
+        >>> import json
+        >>> old = {"mode": "exact", "measure": "softmax", "every": 2, "points": [], "thresholds": [0.9],
+        ...        "draft_layer": None, "max_draft": 4}  # `bench --layer-exit exact` before the defaults changed
+        >>> config = LayerExitConfig.from_json(old)
+        >>> config.draft(8), config.drafter, config.max_draft, json.loads(json.dumps(config.to_json())) == old
+        ((2,), 'layer', 4, True)
+        """
+        unknown = sorted(set(data) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise ValueError(f"not LayerExitConfig fields: {unknown}")
+        return cls(**{**LEFT_OUT, **data})

@@ -32,6 +32,11 @@ a row's accepted tokens are never read before the next crop. A
 fed token that differs from its row's queue (a sampled or forced token) drops
 that queue, so the engine never returns logits the full model would not.
 
+With no config (or `LayerExitConfig(mode="exact")`) the engine runs the
+defaults `eval/speculative` measured fastest (`cotexit.depth.config.EXACT_DEFAULTS`):
+candidate draft layers N/8, N/4 and N/2 of the model's N, the `auto` drafter,
+at most 10 drafts per cycle.
+
 The state lives per KV cache, so a forced-answer trial on a copy of the
 cache is decoded correctly too; the loop tells the engine when rows leave
 the batch (`select_rows`).
@@ -70,7 +75,13 @@ class _Row:
 
 
 class SpeculativeForward:
-    def __init__(self, model: Any, config: LayerExitConfig, *, policy: DraftPolicy | None = None) -> None:
+    """
+    >>> # engine = SpeculativeForward(model)  # the defaults: draft layers N/8, N/4, N/2, auto drafter, 10 drafts
+    >>> # Decoder(model, tokenizer, fmt, step_forward=engine).generate(prompts)  # greedy decoding's text, faster
+    """
+
+    def __init__(self, model: Any, config: LayerExitConfig | None = None, *, policy: DraftPolicy | None = None) -> None:
+        config = config if config is not None else LayerExitConfig(mode="exact")
         if config.mode != "exact":
             raise ValueError(f"SpeculativeForward needs mode='exact', got {config.mode!r}")
         self.stack = LayerStack(model)

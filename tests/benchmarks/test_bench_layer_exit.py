@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists
 
 @pytest.mark.parametrize("mode", ["propagate", "exact"])
 def test_bench_reports_depth_savings_and_disagreement(tmp_path, mode):
-    extra = ["--exit-every", "1", "--exit-threshold", "0.99"] if mode == "propagate" else ["--draft-layer", "3"]
+    extra = ["--exit-every", "1", "--exit-threshold", "0.99"] if mode == "propagate" else ["--draft-layer", "3", "--drafter", "layer", "--max-draft", "4"]
     argv = ["bench", "--suite", "arith", "--limit", "2", "--max-new-tokens", "60", "--layer-exit", mode, *extra,
             "--out", str(tmp_path / mode)]
     assert main(argv) == 0
