@@ -32,7 +32,8 @@ def run(model, tokenizer, prompts, engine=None, **kw):
 
 @pytest.mark.parametrize("draft_layer", [1, 2, 3])
 def test_exact_mode_equals_full_greedy(tiny_model, tokenizer, draft_layer):
-    engine = SpeculativeForward(tiny_model, LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4, adaptive=False))
+    config = LayerExitConfig(mode="exact", draft_layer=draft_layer, max_draft=4, drafter="layer", adaptive=False)
+    engine = SpeculativeForward(tiny_model, config)
     generated = 0
     for question in QUESTIONS:
         prompt = [chat_prompt(tokenizer, question)]
@@ -72,7 +73,7 @@ def test_exact_mode_survives_a_forced_exit(tiny_llama, tokenizer):
     fmt = get_format("deepseek-r1")
     config = DecodeConfig(max_new_tokens=40, max_answer_tokens=8)
     full = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)]).generate(prompt)[0]
-    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5, adaptive=False))
+    engine = SpeculativeForward(tiny_llama, LayerExitConfig(mode="exact", draft_layer=2, max_draft=5, drafter="layer", adaptive=False))
     fast = Decoder(tiny_llama, tokenizer, fmt, config, policies=[ThinkingBudget(6)], step_forward=engine).generate(prompt)[0]
     assert fast.token_ids == full.token_ids
 
