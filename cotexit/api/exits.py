@@ -112,8 +112,9 @@ class Exits:
 
 def _step_forward(lm: Any, config: LayerExitConfig) -> Callable[[], Any]:
     from cotexit.depth.propagate import PropagateForward
-    from cotexit.depth.speculative import SpeculativeForward
+    from cotexit.depth.speculative import engine_factory
 
     config.exit_points(lm.num_layers)  # range errors now, not mid-run
-    engine = SpeculativeForward if config.mode == "exact" else PropagateForward
-    return lambda: engine(lm.model, config)
+    if config.mode == "exact":
+        return engine_factory(lm.model, config)  # the engines it makes share one draft policy
+    return lambda: PropagateForward(lm.model, config)

@@ -37,6 +37,10 @@ defaults `eval/speculative` measured fastest (`cotexit.depth.config.EXACT_DEFAUL
 candidate draft layers N/8, N/4 and N/2 of the model's N, the `auto` drafter,
 at most 10 drafts per cycle.
 
+`engine_factory` makes fresh engines that share one draft policy: a
+benchmark's batches each get an engine of their own, and the policy does
+not learn the model's speeds again for every batch.
+
 The state lives per KV cache, so a forced-answer trial on a copy of the
 cache is decoded correctly too; the loop tells the engine when rows leave
 the batch (`select_rows`).
@@ -46,6 +50,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,6 +284,23 @@ class SpeculativeForward:
         _crop_to(cache, columns - 1 + longest)
         hidden = {l: hidden_states[l][:, 0, :] for l in layers} if layers else None
         return StepOutput(logits[:, 0, :], hidden)
+
+
+def engine_factory(model: Any, config: LayerExitConfig | None = None) -> Callable[[], SpeculativeForward]:
+    """Fresh engines (`bench` makes one per batch) that share one draft policy, so what it measured on this model
+    and machine (each arm's rate, acceptance, step costs, draft caps) carries over to the next batch instead of
+    being learnt again, warm-up and short first drafts included, for every batch.
+
+    >>> # make = engine_factory(model); first, second = make(), make()  # second starts from what first measured
+    """
+    shared: list[DraftPolicy] = []
+
+    def make() -> SpeculativeForward:
+        engine = SpeculativeForward(model, config, policy=shared[0] if shared else None)
+        shared[:] = [engine.policy]
+        return engine
+
+    return make
 
 
 def _crop_to(cache: Any, length: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 from cotexit.cli.exits import layer_exit_config
 from cotexit.cli.main import build_parser
 from cotexit.depth.config import EXACT_DEFAULTS, LayerExitConfig
-from cotexit.depth.speculative import SpeculativeForward
+from cotexit.depth.speculative import SpeculativeForward, engine_factory
 from cotexit.engines.decoding import DecodeConfig
 from cotexit.engines.loop import Decoder
 from cotexit.models import chat_prompt, get_format
@@ -134,3 +134,14 @@ def test_speculative_forward_without_a_config_runs_the_defaults_and_stays_exact(
 
     assert decode(step_forward=engine) == decode()
 
+
+def test_engines_of_one_factory_share_their_draft_policy(tiny_llama, tokenizer):
+    """`bench` makes an engine per batch: the second batch starts from what the first measured."""
+    make = engine_factory(tiny_llama)
+    first = make()
+    prompts = [chat_prompt(tokenizer, "What is 3 * 4 minus 5? 7 7 7 7 and 7 7")]
+    Decoder(tiny_llama, tokenizer, get_format("plain"), DecodeConfig(max_new_tokens=24), step_forward=first).generate(prompts)
+    cycles = first.policy.cycles
+    second = make()
+    assert second is not first and second.policy is first.policy and second.policy.cycles == cycles > 0
+    assert second.stats.tokens == 0  # the counts are the batch's own
