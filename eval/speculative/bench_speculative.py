@@ -9,10 +9,15 @@ Arms (each decodes greedily, `--max-new-tokens` per prompt, same end-of-sequence
 - `cotexit-exact-D`: cotexit exact layer exit with drafter D (`layer`, `context`, `auto`), online draft policy,
   the draft layer chosen online among `--draft-layer` candidates;
 - `cotexit-exact-D-fixed` (with `--fixed`): the same with the fixed schedule (always `--max-draft` drafts, from
-  the first candidate layer).
+  the first candidate layer);
+- `cotexit-default` (with `--default-arm`): what `cotexit bench --layer-exit exact` runs with no other depth option:
+  the config and engines come from the CLI's own parser and `build_treatment`, and a fresh engine decodes each
+  batch, as `bench` makes one per batch (its engines share one draft policy); so this arm measures the CLI's
+  defaults and cannot drift from them.
 
     python eval/speculative/bench_speculative.py --model toy --suite arith --limit 24 --batch-size 1
     python eval/speculative/bench_speculative.py --model smollm2-135m --suite gsm8k --limit 16 --batch-size 1 --early-exit 8,16,24
+    python eval/speculative/bench_speculative.py --model toy --limit 48 --drafters layer,auto --no-hf-assisted --default-arm
 
 Every arm first runs once, untimed, on the `--batch-size` problems after the measured ones, and the
 cotexit exact arms then start again with fresh draft policies. Every batch of prompts runs through every arm in turn, the order rotating from batch to batch, so a
@@ -68,6 +73,13 @@ def main() -> None:
     parser.add_argument("--ngram", type=int, default=3)
     parser.add_argument("--drafters", default="layer,context,auto")
     parser.add_argument("--fixed", action="store_true", help="also run each drafter with the fixed schedule")
+    parser.add_argument(
+        "--default-arm", action="store_true", help="also run `cotexit-default`: `cotexit bench --layer-exit exact`'s defaults"
+    )
+    parser.add_argument(
+        "--no-hf-assisted", action="store_true",
+        help="leave out transformers' assisted arms (early exit, prompt lookup) to keep a run short",
+    )
     parser.add_argument("--early-exit", default=None, help="comma-separated E for `assistant_early_exit` (default: N/4, N/2)")
     parser.add_argument("--lookup-tokens", type=int, default=10, help="`prompt_lookup_num_tokens` (default: 10)")
     parser.add_argument("--threads", type=int, default=2)
@@ -96,7 +108,7 @@ def main() -> None:
     pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
 
     arms: dict[str, Arm] = {"generate": hf_arm(model, tok, args.max_new_tokens, stops, pad)}
-    if args.batch_size == 1:
+    if args.batch_size == 1 and not args.no_hf_assisted:
         for e in early_exits:
             arms[f"generate-early-exit-{e}"] = hf_arm(model, tok, args.max_new_tokens, stops, pad, assistant_early_exit=e)
         arms["generate-prompt-lookup"] = hf_arm(
@@ -111,12 +123,19 @@ def main() -> None:
                 mode="exact", draft_layers=draft_layers, max_draft=args.max_draft, drafter=drafter, ngram=args.ngram,
                 adaptive=adaptive,
             )
-    engines: dict[str, SpeculativeForward] = {}
+    engines: dict[str, list[SpeculativeForward]] = {}  # per arm: the engines it ran (one, or one per batch)
+    default_settings = None
 
     def exact_arms() -> None:
+        nonlocal default_settings
         for name, config in configs.items():
-            engines[name] = SpeculativeForward(model, config)
-            arms[name] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False, step_forward=engines[name]))
+            engines[name] = [SpeculativeForward(model, config)]
+            arms[name] = cotexit_arm(Decoder(model, tok, lm.fmt, decode, watch_cues=False, step_forward=engines[name][0]))
+        if args.default_arm:
+            treatment = cli_default_treatment(lm, args)  # (a fresh one after the warm-up: a fresh draft policy)
+            default_settings = treatment.settings["layer_exit"]
+            engines["cotexit-default"] = []
+            arms["cotexit-default"] = per_batch_arm(treatment.engine, lm, decode, engines["cotexit-default"])
 
     exact_arms()
     names = list(arms)
@@ -151,15 +170,7 @@ def main() -> None:
             "rows": len(reference),
         }
         if name in engines:
-            stats = engines[name].stats
-            results[name] |= {
-                "drafted_layer": stats.drafted - stats.drafted_context,
-                "accepted_layer": stats.accepted - stats.accepted_context,
-                "drafted_context": stats.drafted_context,
-                "accepted_context": stats.accepted_context,
-                "blocks_per_token": stats.mean_layers_per_token,
-                "draft_policy": engines[name].policy.to_json(),
-            }
+            results[name] |= engine_report(engines[name])
     prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
     report = {
         "command": "python " + " ".join(sys.argv),
@@ -167,6 +178,7 @@ def main() -> None:
         "model": args.model,
         "layers": n_layers,
         "draft_layers": list(draft_layers),
+        **({"cotexit_default_layer_exit": default_settings} if default_settings is not None else {}),
         "batch_size": args.batch_size,
         "generated_tokens": tokens,
         "arms": results,
@@ -184,6 +196,45 @@ def main() -> None:
         lo, hi = r["speedup_ci95"]
         print(f"{name:<{width}}  {r['tokens_per_s']:7.1f} tok/s  {r['speedup']:.2f}x [{lo:.2f}, {hi:.2f}]  same text {r['same_text_rows']}/{r['rows']}")
     print(f"results: {out}")
+
+
+def cli_default_treatment(lm, args: argparse.Namespace):
+    """What `cotexit bench --suite S --model M --layer-exit exact` builds: the CLI's parser and `build_treatment`."""
+    from cotexit.cli.exits import build_treatment
+    from cotexit.cli.main import build_parser
+
+    cli = build_parser().parse_args(["bench", "--suite", args.suite, "--model", args.model, "--layer-exit", "exact"])
+    return build_treatment(cli, lm)
+
+
+def per_batch_arm(make_engine: Callable[[], SpeculativeForward], lm, decode: DecodeConfig, made: list) -> Arm:
+    """A fresh engine for every batch, as `bench` decodes each batch (`cotexit.experiments.paired.run_pair`)."""
+
+    def arm(prompts: list[str]) -> list[list[int]]:
+        made.append(make_engine())
+        decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, decode, watch_cues=False, step_forward=made[-1])
+        return cotexit_arm(decoder)(prompts)
+
+    return arm
+
+
+def engine_report(made: list[SpeculativeForward]) -> dict[str, Any]:
+    """Drafts per source over an arm's engines, and its draft policy (one: `bench`'s engines share theirs)."""
+    drafted = sum(e.stats.drafted for e in made)
+    drafted_context = sum(e.stats.drafted_context for e in made)
+    accepted = sum(e.stats.accepted for e in made)
+    accepted_context = sum(e.stats.accepted_context for e in made)
+    tokens = sum(e.stats.tokens for e in made)
+    assert len({id(e.policy) for e in made}) == 1, "an arm's engines share one draft policy"
+    return {
+        "engines": len(made),
+        "drafted_layer": drafted - drafted_context,
+        "accepted_layer": accepted - accepted_context,
+        "drafted_context": drafted_context,
+        "accepted_context": accepted_context,
+        "blocks_per_token": sum(e.stats.exit_layer_sum for e in made) / tokens if tokens else float(made[0].stats.num_layers),
+        "draft_policy": made[-1].policy.to_json(),
+    }
 
 
 def hf_arm(model, tok, max_new: int, stops: list[int], pad: int, **extra) -> Arm:
