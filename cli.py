@@ -2,7 +2,7 @@
 
 import sys
 
-from cotexit.cli.main import main
+from cotexit.cli.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,7 +10,8 @@
 
 What is here is the public face, re-exported lazily from the packages that
 own each piece (importing `cotexit` loads none of them): models
-(`load_model`), benchmarks (`load_problems`), the engine and its exits
+(`load_model`), benchmarks (`load_problems`, and `extract_answer` and
+`is_equivalent` to read and grade an answer text), the engine and its exits
 (`Engine`, `Exits`, `Solution`, `DecodeConfig`, `SamplingConfig`,
 `LayerExitConfig`, `ExitPolicy`, `ThinkingBudget`), probes (`ProbeArtifact`)
 and calibration (`collect`, `calibrate_probe`).
@@ -27,6 +28,8 @@ _EXPORTS = {
     "load_model": "cotexit.models.loading",
     "LoadedModel": "cotexit.models.loading",
     "load_problems": "cotexit.benchmarks.loading",
+    "extract_answer": "cotexit.benchmarks.extraction",
+    "is_equivalent": "cotexit.benchmarks.grading",
     "Problem": "cotexit.benchmarks.records",
     "Engine": "cotexit.api.engine",
     "Solution": "cotexit.api.engine",

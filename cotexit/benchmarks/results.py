@@ -28,7 +28,7 @@ class ProblemResult:
     thinking_tokens: int
     total_tokens: int
     prompt_tokens: int
-    cue_count: int
+    cue_count: int  # cues the run met, the exit's included (a before-cue cut leaves it out of cue_positions)
     cue_positions: list[int]
     cue_phrases: list[str]
     finish_reason: str
@@ -65,9 +65,10 @@ class ResultsFile:
         self.dir = Path(out_dir)
         if self.dir.exists() and not self.dir.is_dir():
             raise ValueError(f"--out {self.dir} is a file, not a folder")
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "results.jsonl"
-        self._check_settings(settings)
+        self.settings = json.loads(json.dumps(settings))  # as stored: tuples become lists
+        self._check_settings(self.settings)
+        self._settings_written = False
         self.rows = self._read()
 
     @property
@@ -79,6 +80,10 @@ class ResultsFile:
         return [ProblemResult.from_json(r) for r in self.rows]
 
     def append(self, result: ProblemResult) -> None:
+        """Write one finished result; the first one also creates the folder and its `run.json` (so a run that fails
+        before its first result leaves nothing behind)."""
+        if not self._settings_written:
+            self.write_settings()
         append_jsonl(self.path, [result.to_json()])
         self.rows.append(result.to_json())
 
@@ -89,8 +94,8 @@ class ResultsFile:
         return list(seen.values())
 
     def _check_settings(self, settings: dict[str, Any]) -> None:
+        """Refuse a folder holding results of other settings; writes nothing."""
         run_json = self.dir / "run.json"
-        settings = json.loads(json.dumps(settings))  # compare as stored: tuples become lists
         if run_json.exists():
             previous, current = _flatten(json.loads(run_json.read_text())), _flatten(settings)
             changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
@@ -100,9 +105,15 @@ class ResultsFile:
                     f"{self.dir} holds results of a run with other settings ({detail}); "
                     "use another --out or delete the folder"
                 )
+
+    def write_settings(self) -> None:
+        """Create the folder and write `run.json` (the settings a resumed run must share)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        run_json = self.dir / "run.json"
         tmp = run_json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
+        tmp.write_text(json.dumps(self.settings, indent=2, sort_keys=True))
         tmp.replace(run_json)
+        self._settings_written = True
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:

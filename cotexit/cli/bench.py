@@ -12,8 +12,12 @@ from rich.table import Table
 
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
-from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
-from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, probe_cues
+from cotexit.cli.common import add_decode_args, describe_options, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
+from cotexit.cli.guarantee_view import guarantee_rows
+from cotexit.cli import interrupt
+from cotexit.cli.interrupt import interrupt_note
+from cotexit.cli.outdir import default_out, exits_tag
 from cotexit.experiments.runner import BenchConfig, prepare_bench, run_prepared
 
 console = Console()
@@ -24,18 +28,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "bench",
         help="solve a benchmark suite and report accuracy and thinking tokens",
         description="Solve problems of a suite, write DIR/results.jsonl (one line per problem) and "
-        "DIR/summary.json, and print the summary. Rerunning with the same --out resumes: finished "
-        "problems are skipped.",
+        "DIR/summary.json, and print the summary. Rerunning the same command (or with the same --out) "
+        "resumes: finished problems are skipped. With --exit or --probe, decoding options left out take the "
+        "probe's calibrated values, so the run is one its guarantee covers.",
     )
     parser.add_argument("--suite", required=True, help="gsm8k, math, math500, aime24, aime25, amc23, arith")
     parser.add_argument("--split", help="split to run (default: the suite's test split)")
     parser.add_argument("--limit", type=int, help="first N problems of the split (default: all)")
-    parser.add_argument("--out", default="runs/bench", help="output folder (default: runs/bench)")
+    parser.add_argument(
+        "--out",
+        help="output folder (default: runs/bench/<suite>-<model>-<exits>-<decoding>-<hash of the settings>: one folder "
+        "per settings, so the same command resumes and another never collides)",
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="problems decoded together (default: 8)")
     parser.add_argument("--data-dir", help="benchmark data folder (default: $COTEXIT_DATA_DIR or ../shared/data)")
     add_model_args(parser)
     add_backend_arg(parser)
-    add_decode_args(parser, max_new_tokens=1024)
+    add_decode_args(parser, max_new_tokens=1024, from_probe=True)
     add_exit_args(parser)
     sweep = parser.add_argument_group("Pareto sweep")
     sweep.add_argument(
@@ -57,9 +66,19 @@ def run(args: argparse.Namespace) -> int:
     check_backend_args(args)
     if args.sweep and args.backend == "generate":
         raise ValueError("--sweep runs on --backend hf or vllm (its trials at every cue are a `collect` run)")
+    taken = fill_run_defaults(args)  # decoding left out: the probe's calibration settings
+    if taken:
+        console.print(f"[dim]decoding as the probe was calibrated: {describe_options(args, taken)} "
+                      "(give an option to override)[/dim]", highlight=False)
     if args.sweep:
         from cotexit.cli.sweep import run_sweep
 
+        if args.out is None:
+            settings = {"suite": args.suite, "split": args.split, "model": args.model, "backend": args.backend,
+                        "decode": decode_config(args).to_json(), "cues": args.cues, "exits": exit_settings(args),
+                        "budgets": args.sweep_budgets}
+            args.out = default_out("bench", args.suite, args.model, settings, exits=exits_tag(exit_settings(args), shipped_probe=args.exit),
+                                   temperature=args.temperature, backend=args.backend, kind="sweep")
         return run_sweep(args)
     config = BenchConfig(
         suite=args.suite,
@@ -74,9 +93,16 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         engine=options.to_json() if (options := vllm_options(args)) is not None else {},
     )
+    if args.out is None:
+        args.out = default_out("bench", args.suite, args.model, config.settings(),
+                               exits=exits_tag(config.exits, shipped_probe=args.exit),
+                               temperature=args.temperature, backend=args.backend)
     prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
     lm = load_for_cli(args)
     treatment = build_treatment(args, lm)
+    if treatment is not None and treatment.guarantee.get("covers_run") is False:
+        console.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: "
+                      f"{treatment.guarantee['coverage']}", highlight=False)
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -85,29 +111,29 @@ def run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console) as progress:
+    with Progress(*columns, console=console) as progress, interrupt_note(prepared.out_dir, lambda: len(prepared.results.rows)):
         task = progress.add_task(f"{args.suite}", total=None, acc="-")
         for event in run_prepared(lm, prepared, treatment=treatment):
+            interrupt.check()  # a Ctrl-C that Python swallowed inside a callback is raised here
             acc = f"{event.correct_so_far / event.done:.1%}" if event.done else "-"
             progress.update(task, total=event.total, completed=event.done, acc=acc)
             if event.result is None and event.skipped:
                 progress.console.print(f"resuming: {event.skipped} problem(s) already in {args.out}")
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     console.print(summary_table(summary))
-    print_guarantee_notes(summary)
+    if (grid := guarantee_grid(summary)) is not None:
+        console.print(grid)
+    print_shift_check(summary)
     console.print(f"results: {Path(args.out) / 'results.jsonl'}  summary: {Path(args.out) / 'summary.json'}")
     return 0
 
 
-def print_guarantee_notes(summary: dict) -> None:
-    """Say when the probe's guarantee does not cover the run, and what the shift check found."""
-    guarantee = summary.get("guarantee") or {}
-    if guarantee.get("covers_run") is False:
-        console.print(f"[yellow]warning:[/yellow] the guarantee does not cover this run: {guarantee['coverage']}", highlight=False)
-    shift = summary.get("shift_check")
-    if shift:
-        style = "[yellow]warning:[/yellow] " if shift["shifted"] else "shift check: "
-        console.print(style + shift["message"], highlight=False)
+def print_shift_check(summary: dict) -> None:
+    """What the first-cue score test found (the settings were compared, and warned about, before the run)."""
+    scores = (summary.get("shift_check") or {}).get("scores")
+    if scores:
+        style = "[yellow]warning:[/yellow] " if scores["shifted"] else "[dim]shift check: "
+        console.print(style + scores["message"] + ("" if scores["shifted"] else "[/dim]"), highlight=False)
 
 
 def summary_table(summary: dict) -> Table:
@@ -132,7 +158,7 @@ def summary_table(summary: dict) -> Table:
             ("accuracy: full / with exits", f"{summary['accuracy_full']:.1%} / {summary['accuracy_exit']:.1%}"),
             ("thinking tokens: full / with exits",
              f"{summary['mean_thinking_tokens_full']:.1f} / {summary['mean_thinking_tokens_exit']:.1f}"),
-            ("thinking tokens saved", f"{summary['tokens_saved_pct']:.1f}%"),
+            *_saved_rows(summary),
             ("exit rate", f"{summary['exit_rate']:.1%}"),
             ("compute saved (FLOPs, est.)", f"{summary['compute_saved_pct']:.1f}%"),
         ]
@@ -163,4 +189,40 @@ def summary_table(summary: dict) -> Table:
                         paired.append((f"{source} drafts: accepted / proposed", f"{accepted} / {proposed}"))
         for name, value in paired:
             table.add_row(name, value)
+        exact = summary.get("acceptance_rate") is not None
+        if exact and (summary.get("compute_saved_pct", 0) < 0 or summary.get("depth_saved_pct", 0) < 0):
+            table.add_row("why savings are negative", DRAFT_COST_NOTE)
     return table
+
+
+def guarantee_grid(summary: dict) -> Table | None:
+    """The guarantee in words, the realized loss against it and whether it covers the run (None: no exit run)."""
+    rows = guarantee_rows(summary)
+    if not rows:
+        return None
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for name, value in rows:
+        grid.add_row(f"{name}:", value)
+    return grid
+
+
+DRAFT_COST_NOTE = (
+    "exact layer exit drafts tokens and then verifies every draft with the full stack, so it runs more blocks "
+    "than the full run (rejected drafts included) while needing fewer sequential passes: it saves wall-clock, "
+    "not FLOPs"
+)
+
+
+def _saved_rows(summary: dict) -> list[tuple[str, str]]:
+    """Thinking tokens saved; a baseline's trial tokens (DEER, consistency) are paid tokens and counted."""
+    trials = summary.get("mean_trial_tokens_exit", 0.0)
+    if not trials:
+        return [("thinking tokens saved", f"{summary['tokens_saved_pct']:.1f}%")]
+    full = summary["mean_thinking_tokens_full"]
+    net = 100.0 * (1 - (summary["mean_thinking_tokens_exit"] + trials) / full) if full else 0.0
+    return [
+        ("trial tokens per problem", f"{trials:.1f}"),
+        ("thinking tokens saved, trials counted", f"{net:.1f}% (without the trials {summary['tokens_saved_pct']:.1f}%)"),
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 
@@ -44,12 +45,24 @@ def add_model_args(parser: argparse.ArgumentParser, *, weights: bool = True) -> 
     group.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights dtype")
 
 
-def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> None:
+def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int, from_probe: bool = False) -> None:
+    """The decoding options. With `from_probe` (commands that run a probe) an option left out takes the value the
+    probe was calibrated with (`fill_decode_defaults`), so that a run with `--exit` alone is one its guarantee
+    covers; without a probe, or for an option the probe does not record, the usual default."""
     group = parser.add_argument_group("decoding")
-    group.add_argument("--max-new-tokens", type=int, default=max_new_tokens, help=f"budget per problem (default: {max_new_tokens})")
-    group.add_argument("--max-answer-tokens", type=int, default=32, help="tokens after a forced exit (default: 32)")
-    group.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default: 0)")
-    group.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default: 1.0)")
+    probe = " (with --probe/--exit: the probe's calibrated value)" if from_probe else ""
+    defaults = {"max_new_tokens": max_new_tokens, **DECODE_DEFAULTS}
+    parser.set_defaults(decode_fallback=defaults)
+
+    def default(name: str) -> Any:
+        return None if from_probe else defaults[name]
+
+    group.add_argument("--max-new-tokens", type=int, default=default("max_new_tokens"),
+                       help=f"budget per problem (default: {max_new_tokens}{probe})")
+    group.add_argument("--max-answer-tokens", type=int, default=default("max_answer_tokens"),
+                       help=f"tokens after a forced exit (default: 32{probe})")
+    group.add_argument("--temperature", type=float, default=default("temperature"), help=f"0 = greedy (default: 0{probe})")
+    group.add_argument("--top-p", type=float, default=default("top_p"), help=f"nucleus sampling mass (default: 1.0{probe})")
     group.add_argument("--seed", type=int, default=0, help="sampling seed; each problem gets its own stream (default: 0)")
     group.add_argument(
         "--cues",
@@ -59,7 +72,46 @@ def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int) -> 
     group.add_argument("--paragraph-cues", action="store_true", help="also treat blank lines as cues")
 
 
+DECODE_DEFAULTS = {"temperature": 0.0, "top_p": 1.0, "max_answer_tokens": 32}
+_CALIBRATED = {  # option -> where a DecodeConfig's JSON keeps it
+    "max_new_tokens": ("max_new_tokens",),
+    "max_answer_tokens": ("max_answer_tokens",),
+    "temperature": ("sampling", "temperature"),
+    "top_p": ("sampling", "top_p"),
+}
+
+
+def fill_decode_defaults(args: argparse.Namespace, calibrated: dict[str, Any] | None, *, greedy_only: bool = False) -> list[str]:
+    """Set the decoding options the user left out: from `calibrated` (the probe's calibration decoding, a
+    `DecodeConfig.to_json()`) when given, else the defaults; returns the names taken from the probe.
+
+    `greedy_only` (exact layer exit, which reproduces greedy decoding) keeps an unset temperature at 0.
+    """
+    taken = []
+    for name, path in _CALIBRATED.items():
+        if getattr(args, name) is not None:
+            continue
+        value: Any = calibrated
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if name == "temperature" and greedy_only:
+            value = None
+        if value is None:
+            value = args.decode_fallback[name]
+        else:
+            taken.append(name.replace("_", "-"))
+        setattr(args, name, value)
+    return taken
+
+
+def describe_options(args: argparse.Namespace, names: list[str]) -> str:
+    """'--temperature 0.6, --top-p 1' for option names as `fill_decode_defaults` returns them."""
+    return ", ".join(f"--{name} {getattr(args, name.replace('-', '_')):g}" for name in names)
+
+
 def decode_config(args: argparse.Namespace) -> DecodeConfig:
+    if args.temperature is None:
+        raise AssertionError("fill_decode_defaults(args, ...) must run before decode_config(args)")
     sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     return DecodeConfig(args.max_new_tokens, args.max_answer_tokens, sampling)
 

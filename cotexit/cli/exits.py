@@ -191,9 +191,24 @@ def probe_cues(args: argparse.Namespace) -> CueConfig | None:
     return artifact_cues(ProbeArtifact.load(probe)) if probe is not None else None
 
 
+def fill_run_defaults(args: argparse.Namespace) -> list[str]:
+    """Fill the decoding options left out: a probe's (--probe/--exit) calibration settings, else the defaults.
+
+    Returns the options taken from the probe. Exact layer exit reproduces greedy decoding, so there an unset
+    temperature stays 0.
+    """
+    from cotexit.cli.common import fill_decode_defaults
+
+    probe = probe_path(args)
+    calibrated = ProbeArtifact.load(probe).corpus.get("decode") if probe is not None else None
+    return fill_decode_defaults(args, calibrated, greedy_only=args.layer_exit == "exact")
+
+
 def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | None:
+    """The exits the options ask for, resolved against `lm`; whether the probe's guarantee covers the run is in
+    `Treatment.guarantee` (`covers_run`, `coverage`), for the CLI to say once."""
     from cotexit.calibration.shift import settings_shift
-    from cotexit.cli.common import cue_config, decode_config, err
+    from cotexit.cli.common import cue_config, decode_config
     from cotexit.probes.coverage import calibration_first_cue_scores
 
     exits = run_exits(args)
@@ -206,11 +221,9 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
     if resolved.probe is not None:
         artifact = resolved.probe.artifact
         cues = cue_config(args, resolved.probe.cues)
-        guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues)
-        shift_reference = calibration_first_cue_scores(artifact)
         settings_note = settings_shift(artifact.corpus.get("decode"), decode_config(args).to_json(), artifact.cues, cues.to_json())
-        if settings_note:
-            err.print(f"[yellow]warning:[/yellow] {settings_note}", highlight=False)
+        guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues, settings_note)
+        shift_reference = calibration_first_cue_scores(artifact)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
             shift_reference = np.zeros(0)
     if args.baseline:
@@ -227,15 +240,21 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
 
 
 def probe_guarantee(
-    artifact: Any, depth: LayerExitConfig | None, args: argparse.Namespace, cues: CueConfig | None = None
+    artifact: Any,
+    depth: LayerExitConfig | None,
+    args: argparse.Namespace,
+    cues: CueConfig | None = None,
+    settings_note: str | None = None,
 ) -> dict[str, Any]:
-    """The artifact's calibration record, with whether its certificate covers this run (warned on stderr if not):
-    its depth setting and decoding, its threshold, and its cue set (`cues`: what the run watches)."""
-    from cotexit.cli.common import err
+    """The artifact's calibration record, with whether its certificate covers this run: its depth setting, its
+    decoding (`settings_note`: how the run's differs, from `settings_shift`), its threshold, and its cue set
+    (`cues`: what the run watches)."""
     from cotexit.probes.coverage import coverage
 
     guarantee = {k: v for k, v in artifact.calibration.items() if k != "arms"}
     covered, why = coverage(artifact, depth.to_json() if depth else None, args.temperature)
+    if covered and settings_note:
+        covered, why = False, settings_note
     if cues is not None and cues != artifact_cues(artifact):
         covered, why = False, (
             f"this run watches cues {list(cues.phrases)}, the probe was calibrated on {list(artifact.cues['phrases'])} "
@@ -250,6 +269,4 @@ def probe_guarantee(
         "sealed; digests checked at load (`cotexit verify` recomputes the threshold)" if artifact.certificate
         else "none: the artifact predates certificates and cannot be re-checked"
     )
-    if not covered:
-        err.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {why}", highlight=False)
     return guarantee

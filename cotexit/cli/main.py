@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from cotexit.version import __version__
+from cotexit.cli import interrupt
+from cotexit.cli.interrupt import Interrupted
 from cotexit.cli import analyze, bench, calibrate, calibrate_depth, calibrate_joint, collect, data, doctor, grade, models, solve, verify
 from cotexit.toy import cli as toy
 
@@ -48,12 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/yellow]")
+    except KeyboardInterrupt as exc:
+        err_console.print(f"[yellow]{escape(str(exc)) if isinstance(exc, Interrupted) else 'interrupted'}[/yellow]", highlight=False)
         return 130
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        if interrupt.pressed():  # raised while the interrupt unwound (an import cut short, say): not the user's input
+            err_console.print("[yellow]interrupted[/yellow]")
+            return 130
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
+    except Exception:
+        if interrupt.pressed():
+            err_console.print("[yellow]interrupted[/yellow]")
+            return 130
+        raise
 
 
 def prepare_argv(argv: list[str]) -> list[str]:

@@ -9,8 +9,9 @@ from rich.console import Console
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
-from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
-from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, probe_cues
+from cotexit.cli.common import add_decode_args, add_model_args, describe_options, cue_config, decode_config, load_for_cli
+from cotexit.cli.guarantee_view import guarantee_rows
+from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
 from cotexit.controller.cues import CueEvent
 from cotexit.controller.rows import ExitInfo, RowResult
 from cotexit.engines.backends import open_engine
@@ -34,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-instruction", action="store_true", help=f"do not append {BOXED_INSTRUCTION!r}")
     add_model_args(parser)
     add_backend_arg(parser)
-    add_decode_args(parser, max_new_tokens=1024)
+    add_decode_args(parser, max_new_tokens=1024, from_probe=True)
     add_exit_args(parser)
     parser.set_defaults(func=run)
 
@@ -42,11 +43,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.problem.strip():
         raise ValueError("the problem text is empty")
-    decode, cues = decode_config(args), cue_config(args, probe_cues(args))  # bad options fail before the model loads
     exit_settings(args)
+    taken = fill_run_defaults(args)  # decoding left out: the probe's calibration settings
+    decode, cues = decode_config(args), cue_config(args, probe_cues(args))  # bad options fail before the model loads
     check_backend_args(args)
+    if taken:
+        console.print(f"[dim]decoding as the probe was calibrated: {describe_options(args, taken)} "
+                      "(give an option to override)[/dim]")
     lm = load_for_cli(args)
     treatment = build_treatment(args, lm)
+    if treatment is not None and treatment.guarantee.get("covers_run") is False:
+        console.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {treatment.guarantee['coverage']}")
     options: dict = {}
     if treatment is not None:
         options = {"policies": treatment.policies, "capture": treatment.capture}
@@ -70,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"answer: [bold]{answer if answer is not None else '(none found)'}[/]")
     console.print(
         f"tokens: {result.total_tokens} generated, {result.thinking_tokens} thinking, "
-        f"{len(result.cues)} cue(s); finished by {result.finish_reason}"
-        + (f"; exited by {result.exit.policy} at token {result.exit.cut}" if result.exit else "")
+        f"{result.cues_seen} cue(s); finished by {result.finish_reason}"
+        + (f"; {_exit_words(result.exit)}" if result.exit else "")
     )
     if treatment is not None and any(isinstance(p, ProbeExitPolicy) for p in treatment.policies):
         console.print(f"probe scores at cues: {', '.join(f'{s:.2f}' for s in result.probe_scores) or '-'}")
+    for name, value in guarantee_rows({"guarantee": treatment.guarantee} if treatment is not None else {}):
+        console.print(f"{name}: {value}")
     if "step_forward" in options:
         stats = options["step_forward"].stats
         if stats.acceptance_rate is None:
@@ -95,7 +104,7 @@ def _stream(decoder: Decoder, prompt: str) -> RowResult:
     keeps_cue = decoder.policies.semantics.cut == "keep-cue"  # the exit comes after the cue, not in its place
     for event in session.steps():
         for _, info in [] if keeps_cue else event.exits:
-            console.print(_exit_mark(info), end="")
+            console.print(_exit_mark(info, before_cue=True), end="")
             shown = min(shown, len(row.text))
         console.print(row.text[shown:], end="", markup=False)
         shown = len(row.text)
@@ -112,5 +121,11 @@ def _cue_mark(number: int, cue: CueEvent) -> str:
     return f"[bold yellow]⟨cue {number}: {cue.phrase.strip() or '¶'} @{cue.token_start}⟩[/]"
 
 
-def _exit_mark(info: ExitInfo) -> str:
-    return f"[bold red]⟨exit by {info.policy}: thinking closed at token {info.cut}⟩[/]"
+def _exit_words(info: ExitInfo) -> str:
+    at_cue = f" at cue {info.cue_index + 1}" if info.cue_index is not None else ""
+    return f"exited by {info.policy}{at_cue}: thinking closed at token {info.cut}"
+
+
+def _exit_mark(info: ExitInfo, before_cue: bool = False) -> str:
+    dropped = " (before the cue: the cue's text above is discarded)" if before_cue and info.cue_index is not None else ""
+    return f"[bold red]⟨{_exit_words(info)}{dropped}⟩[/]"

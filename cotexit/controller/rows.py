@@ -58,6 +58,12 @@ class RowResult:
     def total_tokens(self) -> int:
         return len(self.token_ids)
 
+    @property
+    def cues_seen(self) -> int:
+        """Cues the run met, the exit's own included: a before-cue cut drops that cue from `text` and `cues`."""
+        at_exit = self.exit.cue_index + 1 if self.exit is not None and self.exit.cue_index is not None else 0
+        return max(len(self.cues), at_exit)
+
 
 class RowState:
     """Everything the decode loop knows about one row while it runs."""

@@ -27,6 +27,7 @@ from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
+from cotexit.benchmarks.suites import get_suite
 from cotexit.controller.cues import CueConfig
 from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.engines.backends import check_backend, engine_options, open_engine
@@ -99,7 +100,7 @@ def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> Prob
         thinking_tokens=row.thinking_tokens,
         total_tokens=row.total_tokens,
         prompt_tokens=row.prompt_tokens,
-        cue_count=len(row.cues),
+        cue_count=row.cues_seen,  # the exit's cue too, which a before-cue cut drops from `cue_positions`
         cue_positions=[c.token_start for c in row.cues],
         cue_phrases=[c.phrase for c in row.cues],
         finish_reason=row.finish_reason,
@@ -270,11 +271,13 @@ def write_summary(
 ) -> dict:
     source = source_path(config.suite, config.split, config.data_dir)
     data = {"file": str(source), "sha256": data_file_sha256(source)} if source else {"source": "generated or hub"}
-    summary = {"suite": config.suite, "split": config.split, "model": config.model, **summarize(rows)}
+    split = config.split or get_suite(config.suite).default_split  # the split that ran, not None for "the default"
+    summary = {"suite": config.suite, "split": split, "model": config.model, **summarize(rows)}
     summary |= extra or {}
     summary["thinking_format"] = lm.fmt.name
     summary["backend"] = config.backend
     summary["provenance"] = provenance(config.to_json(), data)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     path = Path(out_dir) / "summary.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2))

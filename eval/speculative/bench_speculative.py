@@ -200,10 +200,11 @@ def main() -> None:
 
 def cli_default_treatment(lm, args: argparse.Namespace):
     """What `cotexit bench --suite S --model M --layer-exit exact` builds: the CLI's parser and `build_treatment`."""
-    from cotexit.cli.exits import build_treatment
+    from cotexit.cli.exits import build_treatment, fill_run_defaults
     from cotexit.cli.main import build_parser
 
     cli = build_parser().parse_args(["bench", "--suite", args.suite, "--model", args.model, "--layer-exit", "exact"])
+    fill_run_defaults(cli)  # as `bench` does first: the decoding options left out
     return build_treatment(cli, lm)
 
 

@@ -61,10 +61,20 @@ def test_same_settings_reopen_and_other_settings_refused(tmp_path: Path):
 
 
 def test_other_settings_allowed_while_no_results(tmp_path: Path):
-    ResultsFile(tmp_path, SETTINGS)
+    (tmp_path / "run.json").write_text(json.dumps(SETTINGS))  # a run that stopped before its first result
     other = {**SETTINGS, "decode": {"max_new_tokens": 9}}
-    ResultsFile(tmp_path, other)
+    ResultsFile(tmp_path, other).append(fake_result("p/0"))
     assert json.loads((tmp_path / "run.json").read_text())["decode"] == {"max_new_tokens": 9}
+
+
+def test_opening_writes_nothing_until_the_first_result(tmp_path: Path):
+    """A run that fails after opening its folder (a missing probe, a model that does not load) leaves nothing."""
+    out = tmp_path / "new" / "out"
+    results = ResultsFile(out, SETTINGS)
+    assert not out.exists()
+    results.append(fake_result("p/0"))
+    assert json.loads((out / "run.json").read_text())["suite"] == SETTINGS["suite"]
+    assert [r["id"] for r in ResultsFile(out, SETTINGS).rows] == ["p/0"]
 
 
 def test_out_that_is_a_file_is_refused(tmp_path: Path):

@@ -132,6 +132,7 @@ def _fake_result(problem_id: str) -> ProblemResult:
 def _settings(argv: list[str]) -> dict:
     """The settings `cotexit bench ARGV` would record, built the way the CLI builds them."""
     args = build_parser().parse_args(argv)
+    common.fill_decode_defaults(args, None)
     config = BenchConfig(
         suite=args.suite, model=args.model, split=args.split, limit=args.limit, batch_size=args.batch_size,
         data_dir=args.data_dir, decode=common.decode_config(args), cues=common.cue_config(args),

@@ -1,0 +1,97 @@
+"""The guarantee of an exit run, in words and numbers, for the terminal: what is bounded, what this run realized.
+
+Owns `guarantee_rows` (table rows for `bench`'s summary and `--sweep`'s),
+`coverage_line` (whether the probe's certificate covers the run) and
+`fmt_level`/`fmt_threshold` (numbers printed with the digits that tell them
+apart). Reads only the dicts the runners write into `summary.json`
+(`guarantee`, `empirical`); prints nothing itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_WHAT = {
+    "accuracy-drop": "accuracy drop against thinking to the end",
+    "joint": "accuracy drop against the run with neither exit",
+    "stop-precision": "P(answer wrong | the probe exits)",
+    "cue": "P(exit at a cue | the answer forced there is wrong), per cue",
+}
+
+
+def fmt_level(p: float) -> str:
+    """A rate as a percentage with the digits that matter: 0.02 -> '2%', 0.025 -> '2.5%', 0.0012 -> '0.12%'."""
+    pct = 100.0 * p
+    return f"{pct:.2g}%" if pct < 10 else f"{pct:.3g}%"
+
+
+def fmt_threshold(t: float) -> str:
+    """A probe threshold with the digits that tell it from its neighbours and from 1: 0.6277530 -> '0.6278',
+    0.99999988 -> '1 - 1.2e-07'."""
+    if t < 1.0 and 1.0 - t < 1e-4:
+        return f"1 - {1.0 - t:.2g}"
+    return f"{t:.4g}"
+
+
+def _bound(guarantee: dict[str, Any]) -> float | None:
+    mode = guarantee.get("mode")
+    value = guarantee.get("epsilon") if mode in ("accuracy-drop", "joint") else guarantee.get("alpha")
+    return float(value) if value is not None else None
+
+
+def _realized(summary: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(what, {rate, ci95, n}) this run realized of the loss the guarantee bounds, or None."""
+    empirical = summary.get("empirical") or {}
+    mode = (summary.get("guarantee") or {}).get("mode")
+    if mode in ("accuracy-drop", "joint"):
+        return "harm (right thinking to the end, wrong with the exit)", empirical.get("accuracy_drop_events") or {}
+    if mode in ("stop-precision", "cue"):
+        return "wrong answers among exits", empirical.get("wrong_given_stop") or {}
+    return None
+
+
+def verdict(rate: float, ci95: tuple[float, float], bound: float) -> str:
+    if rate <= bound:
+        return f"within the bound of {fmt_level(bound)}"
+    if ci95[0] > bound:
+        return f"ABOVE the bound of {fmt_level(bound)}: its whole 95% interval lies above it"
+    return f"above the bound of {fmt_level(bound)}, though its 95% interval reaches below it"
+
+
+def guarantee_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows for a summary table: the guarantee in words, the realized loss against it, and its coverage."""
+    guarantee = summary.get("guarantee") or {}
+    if not guarantee:
+        return []
+    mode = guarantee.get("mode")
+    if mode == "none":
+        return [("guarantee", guarantee.get("guarantee", "none"))]
+    bound, delta = _bound(guarantee), guarantee.get("delta")
+    words = _WHAT.get(mode, f"mode {mode}")
+    stated = f"{words} <= {fmt_level(bound)}" if bound is not None else words
+    if delta is not None:
+        stated += f", with probability >= {fmt_level(1 - float(delta))} over the calibration draw"
+    details = [f"mode {mode}"]
+    if guarantee.get("n_problems"):
+        details.append(f"{guarantee['n_problems']} calibration problems")
+    if guarantee.get("threshold") is not None:
+        details.append(f"threshold {fmt_threshold(float(guarantee['threshold']))}")
+    rows = [("guarantee", f"{stated} ({', '.join(details)})")]
+    realized = _realized(summary)
+    if realized is not None and bound is not None:
+        what, event = realized
+        if event.get("n"):
+            rate, (lo, hi) = float(event["rate"]), event["ci95"]
+            rows.append(
+                ("realized", f"{what}: {fmt_level(rate)} of {event['n']} problems, 95% interval "
+                 f"[{fmt_level(lo)}, {fmt_level(hi)}]: {verdict(rate, (lo, hi), bound)}")
+            )
+    rows.append(("covers this run", coverage_line(guarantee)))
+    return rows
+
+
+def coverage_line(guarantee: dict[str, Any]) -> str:
+    covered = guarantee.get("covers_run")
+    if covered is None:
+        return "not recorded"
+    return ("yes: " if covered else "NO: ") + str(guarantee.get("coverage", ""))
