@@ -6,7 +6,7 @@ its files are), `loading` (files or hub rows to `Problem`s), `arith` and
 `extraction` (a response's final answer), `grading` (is it right),
 `datacheck` (are the local files sound), `provenance` and `results` (what a
 run writes). Imports nothing of cotexit's outside this package but
-`cotexit.jsonlines`; running models over the suites is
+`cotexit.jsonlines` and `cotexit.hub`; running models over the suites is
 `cotexit.experiments`'. math-verify and `datasets` are imported only when used.
 """
 

@@ -6,7 +6,9 @@ rows each split should have) and the registry: `SUITES`, `get_suite`,
 `register_suite`. A suite is either file based (JSON lines under the data
 folder, with a Hugging Face hub fallback) or generated (a
 `generate(split, limit) -> list[Problem]` callable, like the `arith` suite
-declared here, whose problems `arith_splits` makes). Reading files is
+declared here, whose problems `arith_splits` makes). A JSON-lines file of the
+user's own problems is a suite too: `get_suite("mine.jsonl")` answers
+`file_suite("mine.jsonl")`, never registered. Reading files is
 `loading`'s job, prompt text `prompts`', grading `grading`'s, generating arith
 problems `arith`'s.
 
@@ -25,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -38,10 +41,14 @@ __all__ = [
     "HubSource",
     "SuiteSpec",
     "answer_field",
+    "file_answer",
+    "file_suite",
     "get_suite",
     "gsm8k_gold",
+    "is_suite_file",
     "list_suites",
     "math_solution_gold",
+    "names_a_file",
     "problem_key",
     "register_suite",
 ]
@@ -70,6 +77,13 @@ def gsm8k_gold(row: Row) -> str:
     if answer is None:
         raise ValueError("no '#### N' line in field 'answer'")
     return answer
+
+
+def file_answer(row: Row) -> str:
+    """A user file's `answer`: as given, or the number after `####` when it is a GSM8K-style solution."""
+    text = answer_field(row)
+    final = gsm8k_final(text) if "####" in text else None
+    return final if final is not None else text
 
 
 def math_solution_gold(row: Row) -> str:
@@ -136,6 +150,9 @@ class SuiteSpec:
     `metadata_fields` are copied when present; `expected_rows` lets the data
     check flag truncated files; `gold_fixes` replaces the gold of the few
     rows whose source answer is missing or wrong (keyed by `problem_key`).
+    A suite made from one file the user named (`file_suite`) sets `file` to
+    its absolute path (`files` maps its one split to the same path); its
+    name is the path as the user gave it.
     """
 
     name: str
@@ -151,9 +168,17 @@ class SuiteSpec:
     default_split: str = "test"
     expected_rows: Mapping[str, int] = field(default_factory=dict)
     gold_fixes: Mapping[str, GoldFix] = field(default_factory=dict)
+    file: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if self.file is not None:
+            if not isinstance(self.name, str) or not self.name.strip():
+                raise ValueError(f"a file suite's name must be the path as given, got {self.name!r}")
+            if dict(self.files) != {self.default_split: self.file} or self.hub is not None:
+                raise ValueError(
+                    f"file suite {self.name!r}: files must map {self.default_split!r} to {self.file!r}, with no hub"
+                )
+        elif not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(f"suite name must be lowercase letters, digits, '_' or '-', got {self.name!r}")
         object.__setattr__(self, "splits", tuple(self.splits))
         object.__setattr__(self, "problem_fields", tuple(self.problem_fields))
@@ -298,6 +323,55 @@ SUITES: Mapping[str, SuiteSpec] = MappingProxyType(_REGISTRY)
 """Every registered suite by name (a read-only view; add with `register_suite`)."""
 
 
+SUITE_FILE_SUFFIX = ".jsonl"
+
+
+def names_a_file(text: str) -> bool:
+    """Whether `text` is the path of an existing file (False for text no path can be: too long, NUL, newlines)."""
+    if not text or "\n" in text:
+        return False
+    try:
+        return Path(text).expanduser().is_file()
+    except (OSError, ValueError):  # a name too long for a path, or with a NUL
+        return False
+
+
+def is_suite_file(name: str) -> bool:
+    """Whether `--suite name` means a file: it ends in `.jsonl`, or an existing file has that path."""
+    return name.lower().endswith(SUITE_FILE_SUFFIX) or names_a_file(name)
+
+
+def file_suite(path: str) -> SuiteSpec:
+    """The suite of a JSON-lines file of the user's own problems (`--suite FILE.jsonl`).
+
+    Each line is an object with the problem text in `problem` (or
+    `question`) and the gold answer in `answer` (a GSM8K-style solution
+    ending in `#### N` gives `N`); an `id` field, when present, names the
+    problem. Its one split is `test`; its name is `path` as given, so ids
+    read `FILE.jsonl/test/N`. `FileNotFoundError` when there is no such file.
+
+    >>> file_suite("no/such/problems.jsonl")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: suite file 'no/such/problems.jsonl' not found (a JSON-lines file of problems, ...)
+    """
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise FileNotFoundError(
+            f"suite file {path!r} not found (a JSON-lines file of problems, one object per line "
+            "with 'problem' and 'answer' fields)"
+        )
+    return SuiteSpec(
+        name=path,
+        splits=("test",),
+        files={"test": str(resolved)},
+        file=str(resolved),
+        problem_fields=("problem", "question"),
+        gold=file_answer,
+        id_field="id",
+    )
+
+
 def register_suite(spec: SuiteSpec, *, replace: bool = False) -> SuiteSpec:
     """Add `spec` to the registry; a second suite of the same name needs `replace=True`.
 
@@ -306,6 +380,8 @@ def register_suite(spec: SuiteSpec, *, replace: bool = False) -> SuiteSpec:
     """
     if not isinstance(spec, SuiteSpec):
         raise TypeError(f"register_suite takes a SuiteSpec, got {type(spec).__name__}")
+    if spec.file is not None:
+        raise ValueError(f"file suite {spec.name!r} is not registered: pass its path to get_suite")
     existing = _REGISTRY.get(spec.name)
     if existing is not None and existing is not spec and not replace:
         raise ValueError(f"suite {spec.name!r} is already registered; pass replace=True to override it")
@@ -319,11 +395,18 @@ def list_suites() -> list[str]:
 
 
 def get_suite(name: str) -> SuiteSpec:
-    """The suite called `name`; `ValueError` with close matches for unknown names."""
+    """The suite called `name`, or the file suite of the file `name` names (`is_suite_file`);
+    `ValueError` with close matches for unknown names."""
     spec = _REGISTRY.get(name)
     if spec is not None:
         return spec
+    if isinstance(name, str) and is_suite_file(name):
+        return file_suite(name)
     known = sorted(_REGISTRY)
     close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    raise ValueError(f"unknown suite {name!r}; {hint}Known suites: {', '.join(known)}")
+    raise ValueError(
+        f"unknown suite {name!r}; {hint}Known suites: {', '.join(known)}; "
+        f"or give a file of your own problems (FILE{SUITE_FILE_SUFFIX}: one JSON object per line "
+        "with 'problem' and 'answer' fields)"
+    )

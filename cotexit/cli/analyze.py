@@ -31,7 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "every layer's prediction (final norm + LM head) with the final one at each reply token, and write "
         "DIR/analysis.json, DIR/curves.png and DIR/oracle.png.",
     )
-    parser.add_argument("--suite", required=True, help="gsm8k, math, math500, aime24, aime25, amc23, arith")
+    parser.add_argument(
+        "--suite",
+        required=True,
+        help="gsm8k, math, math500, aime24, aime25, amc23, arith, or FILE.jsonl: your own problems, "
+        "one JSON object per line with 'problem' and 'answer' fields",
+    )
     parser.add_argument("--split", help="split to use (default: the suite's test split)")
     parser.add_argument("--limit", type=int, help="first N problems of the split (default: all)")
     parser.add_argument(

@@ -32,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "resumes: finished problems are skipped. With --exit or --probe, decoding options left out take the "
         "probe's calibrated values, so the run is one its guarantee covers.",
     )
-    parser.add_argument("--suite", required=True, help="gsm8k, math, math500, aime24, aime25, amc23, arith")
+    parser.add_argument(
+        "--suite",
+        required=True,
+        help="gsm8k, math, math500, aime24, aime25, amc23, arith, or FILE.jsonl: your own problems, "
+        "one JSON object per line with 'problem' and 'answer' fields",
+    )
     parser.add_argument("--split", help="split to run (default: the suite's test split)")
     parser.add_argument("--limit", type=int, help="first N problems of the split (default: all)")
     parser.add_argument(

@@ -28,7 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "answer. Writes OUT/{meta.json, problems.jsonl, cues.jsonl, features-*.safetensors}; rerunning "
         "with the same --out resumes.",
     )
-    parser.add_argument("--suite", required=True, help="suite to collect on (e.g. arith, gsm8k)")
+    parser.add_argument(
+        "--suite",
+        required=True,
+        help="suite to collect on (e.g. arith, gsm8k), or FILE.jsonl: your own problems, "
+        "one JSON object per line with 'problem' and 'answer' fields",
+    )
     parser.add_argument("--split", help="split (default: the suite's test split; use a calibration split)")
     parser.add_argument("--limit", type=int, help="first N problems")
     parser.add_argument("--layers", help="comma-separated layers, 1..N, negatives from the end (default: 2 evenly spaced + last)")

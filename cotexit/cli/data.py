@@ -1,37 +1,44 @@
-"""`cotexit data list|check`: what benchmarks exist and whether the local files are sound.
+"""`cotexit data list|check|fetch`: what benchmarks exist, whether the local files are sound, and getting them.
 
 `list` shows every registered suite, its splits and where their rows come
 from, with row counts for the files found locally. `check` runs
 `cotexit.benchmarks.datacheck.check_data` over the data folder and renders
 the report; it exits 1 when a file is malformed, has the wrong row count, or
 holds a gold answer that fails to grade equal to itself or its reformatted
-copy without a recorded explanation.
+copy without a recorded explanation. `fetch` writes a suite's hub copy as
+the JSON-lines files cotexit reads (`cotexit.benchmarks.loading.fetch_suite`),
+by default into the user's data folder, which cotexit searches.
 
     cotexit data list
     cotexit data check --data-dir ../shared/data
+    cotexit data fetch gsm8k
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cotexit import hub
 from cotexit.benchmarks.datacheck import DataReport, FileReport, check_data
-from cotexit.benchmarks.datadir import ENV_VAR, DataDir, find_data_dir
+from cotexit.benchmarks.datadir import ENV_VAR, DataDir, find_data_dir, searched, user_data_dir
+from cotexit.benchmarks.loading import fetch_suite
 from cotexit.benchmarks.suites import SUITES, SuiteSpec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "data",
-        help="list benchmark suites and check the local benchmark files",
-        description="List the benchmark suites, or check that every local benchmark file loads, "
-        "has the expected number of rows, and that its gold answers grade as correct.",
+        help="list benchmark suites, check the local benchmark files, fetch them from the hub",
+        description="List the benchmark suites, check that every local benchmark file loads, "
+        "has the expected number of rows, and that its gold answers grade as correct, or fetch a suite's "
+        "files from the Hugging Face hub.",
     )
     actions = parser.add_subparsers(dest="data_action", metavar="ACTION", required=True)
     data_dir_help = f"folder holding the benchmark files (default: ${ENV_VAR}, else ../shared/data)"
@@ -43,6 +50,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--suite", action="append", default=None, metavar="NAME", help="check only this suite (repeatable)"
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    fetch = actions.add_parser(
+        "fetch",
+        help="write a suite's hub copy as the JSON-lines files cotexit reads (needs a network)",
+        description="Download a suite from the Hugging Face hub (through `datasets`) and write it as JSON lines "
+        "where cotexit finds it.",
+    )
+    fetch.add_argument("suite", metavar="SUITE", help="a suite with a hub copy: " + ", ".join(
+        sorted(n for n, spec in SUITES.items() if spec.hub is not None)))
+    fetch.add_argument("--split", action="append", default=None, help="fetch only this split (repeatable; default: all)")
+    fetch.add_argument(
+        "--data-dir", default=None, help=f"folder to write into (default: ${ENV_VAR}, else {user_data_dir()})"
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -53,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return _list(console, find_data_dir(args.data_dir))
     if args.data_action == "check":
         return _check(console, args)
-    raise ValueError(f"unknown data action {args.data_action!r}; allowed: list, check")
+    if args.data_action == "fetch":
+        return _fetch(console, args)
+    raise ValueError(f"unknown data action {args.data_action!r}; allowed: list, check, fetch")
 
 
 def _count_rows(path: Path) -> int:
@@ -75,7 +96,9 @@ def _source(spec: SuiteSpec, split: str, found: DataDir | None) -> tuple[str, st
 
 
 def _list(console: Console, found: DataDir | None) -> int:
-    where = f"{found.path} ({found.origin})" if found else "none found: suites load from the Hugging Face hub"
+    offline = hub.offline_setting(hub.DATASET_VARIABLES)
+    hub_note = f"and the hub is not asked ({offline})" if offline else "suites load from the Hugging Face hub"
+    where = f"{found.path} ({found.origin})" if found else f"none found, {hub_note}; looked at {searched()}"
     console.print(f"data dir: {escape(where)}", highlight=False)
     table = Table("suite", "split", "source", "rows", "expected", "prompt")
     for name in sorted(SUITES):
@@ -146,7 +169,8 @@ def _check(console: Console, args: argparse.Namespace) -> int:
     found = find_data_dir(args.data_dir)
     if found is None:
         raise FileNotFoundError(
-            f"no data dir found: pass --data-dir or set ${ENV_VAR} (the check reads local files only)"
+            f"no data dir found (looked at {searched()}): pass --data-dir DIR or set {ENV_VAR}=DIR "
+            "(the check reads local files only; `cotexit data fetch SUITE` gets them where the hub is reachable)"
         )
     report = check_data(found.path, suites=args.suite)
     if args.json:
@@ -154,3 +178,26 @@ def _check(console: Console, args: argparse.Namespace) -> int:
     else:
         _render(console, report, found.origin)
     return 0 if report.ok else 1
+
+
+def _fetch(console: Console, args: argparse.Namespace) -> int:
+    if args.data_dir:
+        target, origin = Path(args.data_dir).expanduser(), "--data-dir"
+    elif os.environ.get(ENV_VAR, "").strip():
+        target, origin = Path(os.environ[ENV_VAR].strip()).expanduser(), f"${ENV_VAR}"
+    else:
+        target, origin = user_data_dir(), "the user's data folder"
+    with console.status(f"fetching {escape(args.suite)} from the hub into {escape(str(target))} ({origin}) ..."):
+        written = fetch_suite(args.suite, target, args.split)
+    for split, path, rows in written:
+        console.print(f"{split}: {rows} rows -> {escape(str(path))}", highlight=False, soft_wrap=True)
+    found = find_data_dir()
+    if found is None or found.path.resolve() != target.resolve():
+        reads = f"reads {found.path} ({found.origin}) first" if found is not None else "does not find it by itself"
+        console.print(
+            f"[yellow]note:[/yellow] cotexit {escape(reads)}: pass --data-dir {escape(str(target))} "
+            f"or set {ENV_VAR}={escape(str(target))} to use these files",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 0

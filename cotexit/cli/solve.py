@@ -8,6 +8,7 @@ from rich.console import Console
 
 from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
+from cotexit.benchmarks.suites import names_a_file
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
 from cotexit.cli.common import add_decode_args, add_model_args, describe_options, cue_config, decode_config, load_for_cli
 from cotexit.cli.guarantee_view import guarantee_rows
@@ -43,6 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.problem.strip():
         raise ValueError("the problem text is empty")
+    if names_a_file(path := args.problem.strip()):
+        suite = path if path.lower().endswith(".jsonl") else "FILE.jsonl"
+        raise ValueError(
+            f"{path!r} is a file name, and `solve` answers one problem given as text: to run a file of problems, "
+            f"use `cotexit bench --suite {suite}` "
+            "(one JSON object per line with 'problem' and 'answer' fields); "
+            f"to solve the text in the file, pass the text: cotexit solve \"$(cat {path})\""
+        )
     exit_settings(args)
     taken = fill_run_defaults(args)  # decoding left out: the probe's calibration settings
     decode, cues = decode_config(args), cue_config(args, probe_cues(args))  # bad options fail before the model loads

@@ -26,7 +26,7 @@ import torch
 
 from cotexit.benchmarks.extraction import last_boxed
 from cotexit.benchmarks.grading import grade_row, is_equivalent
-from cotexit.benchmarks.loading import load_problems
+from cotexit.benchmarks.loading import data_provenance, load_problems
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.suites import get_suite
@@ -124,7 +124,7 @@ def run_collect(
         "split": split,
         "layer_exit": config.layer_exit.to_json() if config.layer_exit else None,
         "backend": config.backend,
-        "provenance": provenance(config.to_json()),
+        "provenance": provenance(config.to_json(), data_provenance(config.suite, split, config.data_dir)),
     }
     match = ("fingerprint", "features", "thinking_format", "exit_semantics", "cues", "decode", "suite", "split", "layer_exit",
              "backend")

@@ -1,8 +1,12 @@
 """Loading a causal LM with its tokenizer, chat template and thinking format.
 
 Owns `LoadedModel`, `load_model`, `resolve_model` (what `--model` names)
-and `choose_format`. `--model` may be a registered name (fetched on first
-use), a local folder, or a hub id. The model's thinking format comes from, in
+and `choose_format`. `--model` is, in this order, a registered name (fetched
+on first use), an existing local folder, or a hub id when it looks like one
+(`owner/name`); any other name is refused at once, with close registered
+names. A hub id is not asked of the hub when `cotexit.hub.offline_reason`
+gives a reason (an offline variable, no network): it then loads from the
+local hub cache or is refused at once. The model's thinking format comes from, in
 order: an explicit override, the registry entry, a `cotexit_thinking_format`
 key in the model's config, a family named in its path or in the
 `_name_or_path` its config.json records (that family's format, with its own
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotexit.models.registry import ModelEntry, get_entry, unknown_model_message
+from cotexit import hub
+from cotexit.models.registry import ModelEntry, get_entry, looks_like_hub_id, unknown_model_message
 from cotexit.models.template import chat_prompt, fit_format_to_template
 from cotexit.models.thinking import THINK_TAGS, ThinkingFormat, format_for_model, get_format
 
@@ -111,7 +116,9 @@ def load_model(
 def resolve_model(spec: str, progress: Callable[[str], None] | None = None) -> tuple[str, ModelEntry | None]:
     """The local folder or hub id `spec` names, and its registry entry if it is a registered name.
 
-    A registered name is fetched first if needed. A local folder must hold a
+    In order: a registered name (fetched first if needed), an existing local
+    folder, a hub id (`owner/name`; offline, its folder in the local hub
+    cache). Anything else is `ValueError` at once. A local folder must hold a
     config.json and tokenizer files (weights are the loader's concern).
     """
     if not spec:
@@ -121,8 +128,12 @@ def resolve_model(spec: str, progress: Callable[[str], None] | None = None) -> t
         if not entry.is_fetched() and progress is not None:
             progress(f"model {spec!r} is not in the cache yet; fetching it")
         path = str(entry.fetch(progress))
-    else:
+    elif Path(spec).expanduser().exists():
         path = spec
+    elif looks_like_hub_id(spec):
+        return _hub_model(spec), None
+    else:
+        raise ValueError(unknown_model_message(spec))
     local = Path(path).expanduser()
     if local.exists():
         if not local.is_dir():
@@ -133,6 +144,20 @@ def resolve_model(spec: str, progress: Callable[[str], None] | None = None) -> t
             raise ValueError(f"model folder {local} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)})")
         path = str(local)
     return path, entry
+
+
+def _hub_model(repo_id: str) -> str:
+    """`repo_id`, for transformers to fetch; offline, its folder in the local hub cache, or `ValueError` at once."""
+    reason = hub.offline_reason(hub.MODEL_VARIABLES)
+    if reason is None:
+        return repo_id
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if not isinstance(cached, str):
+        raise ValueError(unknown_model_message(repo_id, f"not in the local hub cache (the hub is not asked: {reason})"))
+    log.info("%s: loading from the local hub cache (%s)", repo_id, reason)
+    return str(Path(cached).parent)
 
 
 def choose_format(
@@ -190,9 +215,9 @@ def _recorded_name(path: str) -> str:
 
 def loading_error(spec: str, path: str, entry: ModelEntry | None, exc: Exception) -> ValueError:
     """The ValueError for a model that transformers could not load: unknown, or broken with its first line."""
-    if not Path(path).expanduser().exists() and entry is None:
-        return ValueError(unknown_model_message(spec))
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not Path(path).expanduser().exists() and entry is None:
+        return ValueError(unknown_model_message(spec, f"not loadable from the model hub ({first_line})"))
     return ValueError(f"could not load model {spec!r} from {path}: {first_line}")
 
 

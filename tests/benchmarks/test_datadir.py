@@ -10,11 +10,12 @@ from cotexit.benchmarks.datadir import ENV_VAR, find_data_dir, resolve_data_dir
 
 @pytest.fixture
 def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_env_data_dir) -> Path:
-    """A repository root and working directory with no ../shared/data beside them."""
+    """A repository root and working directory with no ../shared/data beside them, and no user data folder."""
     repo = tmp_path / "nowhere" / "repo"
     repo.mkdir(parents=True)
     monkeypatch.setattr(datadir, "repository_root", lambda: repo)
     monkeypatch.chdir(repo)
+    monkeypatch.setenv("COTEXIT_CACHE", str(tmp_path / "cache"))
     return tmp_path
 
 
@@ -82,3 +83,20 @@ def test_none_means_hub(elsewhere):
 
 def test_repository_root_holds_the_package():
     assert (datadir.repository_root() / "cotexit" / "__init__.py").is_file()
+
+
+def test_user_data_folder_comes_last(elsewhere):
+    """Where `cotexit data fetch` writes is searched after the ../shared/data defaults."""
+    user = elsewhere / "cache" / "data"
+    user.mkdir(parents=True)
+    found = find_data_dir()
+    assert found.path == user and found.origin.startswith("user default")
+    shared = _shared_data(elsewhere / "nowhere")
+    assert find_data_dir().path == shared.resolve()
+
+
+def test_searched_names_every_place(elsewhere):
+    places = datadir.searched()
+    assert places.startswith(f"--data-dir (not given), ${ENV_VAR} (not set), ")
+    assert str((elsewhere / "nowhere" / "shared" / "data").resolve()) in places
+    assert str(elsewhere / "cache" / "data") in places

@@ -232,18 +232,21 @@ def _hub_errors() -> list[Exception]:
 @pytest.mark.parametrize("error", _hub_errors(), ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("offline", ["1", "0"])
 def test_hub_errors_become_unknown_model(monkeypatch, error, offline):
-    """Whatever the hub client raises for a bad id, `load_model` says 'unknown model' (no network used)."""
+    """Whatever the hub client raises for a bad id, `load_model` says 'unknown model' (no network used: offline,
+    the id is looked up in the local cache only; online, the reachability check is stubbed)."""
     import transformers
 
+    from cotexit import hub
     from cotexit.models.loading import load_model
 
     def raise_error(*args, **kwargs):
         raise error
 
     monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(hub, "unreachable", lambda environ=None: None)
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", raise_error)
-    with pytest.raises(ValueError, match="unknown model 'no-such-model'") as info:
-        load_model("no-such-model")
+    with pytest.raises(ValueError, match="unknown model 'no-such-org/no-such-model'") as info:
+        load_model("no-such-org/no-such-model")
     assert ("HF_HUB_OFFLINE is set" in str(info.value)) == (offline == "1")
 
 
