@@ -27,7 +27,7 @@ from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
-from cotexit.benchmarks.suites import get_suite
+from cotexit.benchmarks.suites import get_suite, names_a_file
 from cotexit.controller.cues import CueConfig
 from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.engines.backends import check_backend, engine_options, open_engine
@@ -73,6 +73,8 @@ class BenchConfig:
             "exits": self.exits,
             **({"backend": self.backend} if self.backend != "hf" else {}),  # runs from before backends resume
             **({"engine": self.engine} if self.engine else {}),
+            # a file of the user's own problems: its content, so that results of an edited file are not mixed in
+            **({"suite_sha256": data_file_sha256(Path(self.suite).expanduser())} if names_a_file(self.suite) else {}),
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -266,6 +266,10 @@ def test_bench_runs_a_file_of_problems_and_records_its_path_and_hash(tmp_path, m
     data = summary["provenance"]["data"]
     assert summary["suite"] == "mine.jsonl" and summary["n"] == 2
     assert data == {"file": str(tmp_path / "mine.jsonl"), "sha256": hashlib.sha256((tmp_path / "mine.jsonl").read_bytes()).hexdigest()}
+    # an edited file is another run: its results are not mixed with the old file's
+    write_problems(tmp_path / "mine.jsonl", [{"problem": "Compute 3 + 5.", "answer": "8"}])
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "suite_sha256" in " ".join(capsys.readouterr().err.split())
 
 
 @needs_toy
