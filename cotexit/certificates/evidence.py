@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from cotexit.calibration.data import CueTable
+from cotexit.files import follow_umask
 
 EVIDENCE = "evidence.safetensors"
 
@@ -30,6 +31,7 @@ def save_evidence(arrays: dict[str, np.ndarray], path: str | os.PathLike[str]) -
         if value.dtype == bool:
             out[name] = value.astype(np.uint8)  # safetensors' bool is fine, but uint8 reads the same everywhere
     save_file(out, str(path), metadata={"format": "cotexit-evidence"})
+    follow_umask(path)  # safetensors writes 0600
     return Path(path)
 
 

@@ -32,6 +32,7 @@ from cotexit.certificates.digest import CERTIFICATE, refuse_if_changed, seal
 from cotexit.certificates.evidence import EVIDENCE, load_evidence, save_evidence
 
 from cotexit.controller.semantics import EXIT_SEMANTICS
+from cotexit.files import follow_umask_tree
 from cotexit.probes.features import FeatureSpec
 from cotexit.probes.probe import Probe, ProbeConfig
 
@@ -77,7 +78,7 @@ class ProbeArtifact:
         }
 
     def save(self, folder: str | os.PathLike[str], extras: Callable[[Path], object] | None = None) -> Path:
-        """Write atomically: a half-written artifact never appears under `folder`.
+        """Write atomically: a half-written artifact never appears under `folder`; modes follow the umask.
 
         `extras(staging_folder)` may add files (a report) before the folder is moved into place.
         """
@@ -94,6 +95,7 @@ class ProbeArtifact:
             (staging / CARD).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
             if extras is not None:
                 extras(staging)
+            follow_umask_tree(staging)  # mkdtemp made it 0700 and safetensors its files 0600
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)

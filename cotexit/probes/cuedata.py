@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from cotexit.files import follow_umask
 from cotexit.jsonlines import append_jsonl, read_jsonl_resumable
 
 PROBLEMS = "problems.jsonl"
@@ -54,6 +55,7 @@ class CueDataWriter:
         shard = f"features-{self._shards:05d}.safetensors"
         self._shards += 1
         save_file({"features": features.contiguous().float()}, str(self.dir / shard))
+        follow_umask(self.dir / shard)  # safetensors writes 0600
         for i, cue in enumerate(cues):
             cue.update(shard=shard, row=i)
         append_jsonl(self.dir / CUES, cues)
