@@ -18,7 +18,9 @@ import math
 import numpy as np
 
 from cotexit.calibration.data import NEVER, CueTable
+from cotexit.calibration.digits import round_up
 from cotexit.calibration.result import Calibration, thin_curve
+from cotexit.calibration.shortfall import TooFewSamples
 
 
 def _check_alpha(alpha: float) -> None:
@@ -37,6 +39,16 @@ def min_conformal_samples(alpha: float) -> int:
     while _rank(n, alpha) > n:
         n += 1
     return n
+
+
+def _looser_alpha(n_wrong: int) -> str:
+    """The smallest alpha that `n_wrong` wrong cues pass the check at, as a phrase ("" when none is below 1)."""
+    if n_wrong == 0:
+        return ""
+    alpha = round_up(1.0 / (n_wrong + 1))  # the rank ceil((n + 1)(1 - alpha)) reaches n from here
+    while alpha < 1.0 and min_conformal_samples(alpha) > n_wrong:  # float edges
+        alpha = round_up(alpha * 1.001)
+    return f"alpha >= {alpha:g}" if alpha < 1.0 else ""
 
 
 def conformal_quantile(values: np.ndarray, alpha: float) -> float:
@@ -59,9 +71,11 @@ def calibrate_cue(table: CueTable, alpha: float) -> Calibration:
     right = table.scores[table.forced_correct]  # (n_right,)
     need = min_conformal_samples(alpha)
     if wrong.size < need:
-        raise ValueError(
+        raise TooFewSamples(
             f"cue mode with alpha={alpha} needs at least {need} calibration cues whose forced answer is "
-            f"wrong; the table has {wrong.size} (from {table.n_problems} problems)"
+            f"wrong; the table has {wrong.size} (from {table.n_problems} problems)",
+            need=need, got=int(wrong.size), unit="calibration cues whose forced answer is wrong",
+            looser=_looser_alpha(int(wrong.size)),
         )
     q_wrong = conformal_quantile(wrong, alpha)
     q_right = conformal_quantile(1.0 - right, alpha)

@@ -33,8 +33,10 @@ from typing import Any
 import numpy as np
 
 from cotexit.calibration.data import NEVER, CueTable
+from cotexit.calibration.digits import format_threshold
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.pvalues import P_VALUES, min_samples, p_value
+from cotexit.calibration.shortfall import TooFewSamples, looser_levels
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,9 +152,14 @@ def _check(arms: Sequence[DepthArm], reference_correct: np.ndarray, epsilon: flo
         raise ValueError(f"every depth setting must hold the reference's {n} problems; {sizes}")
     need = min_samples(epsilon, delta / len(arms))
     if n < need:
-        raise ValueError(
+        fewer = ""
+        if len(arms) > 1 and min_samples(epsilon, delta / (len(arms) - 1)) <= n:
+            fewer = f", or {len(arms) - 1} depth settings instead of {len(arms)}"
+        raise TooFewSamples(
             f"a joint calibration over {len(arms)} depth settings at epsilon={epsilon}, delta={delta} needs at least "
-            f"{need} problems (a Bonferroni share of delta each); got {n}"
+            f"{need} problems (a Bonferroni share of delta each); got {n}: collect {need - n} more problems for "
+            f"every depth setting{fewer}",
+            need=need, got=n, unit="problems", looser=looser_levels(n, "epsilon", epsilon, delta, families=len(arms)),
         )
     return n
 
@@ -205,7 +212,8 @@ def calibrate_joint(
         return JointCalibration(
             epsilon, delta, p_value_kind, n, None, None, None, 0.0, 0.0, tuple(results), guarantee, only=only
         )
-    where = "never exits" if best.threshold is None else f"exits at the first cue with score >= {best.threshold:.6g}"
+    shown = None if best.threshold is None else format_threshold(best.threshold, digits=6)
+    where = "never exits" if shown is None else f"exits at the first cue with score >= {shown}"
     depth = "every layer" if best.layer_exit is None else f"depth setting {best.name}"
     chooser = "" if only is None else f" (chosen among the certified pairs of depth setting {only} only)"
     guarantee = (

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from cotexit.calibration.data import NEVER, CueTable
+from cotexit.calibration.digits import format_threshold
 from cotexit.calibration.pvalues import P_VALUES, min_samples, p_value
 from cotexit.calibration.result import Calibration, thin_curve
+from cotexit.calibration.shortfall import TooFewSamples, looser_levels
 
 STOP_PRECISION_GRID = tuple(
     sorted({round(x, 2) for x in np.linspace(0.0, 1.0, 101)} | {0.995, 0.999, 0.9995, 0.9999}, reverse=True)
@@ -52,6 +54,11 @@ def holm(p_values: np.ndarray, delta: float) -> np.ndarray:
     return mask
 
 
+def _shown(candidates: np.ndarray, i: int) -> str:
+    """Candidate i (descending) with the digits that tell it from 1 and from the candidates either side."""
+    return format_threshold(candidates[i], candidates[max(i - 1, 0) : i + 2], digits=6)
+
+
 def _check_levels(name: str, target: float, delta: float, kind: str) -> None:
     if not 0.0 < target < 1.0:
         raise ValueError(f"{name} must lie in (0, 1), got {target!r}")
@@ -69,9 +76,10 @@ def calibrate_accuracy_drop(
     n = table.n_problems
     need = min_samples(epsilon, delta)
     if n < need:
-        raise ValueError(
+        raise TooFewSamples(
             f"accuracy-drop with epsilon={epsilon}, delta={delta} needs at least {need} calibration problems "
-            f"(below that not even a sample without a single loss can certify a threshold); got {n}"
+            f"(below that not even a sample without a single loss can certify a threshold); got {n}",
+            need=need, got=n, unit="calibration problems", looser=looser_levels(n, "epsilon", epsilon, delta),
         )
     curves = table.exit_curves()
     candidates = np.concatenate([[NEVER], curves.thresholds[::-1]])  # (K,) strict to lenient
@@ -85,9 +93,9 @@ def calibrate_accuracy_drop(
         guarantee = (
             f"With probability >= {1 - delta:g} over the draw of the {n} calibration problems, for a new problem "
             f"from the same distribution: P(thinking to the end is right and the run that exits at the first "
-            f"cue with score >= {threshold:.6g} is wrong) <= {epsilon}; hence the expected accuracy drop "
-            f"against thinking to the end is <= {epsilon}. Problems are independent; cues of one problem are "
-            f"never counted as separate samples."
+            f"cue with score >= {_shown(candidates, n_rejected - 1)} is wrong) <= {epsilon}; hence the expected "
+            f"accuracy drop against thinking to the end is <= {epsilon}. Problems are independent; cues of one "
+            f"problem are never counted as separate samples."
         )
     keep = thin_curve(candidates.size, None if threshold is None else n_rejected - 1)
     return Calibration(
@@ -129,27 +137,28 @@ def calibrate_stop_precision(
     n = table.n_problems
     need = min_samples(alpha, delta / k)
     if n < need:
-        raise ValueError(
+        raise TooFewSamples(
             f"stop-precision with alpha={alpha}, delta={delta} over {k} thresholds needs at least {need} "
             f"calibration problems (below that not even all of them stopping without a single wrong answer "
-            f"can certify a threshold); got {n}"
+            f"can certify a threshold); got {n}",
+            need=need, got=n, unit="calibration problems", looser=looser_levels(n, "alpha", alpha, delta, families=k),
         )
     counts = table.exit_curves().at(candidates)
     stops, wrong = counts["stops"], counts["wrong_stops"]  # (K,)
     p = p_value(p_value_kind, wrong, stops, alpha)  # 1 where nothing stops: not testable
     rejected = holm(p, delta)
     threshold = float(candidates[rejected].min()) if rejected.any() else None
+    chosen = None if threshold is None else int(np.flatnonzero(candidates == threshold)[0])
     if threshold is None:
         guarantee = "No threshold was certified: the controller never exits, so it never stops wrongly."
     else:
         guarantee = (
             f"With probability >= {1 - delta:g} over the draw of the {n} calibration problems, for a new problem "
             f"from the same distribution: P(the answer forced at the exit is wrong | the run exits at a cue "
-            f"with score >= {threshold:.6g}) <= {alpha}. It implies an expected accuracy drop <= alpha * P(stop) "
-            f"<= {alpha}, more strictly than needed: a wrong stop on a problem that thinking to the end also "
-            f"gets wrong costs no accuracy. Problems are independent; one decision per problem."
+            f"with score >= {_shown(candidates, chosen)}) <= {alpha}. It implies an expected accuracy drop "
+            f"<= alpha * P(stop) <= {alpha}, more strictly than needed: a wrong stop on a problem that thinking to "
+            f"the end also gets wrong costs no accuracy. Problems are independent; one decision per problem."
         )
-    chosen = None if threshold is None else int(np.flatnonzero(candidates == threshold)[0])
     keep = thin_curve(k, chosen)
     risks = np.where(stops > 0, wrong / np.maximum(stops, 1), 0.0)
     return Calibration(

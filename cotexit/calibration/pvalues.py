@@ -3,13 +3,16 @@
 Owns the binomial tail p-value (exact for 0/1 losses) and the Hoeffding-Bentkus
 p-value of Learn-then-Test (Angelopoulos et al., 2021), both for H0: E[L] > t
 from k losses out of n, and `min_samples`: the smallest n at which even a
-sample without a single loss rejects. Which hypotheses are tested, and in
-which order, is `ltt`'s business.
+sample without a single loss rejects, with its inverses `min_target` and
+`min_level` (what n samples can certify at all). Which hypotheses are
+tested, and in which order, is `ltt`'s business.
 
 >>> float(binomial_p_value(0, 45, 0.05)) <= 0.1
 True
 >>> min_samples(0.05, 0.1)
 45
+>>> min_target(75, 0.1), min_level(75, 0.02)
+(0.0303, 0.22)
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import math
 
 import numpy as np
 from scipy.stats import binom
+
+from cotexit.calibration.digits import round_up
 
 P_VALUES = ("binomial", "hoeffding-bentkus")
 
@@ -73,3 +78,31 @@ def min_samples(target: float, level: float) -> int:
     while (1.0 - target) ** n > level:
         n += 1
     return n
+
+
+def min_target(n: int, level: float) -> float | None:
+    """The smallest target risk (rounded up to 3 digits) that `n` samples can certify at `level`; None: none below 1.
+
+    The inverse of `min_samples` in the target: min_samples(min_target(n, level), level) <= n.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"the significance level must lie in (0, 1), got {level!r}")
+    if n < 1:
+        return None
+    target = round_up(-math.expm1(math.log(level) / n))  # 1 - level^(1/n)
+    while target < 1.0 and min_samples(target, level) > n:  # float edges
+        target = round_up(target * 1.001)
+    return target if target < 1.0 else None
+
+
+def min_level(n: int, target: float, families: int = 1) -> float | None:
+    """The smallest delta (rounded up to 3 digits) at which `n` samples can certify `target` when delta is shared
+    by `families` tests (Bonferroni: each at delta / families); None: none below 1.
+    """
+    _check_target(target)
+    if n < 1:
+        return None
+    delta = round_up(families * (1.0 - target) ** n)
+    while delta < 1.0 and min_samples(target, delta / families) > n:  # float edges
+        delta = round_up(delta * 1.001)
+    return delta if delta < 1.0 else None

@@ -1,8 +1,9 @@
 """Splits of a corpus into probe-training and calibration problems: by problem, never by cue.
 
-Owns `split_by_problem`. The cues of one problem share its prefix and its
-answer; putting some in training and others in calibration would let the
-probe see the calibration labels.
+Owns `split_by_problem` and `n_calibration` (the size of its calibration
+part). The cues of one problem share its prefix and its answer; putting
+some in training and others in calibration would let the probe see the
+calibration labels.
 
 >>> train, calib = split_by_problem(10, 0.3, seed=0)
 >>> len(train), len(calib), sorted(set(train) | set(calib)) == list(range(10))
@@ -24,6 +25,11 @@ def split_by_problem(n_problems: int, calib_fraction: float, seed: int) -> tuple
         raise ValueError(f"n_problems must be an integer >= 2 (one for each side), got {n_problems!r}")
     if not 0.0 < calib_fraction < 1.0:
         raise ValueError(f"calib_fraction must lie in (0, 1), got {calib_fraction!r}")
-    n_calib = min(max(1, round(calib_fraction * n_problems)), n_problems - 1)
+    n_calib = n_calibration(n_problems, calib_fraction)
     order = np.random.default_rng(seed).permutation(n_problems)
     return np.sort(order[n_calib:]), np.sort(order[:n_calib])
+
+
+def n_calibration(n_problems: int, calib_fraction: float) -> int:
+    """How many of `n_problems` `split_by_problem` gives calibration: round(calib_fraction * n), within 1..n-1."""
+    return min(max(1, round(calib_fraction * n_problems)), n_problems - 1)

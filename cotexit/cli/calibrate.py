@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cotexit.api.calibrate import calibrate_probe
-from cotexit.calibration import MODES
+from cotexit.calibration import MODES, Calibration
+from cotexit.calibration.digits import format_threshold
 from cotexit.probes.probe import ProbeConfig
 
 console = Console()
@@ -34,7 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="artifact folder, e.g. probes/my-model")
     parser.add_argument("--probe-kind", choices=["logistic", "mlp"], default="logistic")
     parser.add_argument("--pca", type=int, default=0, help="PCA components before the probe (0 = none)")
-    parser.add_argument("--calib-fraction", type=float, default=0.5, help="share of problems used to calibrate")
+    parser.add_argument(
+        "--calib-fraction", type=float, default=0.5,
+        help="share of the collected problems used to calibrate; the rest fit the probe (default 0.5)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="split and probe seed")
     parser.add_argument(
         "--weights-from", metavar="DIR",
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     held = metrics["calibration_split"]
     for name, value in [
         ("mode", args.mode),
-        ("threshold", "never exit" if fit.calibration.threshold is None else f"{fit.calibration.threshold:.4f}"),
+        ("threshold", threshold_text(fit.calibration)),
         ("AUROC (held-out problems)", _fmt(metrics["auroc_heldout"])),
         ("calibration error (ECE)", _fmt(metrics["ece_heldout"])),
         ("problems: train / calibrate", f"{metrics['n_train_problems']} / {metrics['n_calib_problems']}"),
@@ -79,6 +83,16 @@ def run(args: argparse.Namespace) -> int:
     if fit.calibration.threshold is None:
         console.print("[yellow]warning:[/yellow] no threshold is valid at these levels: this probe will never exit")
     return 0
+
+
+def threshold_text(calibration: Calibration) -> str:
+    """The chosen threshold with the digits that tell it from 1 and from the candidates either side of it."""
+    threshold = calibration.threshold
+    if threshold is None:
+        return "never exit"
+    candidates = list(calibration.candidates)
+    i = candidates.index(threshold) if threshold in candidates else 0
+    return format_threshold(threshold, candidates[max(i - 1, 0) : i + 2], gap=True)
 
 
 def _fmt(value, pattern: str = "{:.3f}") -> str:

@@ -9,6 +9,9 @@ from rich.progress import Progress
 
 from cotexit.benchmarks.loading import load_problems
 from cotexit.benchmarks.prompts import build_prompt
+from cotexit.calibration.digits import format_threshold
+from cotexit.calibration.pvalues import min_samples
+from cotexit.calibration.shortfall import looser_levels
 from cotexit.cli.common import add_model_args, load_for_cli
 from cotexit.depth.calibrate import calibrate_depth, depth_table, save_depth_artifact
 from cotexit.depth.config import LayerExitConfig
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     problems = load_problems(args.suite, args.split, args.skip + args.limit, args.data_dir)[args.skip :]
     if not problems:
         raise ValueError(f"--skip {args.skip} leaves no problems in {args.suite}/{args.split}")
+    check_enough(len(problems), args)
     decode = DecodeConfig(max_new_tokens=args.max_new_tokens)
     lm = load_for_cli(args)
     prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in problems]
@@ -111,10 +115,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         i = cal.candidates.index(cal.threshold)
         console.print(
-            f"threshold {cal.threshold:g} on {args.exit_measure} at layers {list(cal.points)}: calibration "
+            f"threshold {format_threshold(cal.threshold, cal.candidates[max(i - 1, 0) : i + 2], gap=True)} on "
+            f"{args.exit_measure} at layers {list(cal.points)}: calibration "
             f"{'answer changes' if args.method == 'answer' else 'disagreement'} {cal.risks[i]:.3%}, "
             f"mean exit layer {cal.mean_layers[i]:.2f} of {lm.num_layers}"
         )
     console.print(f"guarantee: {cal.guarantee}", highlight=False)
     console.print(f"wrote {args.out}/card.json")
     return 0
+
+
+def check_enough(n: int, args: argparse.Namespace) -> None:
+    """Refuse, before any decoding, a calibration set too small for --epsilon at --delta, saying what to change."""
+    need = min_samples(args.epsilon, args.delta)
+    if n >= need:
+        return
+    ways = [f"raise --limit to {need}" if n == args.limit else f"use a split with {need} problems after --skip"]
+    looser = looser_levels(n, "--epsilon", args.epsilon, args.delta, delta_name="--delta")
+    if looser:
+        ways.append(f"ask for less: {looser}")
+    raise ValueError(
+        f"{n} calibration problems ({args.suite} {args.split or 'default split'}, --skip {args.skip}, --limit "
+        f"{args.limit}) cannot certify --epsilon {args.epsilon} at --delta {args.delta}: at least {need} are needed "
+        f"(below that not even a run without a single loss passes the first test). Ways out: {'; or '.join(ways)}"
+    )

@@ -11,6 +11,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from cotexit.calibration.digits import format_threshold
 from cotexit.calibration.plots import joint_plot
 from cotexit.cli.common import err
 from cotexit.models.loading import load_model
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             arm.name + chosen,
             f"{arm.mean_layers:.2f}" if arm.mean_layers is not None else "-",
             f"{result.n_certified} of {result.n_tested} tested",
-            "-" if result.n_certified == 0 else ("never exit" if result.threshold is None else f"{result.threshold:.4f}"),
+            "-" if result.n_certified == 0 else _threshold(result.threshold),
             "-" if result.harm_rate is None else f"{result.harm_rate:.2%}",
             "-" if result.compute_saved is None else f"{result.compute_saved:.1%}",
         )
@@ -81,3 +82,7 @@ def run(args: argparse.Namespace) -> int:
         console.print("[yellow]warning:[/yellow] no pair certified: this artifact turns neither exit on")
     console.print(f"wrote {out} (use it with --probe {out})")
     return 0
+
+
+def _threshold(threshold: float | None) -> str:
+    return "never exit" if threshold is None else format_threshold(threshold, gap=True)

@@ -10,6 +10,7 @@ what the chosen threshold does). Writing files is the caller's job.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 from cotexit.calibration import Calibration, CueTable, calibrate, evaluate, split_by_problem
+from cotexit.calibration.shortfall import TooFewSamples
+from cotexit.calibration.splits import n_calibration
 from cotexit.certificates.evidence import table_arrays
 from cotexit.controller.semantics import EXIT_SEMANTICS
 from cotexit.probes.artifact import ProbeArtifact
@@ -75,6 +78,7 @@ def fit_probe_artifact(
     """Fit (or, with `fitted`, keep that probe's weights) on the training split and calibrate on the rest."""
     if len(data.cues) == 0:
         raise ValueError("the cue data has no cues: nothing to fit a probe on")
+    fitted_given = fitted is not None
     probe = fitted.config if fitted is not None else (probe or ProbeConfig(seed=seed))
     train, calib = split_by_problem(len(data.problems), calib_fraction, seed)
     groups = data.cues_by_problem()
@@ -82,13 +86,20 @@ def fit_probe_artifact(
     calib_cues = np.array([j for i in calib for j in groups[i]], dtype=np.int64)
     labels = np.array([bool(c["forced_correct"]) for c in data.cues])
     if len(train_cues) == 0:
-        raise ValueError("no cues in the probe-training problems; collect more problems")
+        raise ValueError(
+            f"none of the {len(train)} probe-training problems met a cue (calib_fraction {calib_fraction:g}, "
+            f"--calib-fraction, sent {len(calib)} of the {len(data.problems)} problems to calibration): nothing to fit "
+            "the probe on; collect more problems or lower --calib-fraction"
+        )
     if fitted is None:
         fitted = Probe.fit(data.features[train_cues].numpy(), labels[train_cues], probe)
     with torch.no_grad():
         scores = fitted.score(data.features).numpy().astype(np.float64)
     table = cue_table(data, calib, scores)
-    cal = calibrate(table, mode, alpha=alpha, epsilon=epsilon, delta=delta)
+    try:
+        cal = calibrate(table, mode, alpha=alpha, epsilon=epsilon, delta=delta)
+    except TooFewSamples as exc:
+        raise exc.reworded(split_advice(exc, len(data.problems), calib_fraction, weights_kept=fitted_given)) from exc
     levels = {}
     for level in SWEEP_LEVELS:  # thresholds at other levels, for the Pareto sweep (same data, same delta)
         try:
@@ -127,6 +138,50 @@ def fit_probe_artifact(
         metrics=metrics,
     )
     return FitResult(artifact, cal, table, held_scores, held_labels)
+
+
+def split_advice(exc: TooFewSamples, n_problems: int, calib_fraction: float, *, weights_kept: bool = False) -> str:
+    """`exc` retold for a collection of `n_problems` split at `calib_fraction`: how the split went and what to change.
+
+    The ways out: collect more problems (how many, at this fraction), give calibration a larger share (when the
+    collection holds enough), or ask for looser levels. With `weights_kept` (--weights-from) the probe-training
+    problems may be the ones those weights were fitted on, which must never move into calibration.
+    """
+    n_calib = n_calibration(n_problems, calib_fraction)
+    told = (
+        f"{exc.detail}. The collection has {n_problems} problems; calib_fraction {calib_fraction:g} "
+        f"(--calib-fraction) sent {n_problems - n_calib} of them to fitting the probe and {n_calib} to calibration"
+    )
+    need, about = exc.need, ""
+    if exc.unit != "calibration problems":  # e.g. wrong cues: scale by this data's rate per calibration problem
+        need, about = (math.ceil(exc.need * n_calib / exc.got) if exc.got else None), "about "
+    ways = [] if need is not None else ["collect more problems (the calibration problems met no wrong cue to scale by)"]
+    if need is not None:
+        total = max(n_problems, math.ceil(need / calib_fraction) - 2)
+        while n_calibration(total, calib_fraction) < need:
+            total += 1
+        ways.append(
+            f"collect {about}{total - n_problems} more problems ({total} in all at this fraction; `cotexit collect` "
+            "with a larger --limit resumes the same folder)"
+        )
+        fraction = _fraction_for(need, n_problems)
+        if fraction is not None:
+            caveat = " (not with --weights-from: its weights were fitted on the training problems)" if weights_kept else ""
+            ways.append(
+                f"raise --calib-fraction to {about}{fraction:g} ({n_calibration(n_problems, fraction)} to calibrate, "
+                f"{n_problems - n_calibration(n_problems, fraction)} left to fit the probe){caveat}"
+            )
+    if exc.looser:
+        ways.append(f"ask for less: {exc.looser}")
+    return f"{told}. Ways out: {'; or '.join(ways)}." if ways else f"{told}."
+
+
+def _fraction_for(need: int, n_problems: int) -> float | None:
+    """The smallest calib_fraction (in hundredths) giving calibration `need` of `n_problems`; None: none below 1."""
+    fraction = math.ceil(100 * need / n_problems) / 100
+    while fraction < 1.0 and n_calibration(n_problems, fraction) < need:
+        fraction = round(fraction + 0.01, 2)
+    return fraction if fraction < 1.0 and n_calibration(n_problems, fraction) >= need else None
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
