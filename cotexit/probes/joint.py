@@ -1,9 +1,10 @@
 """From one probe and cue data collected at several depth settings to a jointly calibrated artifact.
 
 Owns `load_arms` (score every setting's cues with the probe, align the
-problems, estimate what each exit costs) and `fit_joint_artifact` (run
+problems, estimate what each exit costs), `fit_joint_artifact` (run
 `cotexit.calibration.joint.calibrate_joint` and write the artifact: the same
-probe weights, the chosen threshold and depth setting, and the evidence). Each
+probe weights, the chosen threshold and depth setting, and the evidence) and
+`replot_joint` (redraw a finished artifact's `joint.png` from its evidence). Each
 folder is one `cotexit collect` run over the same problems, with the same
 decoding, at one depth setting (`--depth-artifact ... --depth-threshold T`); the
 one collected without depth exits is the reference. The calibration problems
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -194,3 +196,30 @@ def joint_metrics(
         "layers_per_token": arm.mean_layers,
         "depth_saved_pct": None if arm.mean_layers is None else 100.0 * (1 - arm.mean_layers / num_layers),
     }
+
+
+def replot_joint(folder: str | os.PathLike[str]) -> Path:
+    """Redraw `joint.png` of the joint artifact in `folder` from its evidence; returns its path.
+
+    The calibration is recomputed from the evidence with the card's levels (as `cotexit verify` does) and
+    must choose the card's pair; nothing sealed is written.
+    """
+    from cotexit.calibration.plots import joint_plot
+    from cotexit.certificates.verify import joint_arms
+
+    artifact = ProbeArtifact.load(folder)
+    cal = artifact.calibration
+    if cal.get("mode") != "joint" or artifact.evidence is None:
+        raise ValueError(f"{folder} is not a joint artifact with evidence (made by `cotexit calibrate-joint`)")
+    evidence = artifact.evidence
+    arms = joint_arms(cal, evidence)
+    correct, cost = evidence["reference_correct"].astype(bool), evidence["reference_cost"]
+    again = calibrate_joint(
+        arms, correct, cost, cal["epsilon"], cal["delta"], p_value_kind=cal["p_value"], only=cal.get("only")
+    )
+    if again.arm != cal["arm"] or again.threshold != cal["threshold"]:
+        raise ValueError(
+            f"{folder}: its evidence certifies {again.arm!r} at {again.threshold!r}, the card says {cal['arm']!r} at "
+            f"{cal['threshold']!r}; `cotexit verify {folder}` for details"
+        )
+    return joint_plot(arms, correct, cost, again, Path(folder) / "joint.png")

@@ -1,59 +1,105 @@
 """The calibration report beside a probe artifact: reliability diagram, score histograms, risk curve.
 
-Owns `write_report`: three PNG files and a `report.json` with the held-out
-metrics, written into the artifact folder. The risk-against-threshold plot is
-`cotexit.calibration.risk_plot`.
+Owns `write_report` (three PNG files and a `report.json` with the held-out
+metrics, written into the artifact folder at calibration) and `replot`
+(the three PNG files again, from a finished artifact's own evidence: its
+calibration problems' scores and labels, the calibration recomputed from
+them; nothing sealed is touched). The risk-against-threshold plot is
+`cotexit.calibration.risk_plot`. Plots are drawn with matplotlib's object
+API on an Agg canvas, never through the global backend.
+
+    >>> # replot("probes/toy-arith")  # redraws reliability.png, scores.png, risk.png
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
-from cotexit.calibration import risk_plot
+from cotexit.calibration import Calibration, calibrate, risk_plot
+from cotexit.calibration.digits import format_threshold
+from cotexit.certificates.evidence import table_from_arrays
+from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.fit import FitResult
+
+PLOTS = ("reliability.png", "scores.png", "risk.png")
 
 
 def write_report(fit: FitResult, folder: str | Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The plots and `report.json` (the artifact's held-out metrics) in `folder`; returns the paths written."""
     folder = Path(folder)
-    scores, labels = fit.scores, fit.labels
+    written = write_plots(fit.calibration, fit.scores, fit.labels, folder)
+    report = folder / "report.json"
+    report.write_text(json.dumps(fit.artifact.metrics, indent=2, default=float) + "\n")
+    return [*written, report]
+
+
+def replot(folder: str | os.PathLike[str]) -> list[Path]:
+    """Redraw the plots of the probe artifact in `folder` from its evidence; returns the paths written.
+
+    The evidence holds the calibration problems' cue scores and forced-exit labels (the held-out cues the
+    plots show) and the calibration is recomputed from them with the card's own mode and levels, so the
+    plots are the ones `cotexit calibrate` would draw. Loading refuses an artifact changed after calibration.
+    """
+    artifact = ProbeArtifact.load(folder)
+    if artifact.evidence is None:
+        raise ValueError(f"{folder} keeps no evidence (card made before version 3): re-run `cotexit calibrate`")
+    cal = artifact.calibration
+    if cal.get("mode") == "joint":
+        raise ValueError(f"{folder} is a joint artifact; its plot is joint.png (`cotexit.probes.joint.replot_joint`)")
+    table = table_from_arrays(artifact.evidence)
+    levels = {"epsilon": cal["epsilon"]} if cal["mode"] == "accuracy-drop" else {"alpha": cal["alpha"]}
+    again = calibrate(table, cal["mode"], delta=cal["delta"], p_value=cal.get("p_value", "binomial"), **levels)
+    if again.threshold != cal["threshold"]:
+        raise ValueError(
+            f"{folder}: its evidence certifies {again.threshold!r}, the card says {cal['threshold']!r}; "
+            f"`cotexit verify {folder}` for details"
+        )
+    return write_plots(again, table.scores, table.forced_correct, Path(folder))
+
+
+def write_plots(calibration: Calibration, scores: np.ndarray, labels: np.ndarray, folder: Path) -> list[Path]:
+    """reliability.png, scores.png and risk.png in `folder` for held-out cue `scores` (C,) and `labels` (C,)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
     written = []
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = Figure(figsize=(4.5, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     edges = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(scores, edges[1:-1]), 0, 9)
+    which = np.clip(np.digitize(scores, edges[1:-1]), 0, 9)  # (C,)
     mids = [scores[which == b].mean() for b in range(10) if (which == b).any()]
     rates = [labels[which == b].mean() for b in range(10) if (which == b).any()]
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
     ax.plot(mids, rates, marker="o")
     ax.set(xlabel="probe score", ylabel="fraction of forced answers right", title="reliability (held-out problems)")
-    written.append(_save(fig, folder / "reliability.png"))
+    written.append(_save(fig, folder / PLOTS[0]))
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6.4, 3.9))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.hist(scores[labels], bins=30, range=(0, 1), alpha=0.6, label="forced answer right")
     ax.hist(scores[~labels], bins=30, range=(0, 1), alpha=0.6, label="forced answer wrong")
-    if fit.calibration.threshold is not None:
-        ax.axvline(fit.calibration.threshold, c="k", ls="--", label="threshold")
-    ax.set(xlabel="probe score", ylabel="cues", title="probe scores by label (held-out problems)")
-    ax.legend()
-    written.append(_save(fig, folder / "scores.png"))
-    plt.close("all")
+    if calibration.threshold is not None:
+        shown = format_threshold(calibration.threshold, gap=True)
+        ax.axvline(calibration.threshold, c="k", ls="--", label=f"threshold {shown}")
+    ax.set(xlabel="probe score", ylabel="cues")
+    ax.set_title("probe scores by label (held-out problems)", pad=24)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)  # above the bars
+    written.append(_save(fig, folder / PLOTS[1]))
 
-    written.append(risk_plot(fit.calibration, folder / "risk.png"))
-    report = folder / "report.json"
-    report.write_text(json.dumps(fit.artifact.metrics, indent=2, default=float) + "\n")
-    written.append(report)
+    written.append(risk_plot(calibration, folder / PLOTS[2]))
     return written
 
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
