@@ -9,7 +9,10 @@ apart). Reads only the dicts the runners write into `summary.json`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from cotexit.calibration.digits import format_threshold
 
 _WHAT = {
     "accuracy-drop": "accuracy drop against thinking to the end",
@@ -25,12 +28,10 @@ def fmt_level(p: float) -> str:
     return f"{pct:.2g}%" if pct < 10 else f"{pct:.3g}%"
 
 
-def fmt_threshold(t: float) -> str:
-    """A probe threshold with the digits that tell it from its neighbours and from 1: 0.6277530 -> '0.6278',
-    0.99999988 -> '1 - 1.2e-07'."""
-    if t < 1.0 and 1.0 - t < 1e-4:
-        return f"1 - {1.0 - t:.2g}"
-    return f"{t:.4g}"
+def fmt_threshold(t: float, neighbours: Iterable[float] = ()) -> str:
+    """A probe threshold with the digits that tell it from its neighbours (the other calibrated levels) and from
+    1: 0.6277530 -> '0.6278', 0.99999988 -> '0.99999988 (1 - 1.2e-07)' (`calibration.digits`)."""
+    return format_threshold(t, neighbours, gap=True)
 
 
 def _bound(guarantee: dict[str, Any]) -> float | None:
@@ -75,7 +76,8 @@ def guarantee_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     if guarantee.get("n_problems"):
         details.append(f"{guarantee['n_problems']} calibration problems")
     if guarantee.get("threshold") is not None:
-        details.append(f"threshold {fmt_threshold(float(guarantee['threshold']))}")
+        levels = (guarantee.get("thresholds_by_level") or {}).values()
+        details.append(f"threshold {fmt_threshold(float(guarantee['threshold']), levels)}")
     rows = [("guarantee", f"{stated} ({', '.join(details)})")]
     realized = _realized(summary)
     if realized is not None and bound is not None:

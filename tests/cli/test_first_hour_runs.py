@@ -110,7 +110,7 @@ def test_guarantee_rows_state_bound_realized_and_coverage():
     }  # fmt: skip
     rows = dict(guarantee_rows(summary))
     assert rows["guarantee"].startswith("accuracy drop against thinking to the end <= 2%, with probability >= 90%")
-    assert "threshold 1 - 1.2e-07" in rows["guarantee"]
+    assert "threshold 0.99999988 (1 - 1.2e-07)" in rows["guarantee"]
     assert "6.7% of 300 problems, 95% interval [4.4%, 10.1%]: ABOVE the bound of 2%" in rows["realized"]
     assert rows["covers this run"] == "NO: other cues"
     assert verdict(0.012, (0.007, 0.021), 0.02) == "within the bound of 2%"
