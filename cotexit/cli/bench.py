@@ -14,7 +14,7 @@ from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
 from cotexit.cli.common import add_decode_args, describe_options, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
-from cotexit.cli.guarantee_view import guarantee_rows
+from cotexit.cli.guarantee_view import guarantee_grid
 from cotexit.cli import interrupt
 from cotexit.cli.interrupt import interrupt_note
 from cotexit.cli.outdir import default_out, exits_tag
@@ -198,19 +198,6 @@ def summary_table(summary: dict) -> Table:
         if exact and (summary.get("compute_saved_pct", 0) < 0 or summary.get("depth_saved_pct", 0) < 0):
             table.add_row("why savings are negative", DRAFT_COST_NOTE)
     return table
-
-
-def guarantee_grid(summary: dict) -> Table | None:
-    """The guarantee in words, the realized loss against it and whether it covers the run (None: no exit run)."""
-    rows = guarantee_rows(summary)
-    if not rows:
-        return None
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for name, value in rows:
-        grid.add_row(f"{name}:", value)
-    return grid
 
 
 DRAFT_COST_NOTE = (

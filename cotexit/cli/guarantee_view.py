@@ -1,6 +1,6 @@
 """The guarantee of an exit run, in words and numbers, for the terminal: what is bounded, what this run realized.
 
-Owns `guarantee_rows` (table rows for `bench`'s summary and `--sweep`'s),
+Owns `guarantee_rows` and `guarantee_grid` (for `bench`'s summary and `--sweep`'s),
 `coverage_line` (whether the probe's certificate covers the run) and
 `fmt_level`/`fmt_threshold` (numbers printed with the digits that tell them
 apart). Reads only the dicts the runners write into `summary.json`
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from rich.table import Table
 
 from cotexit.calibration.digits import format_threshold
 
@@ -97,3 +99,16 @@ def coverage_line(guarantee: dict[str, Any]) -> str:
     if covered is None:
         return "not recorded"
     return ("yes: " if covered else "NO: ") + str(guarantee.get("coverage", ""))
+
+
+def guarantee_grid(summary: dict) -> Table | None:
+    """The guarantee in words, the realized loss against it and whether it covers the run (None: no exit run)."""
+    rows = guarantee_rows(summary)
+    if not rows:
+        return None
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for name, value in rows:
+        grid.add_row(f"{name}:", value)
+    return grid

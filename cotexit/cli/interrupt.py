@@ -7,12 +7,14 @@ Python raises `KeyboardInterrupt` wherever the main thread happens to be. When
 that is inside a `__del__` or a callback, the interpreter prints "Exception
 ignored in ..." and carries on: the run goes on as if Ctrl-C had not been
 pressed. The handler installed here also sets a flag, and long loops call
-`check()` between steps, so a lost interrupt is raised again at the next one.
+`check()` between steps, so a lost interrupt is raised again at the next one (and
+the interpreter's "Exception ignored ... Traceback" for it is not printed).
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,10 +29,18 @@ def _handler(signum, frame) -> None:  # noqa: ARG001 (signal handler signature)
 
 
 def install() -> None:
-    """Route SIGINT through `_handler` (main thread only, as `signal` requires)."""
+    """Route SIGINT through `_handler` (main thread only, as `signal` requires), and keep the interpreter from
+    printing "Exception ignored in ... Traceback" for an interrupt it swallowed: `check` raises that one again."""
     global _pressed
     _pressed = False
     signal.signal(signal.SIGINT, _handler)
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable) -> None:
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return  # swallowed in a __del__ or callback; `_pressed` is set and `check` raises it again
+    sys.__unraisablehook__(unraisable)
 
 
 def pressed() -> bool:

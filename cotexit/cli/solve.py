@@ -11,7 +11,7 @@ from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.benchmarks.suites import names_a_file
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
 from cotexit.cli.common import add_decode_args, add_model_args, describe_options, cue_config, decode_config, load_for_cli
-from cotexit.cli.guarantee_view import guarantee_rows
+from cotexit.cli.guarantee_view import guarantee_grid
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
 from cotexit.controller.cues import CueEvent
 from cotexit.controller.rows import ExitInfo, RowResult
@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if treatment is not None and any(isinstance(p, ProbeExitPolicy) for p in treatment.policies):
         console.print(f"probe scores at cues: {', '.join(f'{s:.2f}' for s in result.probe_scores) or '-'}")
-    for name, value in guarantee_rows({"guarantee": treatment.guarantee} if treatment is not None else {}):
-        console.print(f"{name}: {value}")
+    if treatment is not None and (grid := guarantee_grid({"guarantee": treatment.guarantee})) is not None:
+        console.print(grid)
     if "step_forward" in options:
         stats = options["step_forward"].stats
         if stats.acceptance_rate is None:

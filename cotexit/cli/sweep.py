@@ -13,9 +13,12 @@ from rich.table import Table
 
 from cotexit.cli.backend import vllm_options
 from cotexit.cli.common import cue_config, decode_config, load_for_cli
-from cotexit.cli.exits import probe_path
+from cotexit.calibration.shift import settings_shift
+from cotexit.cli.exits import probe_guarantee, probe_path
+from cotexit.cli.guarantee_view import guarantee_grid
 from cotexit.experiments.collect import CollectConfig, run_collect
-from cotexit.experiments.sweep import sweep_points, write_sweep
+from cotexit.experiments.paired import wilson
+from cotexit.experiments.sweep import exit_outcomes, probe_rule, sweep_points, write_sweep
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import META, load_cue_data
 from cotexit.probes.controller import artifact_cues
@@ -70,6 +73,11 @@ def run_sweep(args: argparse.Namespace) -> int:
         exit_semantics=artifact.exit_semantics.get("cut", "before-cue"),  # trials where the probe's exits cut
         backend=args.backend,
     )
+    settings_note = settings_shift(artifact.corpus.get("decode"), config.decode.to_json(), artifact.cues, config.cues.to_json())
+    guarantee = probe_guarantee(artifact, None, args, config.cues, settings_note)
+    if not guarantee["covers_run"]:
+        console.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {guarantee['coverage']}",
+                      highlight=False)
     lm = load_for_cli(args)
     artifact.check_model(lm.fingerprint())
     columns = [TextColumn("[bold]full runs with trials at every cue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
@@ -92,5 +100,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     for p in points:
         table.add_row(p.policy, p.setting, f"{p.accuracy:.1%}", f"{p.mean_thinking_tokens:.1f}", f"{p.mean_cost_tokens:.1f}", f"{p.exit_rate:.0%}")
     console.print(table)
+    threshold = args.probe_threshold if args.probe_threshold is not None else artifact.calibration.get("threshold")
+    if len(data.problems):
+        harms, exits, wrong = exit_outcomes(data, probe_rule(threshold))
+        n = len(data.problems)
+        empirical = {
+            "accuracy_drop_events": {"rate": harms / n, "ci95": wilson(harms, n), "n": n},
+            "wrong_given_stop": {"rate": wrong / exits if exits else 0.0, "ci95": wilson(wrong, exits), "n": exits},
+        }
+        console.print(guarantee_grid({"guarantee": guarantee, "empirical": empirical}))
     console.print(f"wrote {csv_path} and {png}")
     return 0

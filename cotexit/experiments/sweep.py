@@ -101,6 +101,22 @@ def simulate(data: CueData, rule: Rule, forced_exit_tokens: int) -> tuple[float,
     return right / n, thinking / n, cost / n, exits / n
 
 
+def exit_outcomes(data: CueData, rule: Rule) -> tuple[int, int, int]:
+    """(harms, exits, wrong exits) of a cue rule: problems right thinking to the end and wrong at its exit (what
+    `accuracy-drop` bounds), problems it exits on, and those whose answer at the exit is wrong (`stop-precision`)."""
+    harms = exits = wrong = 0
+    for problem, indices in zip(data.problems, data.cues_by_problem()):
+        cues = [data.cues[j] for j in indices]
+        stop, _ = rule(cues)
+        if stop is None:
+            continue
+        exits += 1
+        right = bool(cues[stop]["forced_correct"])
+        wrong += not right
+        harms += bool(problem["full_correct"]) and not right
+    return harms, exits, wrong
+
+
 def budget_point(data: CueData, budget: int, forced_exit_tokens: int) -> tuple[float, float, float, float]:
     right, thinking, cost, exits = 0, 0.0, 0.0, 0
     for problem in data.problems:

@@ -7,6 +7,8 @@ directory (the default output folder is relative: `runs/bench/...`).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -190,8 +192,18 @@ def test_an_interrupt_lost_inside_a_callback_is_raised_again():
             pass  # what the interpreter does to an exception raised in a __del__
         with pytest.raises(KeyboardInterrupt):
             interrupt.check()
+
+        class RaisesInDel:
+            def __del__(self):
+                interrupt._handler(signal.SIGINT, None)
+
+        printed = io.StringIO()
+        with contextlib.redirect_stderr(printed):
+            RaisesInDel()  # the interpreter swallows this one: no "Exception ignored ... Traceback" on screen
+        assert "Traceback" not in printed.getvalue() and interrupt.pressed()
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = sys.__unraisablehook__
         interrupt._pressed = False
 
 
@@ -213,3 +225,13 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, after_s):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err, err
     assert not (tmp_path / "runs").exists() or "kept" in err
+
+
+def test_sweep_shows_the_same_guarantee_facts(in_tmp, capsys):
+    assert main(["bench", "--suite", "arith", "--limit", "2", "--sweep", "--exit"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "guarantee: accuracy drop against thinking to the end <= 2%" in text
+    assert "realized: harm (right thinking to the end, wrong with the exit):" in text and "of 2 problems" in text
+    assert "covers this run: yes" in text and "warning" not in text
+    (folder,) = run_dirs(in_tmp)
+    assert "-sweep-" in folder.name and (folder / "pareto.png").is_file()
