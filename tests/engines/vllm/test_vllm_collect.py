@@ -54,7 +54,7 @@ def test_bench_sweep_on_vllm_writes_the_loops_pareto_points(tmp_path):
     from cotexit.cli.main import main
 
     base = ["bench", "--suite", "arith", "--limit", "4", "--max-new-tokens", "300", "--exit", "--sweep",
-            "--sweep-budgets", "16,64", "--dtype", "float32"]
+            "--sweep-budgets", "16,64", "--dtype", "float32", "--temperature", "0"]  # greedy: not the probe's T
     assert main([*base, "--out", str(tmp_path / "hf")]) == 0
     assert main([*base, "--backend", "vllm", "--max-model-len", "768", "--out", str(tmp_path / "vllm")]) == 0
     assert load_cue_data(tmp_path / "vllm" / "sweep-data").meta["backend"] == "vllm"
