@@ -50,9 +50,10 @@ def plot_curves(data: dict[str, Any], path: str | Path) -> Path:
             ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.02)
     for ax in axes[1]:
         ax.set_xlabel("layer")
-    axes[0, 0].legend(fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()  # one legend for all panels, above them, off the data
     fig.suptitle(_title(data))
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.955), ncol=max(1, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
@@ -75,8 +76,8 @@ def plot_oracle(data: dict[str, Any], path: str | Path) -> Path:
         ax.axvline(oracle["mean_layer"], color=bars.patches[0].get_facecolor(), linestyle="--", linewidth=1)
     ax.set_xlabel("oracle exit layer (earliest layer whose top-1 is final and stays so)")
     ax.set_ylabel("share of reply tokens")
-    ax.set_title(_title(data))
-    ax.legend(fontsize=8)
+    ax.set_title(_title(data), pad=10 + 12 * len(kinds))
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=max(1, len(kinds)), frameon=False)  # off the bars
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
