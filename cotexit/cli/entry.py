@@ -8,6 +8,7 @@ command line inside a guard.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,7 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not interrupt.pressed():
             raise
         sys.stderr.write("interrupted while starting: nothing was run or written\n")
-        return 130
+        sys.stderr.flush()
+        # half-imported extension modules (torch's threads, say) can crash the interpreter's shutdown and turn
+        # exit 130 into an abort; nothing was opened or written, so leave without running finalizers
+        os._exit(130)
     return run(argv)
 
 
