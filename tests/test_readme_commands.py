@@ -1,5 +1,6 @@
 """The README's set-up job and first steps, run in order in a fresh copy of the checkout (`readme_commands.py`),
-with every `--limit` capped so that CI can afford it: no refusal, no traceback, no coverage warning."""
+with every `--limit` capped: no refusal, no traceback, no coverage warning. The run itself is marked slow here:
+CI runs the same script with the installed wheel's cotexit (`.ci/run`), outside the test session."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def test_a_bad_outcome_is_caught():
     assert Outcome("x", 0, "all fine").problem is None
 
 
+@pytest.mark.slow  # CI runs it with the wheel's cotexit (`.ci/run`: readme_commands.py --fast), not twice
 def test_readme_commands_run_in_order_in_a_fresh_copy(tmp_path):
     commands = [capped(c, 4) for c in readme_commands((REPO / "README.md").read_text())]
     outcomes = run_commands(commands, fresh_copy(tmp_path / "checkout"), timeout_s=600)
