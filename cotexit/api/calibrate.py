@@ -3,9 +3,10 @@
 Owns the two library entry points of the calibration workflow and their
 input checks:
 
-1. `collect(lm, suite=..., out=...)`: run a suite's problems to the end and
-   label every cue with a forced exit (`cotexit collect`; resumable, one
-   folder of cue data);
+1. `collect(lm, suite=..., out=...)`: run a suite's problems (or, with
+   `prompts=FILE`, the user's own prompts, no answers) to the end and label
+   every cue with a forced exit (`cotexit collect`; resumable, one folder of
+   cue data);
 2. `calibrate_probe(data, mode=..., out=...)`: split the problems (by
    problem, never by cue), fit the probe on one part, choose its threshold
    with the mode's guarantee on the other, and write the artifact with its
@@ -43,8 +44,9 @@ from cotexit.probes.report import write_report
 def collect(
     lm: Any,
     *,
-    suite: str,
+    suite: str | None = None,
     out: str | os.PathLike[str],
+    prompts: str | None = None,
     split: str | None = "calib",
     limit: int | None = None,
     cues: CueConfig | None = None,
@@ -55,10 +57,13 @@ def collect(
 ) -> CueData:
     """Collect cue data for `lm` (a `LoadedModel`) into `out` and return it; rerunning resumes.
 
-    `layers` default to evenly spaced ones plus the last; other `options` are `CollectConfig`'s (batch_size,
-    offset, budgets, exit_semantics, backend, ...)."""
+    Give `suite` (problems with gold answers) or `prompts` (a JSON-lines file of prompts without answers, see
+    `cotexit.benchmarks.prompt_files`; `split` is then not used and only `mode="answer-change"` can calibrate
+    the data). `layers` default to evenly spaced ones plus the last; other `options` are `CollectConfig`'s
+    (batch_size, offset, budgets, exit_semantics, backend, ...)."""
     config = CollectConfig(
-        suite=suite, model=lm.name, split=split, limit=limit, decode=decode or DecodeConfig(), cues=cues or CueConfig(),
+        suite=suite, prompts=prompts, model=lm.name, split=None if prompts is not None else split, limit=limit,
+        decode=decode or DecodeConfig(), cues=cues or CueConfig(),
         layers=tuple(layers) if layers else default_layers(lm.num_layers), **options,
     )
     for event in run_collect(lm, config, out):

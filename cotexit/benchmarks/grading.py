@@ -5,7 +5,8 @@ Owns `is_equivalent(gold, pred)`; for a decoded row (a
 `answer_text`), `predicted_answer` (its answer part first, then its whole
 text) and `grade_row` (against its problem); and the comparisons of two runs
 of one problem: `answers_differ` (their answers) and `disagreement` (their
-token streams). `is_equivalent` has two stages: a fast path that normalises
+token streams), and `canonical_answer` / `same_answer`, the comparison the
+`answer-change` calibration mode counts changes with. `is_equivalent` has two stages: a fast path that normalises
 both strings (spacing, `\\dfrac`, `\\left`, `$`, `%`, degree marks, `\\text{}`
 wrappers) and compares plain numbers and integer fractions exactly or within
 a relative 1e-6; then, only when the fast path cannot decide, math-verify's
@@ -37,12 +38,14 @@ __all__ = [
     "MAX_SYMBOLIC_CHARS",
     "AnsweredRow",
     "answers_differ",
+    "canonical_answer",
     "disagreement",
     "grade_row",
     "is_equivalent",
     "normalize_answer",
     "parse_number",
     "predicted_answer",
+    "same_answer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -210,6 +213,40 @@ def answers_differ(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return (a is None) != (b is None)
     return normalize_answer(a) != normalize_answer(b)
+
+
+def canonical_answer(answer: str | None) -> str | None:
+    """The form two extracted answers are compared in by `same_answer`: equal forms are graded alike.
+
+    `is_equivalent(gold, pred)` reads `pred` only through `_strip_outer(pred)` (every later step,
+    normalising, the number parse, the unit fallback and math-verify, starts from it) and through whether
+    `pred` is longer than `MAX_SYMBOLIC_CHARS`. So the canonical form of an answer of at most that length is
+    `_strip_outer(answer)` (`$18$.`, `\\boxed{18}` and `18` are one form), and a longer answer is its own
+    form, verbatim: two answers with equal forms get the same grade against every gold answer. Coarser
+    forms would not: `normalize_answer` merges `y+x` with `y+x` followed by 200 `\\,`, which math-verify
+    grades right against `x+y` and the length guard grades wrong. Two spellings of one value (`0.5`, `1/2`)
+    keep different forms: a change is counted where none was, which only makes a bound on changes
+    stricter. Non-text (`None`, a bool) has no form (None).
+
+    >>> canonical_answer("$18$."), canonical_answer("\\\\boxed{18}"), canonical_answer(None)
+    ('18', '18', None)
+    """
+    text = _as_text(answer)
+    if text is None:
+        return None
+    return text if len(text) > MAX_SYMBOLIC_CHARS else _strip_outer(text)
+
+
+def same_answer(a: str | None, b: str | None) -> bool:
+    """Whether two extracted answers have one `canonical_answer`, so that `is_equivalent` grades them alike
+    against any gold answer. A missing answer (None) is the same as nothing, not even another missing one:
+    where a run gives no answer, an exit counts as a change.
+
+    >>> same_answer("$18$", "18"), same_answer("18", "19"), same_answer(None, None)
+    (True, False, False)
+    """
+    ca, cb = canonical_answer(a), canonical_answer(b)
+    return ca is not None and ca == cb
 
 
 def is_equivalent(gold: str, pred: str | None) -> bool:

@@ -2,10 +2,12 @@
 
 A probe scores every cue of a reasoning run ("the answer forced here is
 right"); the controller exits at the first cue whose score is >= lambda. This
-package picks lambda from calibration problems (`CueTable`) in one of three
+package picks lambda from calibration problems (`CueTable`) in one of four
 modes (`calibrate`): `cue` (split conformal per cue, LYNX parity),
-`stop-precision` and `accuracy-drop` (Learn-then-Test over runs). It knows
-nothing of models or probes: it sees scores and labels.
+`stop-precision`, `accuracy-drop` and `answer-change` (Learn-then-Test over
+runs; answer-change is accuracy-drop's procedure on labels that say whether
+an answer agrees with the run thought to the end, so it needs no gold). It
+knows nothing of models or probes: it sees scores and labels.
 
 >>> from cotexit.calibration import CueTable, calibrate, evaluate
 >>> table = CueTable.from_lists([[0.3, 0.95]] * 80, [[False, True]] * 80, [True] * 80)

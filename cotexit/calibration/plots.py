@@ -18,6 +18,7 @@ _RISK_NAMES = {
     "cue": "false-exit rate among wrong cues",
     "stop-precision": "P(wrong | stop)",
     "accuracy-drop": "harm rate (right at the end, wrong at exit)",
+    "answer-change": "answer-change rate (the exit's answer differs from the end's)",
 }
 
 

@@ -1,8 +1,9 @@
 """The outcome of a calibration: the threshold, what it guarantees, and the curve it was read from.
 
-Owns `Calibration` (frozen, JSON round-trip) and the list of modes. How each
-mode computes it lives in `conformal` (cue) and `ltt` (stop-precision,
-accuracy-drop); how it is stored in a probe artifact's card is the artifact's
+Owns `Calibration` (frozen, JSON round-trip), the list of modes and which
+level each takes (`level_name`). How each mode computes it lives in
+`conformal` (cue), `ltt` (stop-precision, accuracy-drop) and `answer_change`
+(accuracy-drop's procedure on agreement labels); how it is stored in a probe artifact's card is the artifact's
 business (`to_dict` gives what it needs).
 """
 
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("cue", "stop-precision", "accuracy-drop")
+MODES = ("cue", "stop-precision", "accuracy-drop", "answer-change")
+EPSILON_MODES = ("accuracy-drop", "answer-change")  # bound an expected loss per problem by epsilon; the others, alpha
 MAX_CURVE_POINTS = 200
 
 
@@ -56,8 +58,8 @@ class Calibration:
 
     @property
     def target(self) -> float:
-        """The bounded level: epsilon for accuracy-drop, alpha otherwise."""
-        return self.epsilon if self.mode == "accuracy-drop" else self.alpha
+        """The bounded level: epsilon for accuracy-drop and answer-change, alpha otherwise."""
+        return self.epsilon if self.mode in EPSILON_MODES else self.alpha
 
     def should_exit(self, score: float | np.ndarray) -> bool | np.ndarray:
         """Whether a cue with this probe score closes thinking."""
@@ -82,6 +84,13 @@ class Calibration:
         for name in ("candidates", "risks", "p_values", "n_effective", "certified"):
             data[name] = tuple(data[name])
         return cls(**data)
+
+
+def level_name(mode: str) -> str:
+    """The level `mode` takes: "epsilon" (accuracy-drop, answer-change) or "alpha" (cue, stop-precision)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown calibration mode {mode!r}; choose one of {MODES}")
+    return "epsilon" if mode in EPSILON_MODES else "alpha"
 
 
 def thin_curve(n: int, keep: int | None, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:

@@ -24,6 +24,7 @@ from cotexit.calibration.joint import DepthArm, calibrate_joint
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.modes import calibrate
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value
+from cotexit.calibration.result import level_name
 from cotexit.certificates.digest import CERTIFICATE, CertificateError, check_certificate
 from cotexit.certificates.evidence import EVIDENCE, load_evidence, table_from_arrays
 
@@ -110,7 +111,7 @@ def verify(folder: str | Path) -> VerifyReport:
 def _probe(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyReport) -> None:
     table = table_from_arrays(evidence)
     mode, delta, kind = cal["mode"], cal["delta"], cal.get("p_value", "binomial")
-    levels = {"epsilon": cal["epsilon"]} if mode == "accuracy-drop" else {"alpha": cal["alpha"]}
+    levels = {level_name(mode): cal[level_name(mode)]}
     again = calibrate(table, mode, delta=delta, p_value=kind, **levels)
     report.add("calibration.n_problems", again.n_problems == cal["n_problems"],
                f"card {cal['n_problems']}, evidence {again.n_problems}")
@@ -122,7 +123,7 @@ def _probe(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyR
     )
     bad = []
     for level, threshold in (cal.get("thresholds_by_level") or {}).items():
-        name = "epsilon" if mode == "accuracy-drop" else "alpha"
+        name = level_name(mode)
         other = calibrate(table, mode, delta=delta, p_value=kind, **{name: float(level)}).threshold
         if not _same(other, threshold):
             bad.append(f"{level}: card {_fmt(threshold)}, evidence {_fmt(other)}")

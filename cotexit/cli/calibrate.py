@@ -25,12 +25,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "write the artifact (probe.safetensors + card.json) with a report (reliability.png, scores.png, "
         "risk.png, report.json) to --out. Modes: cue (split conformal per cue, needs --alpha), "
         "stop-precision (P(wrong | stop) <= alpha w.p. 1-delta, needs --alpha), accuracy-drop (expected "
-        "accuracy drop vs thinking to the end <= epsilon w.p. 1-delta, needs --epsilon).",
+        "accuracy drop vs thinking to the end <= epsilon w.p. 1-delta, needs --epsilon), answer-change "
+        "(P(the exit changes the run's answer) <= epsilon w.p. 1-delta, needs --epsilon; reads no gold answer, "
+        "so it also calibrates data collected with --prompts, and it bounds the accuracy drop under any grading).",
     )
     parser.add_argument("--data", required=True, help="a folder written by `cotexit collect`")
     parser.add_argument("--mode", required=True, help=f"one of {', '.join(MODES)}")
     parser.add_argument("--alpha", type=float, help="risk level for cue and stop-precision modes")
-    parser.add_argument("--epsilon", type=float, help="accuracy-drop bound for accuracy-drop mode")
+    parser.add_argument(
+        "--epsilon", type=float,
+        help="the bound in accuracy-drop mode (expected accuracy drop) and answer-change mode (rate of changed answers)",
+    )
     parser.add_argument("--delta", type=float, default=0.1, help="1 - confidence over the calibration draw (default 0.1)")
     parser.add_argument("--out", required=True, help="artifact folder, e.g. probes/my-model")
     parser.add_argument("--probe-kind", choices=["logistic", "mlp"], default="logistic")
@@ -69,13 +74,14 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     held = metrics["calibration_split"]
     for name, value in [
-        ("mode", args.mode),
+        ("mode", args.mode if fit.artifact.calibration.get("gold_read", True) else f"{args.mode} (no gold answer read)"),
         ("threshold", threshold_text(fit.calibration)),
         ("AUROC (held-out problems)", _fmt(metrics["auroc_heldout"])),
         ("calibration error (ECE)", _fmt(metrics["ece_heldout"])),
         ("problems: train / calibrate", f"{metrics['n_train_problems']} / {metrics['n_calib_problems']}"),
         ("exit rate (calibration split)", _fmt(held["exit_rate"])),
         ("tokens saved (calibration split)", _fmt(held.get("tokens_saved_pct"), "{:.1f}%")),
+        *([("answers changed (calibration split)", _fmt(held["answer_change_rate"]))] if "answer_change_rate" in held else []),
     ]:
         table.add_row(name, value)
     console.print(table)

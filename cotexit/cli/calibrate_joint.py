@@ -16,7 +16,7 @@ from cotexit.calibration.plots import joint_plot
 from cotexit.cli.common import err
 from cotexit.models.loading import load_model
 from cotexit.probes.artifact import ProbeArtifact
-from cotexit.probes.joint import fit_joint_artifact
+from cotexit.probes.joint import LOSSES, fit_joint_artifact
 
 console = Console(highlight=False)
 
@@ -36,7 +36,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--probe", required=True, help="a probe artifact from `cotexit calibrate`")
     parser.add_argument("--data", required=True, nargs="+", metavar="DIR",
                         help="`cotexit collect` folders, one per depth setting, over the same problems")
-    parser.add_argument("--epsilon", type=float, required=True, help="allowed expected accuracy drop (e.g. 0.02)")
+    parser.add_argument(
+        "--epsilon", type=float, required=True,
+        help="allowed expected accuracy drop (e.g. 0.02); with --loss answer-change, allowed rate of changed answers",
+    )
+    parser.add_argument(
+        "--loss", choices=LOSSES, default="accuracy-drop",
+        help="accuracy-drop (default): the run with neither exit right and the run with both wrong, graded against "
+        "gold; answer-change: the run with both exits gives another answer than the run with neither (no gold "
+        "answer read, so data collected with --prompts serve; it bounds the accuracy drop under any grading)",
+    )
     parser.add_argument("--delta", type=float, default=0.1, help="1 - confidence over the calibration draw (default 0.1)")
     parser.add_argument(
         "--only", metavar="SETTING",
@@ -55,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         lm = load_model(probe.fingerprint["model"], weights=False)
     probe.check_model(lm.fingerprint())
     artifact, cal, arms = fit_joint_artifact(
-        probe, args.data, lm.model.config, args.epsilon, args.delta, source=args.probe, only=args.only
+        probe, args.data, lm.model.config, args.epsilon, args.delta, source=args.probe, only=args.only, loss=args.loss
     )
     reference = next(a for a in arms if a.layer_exit is None)
 
@@ -64,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = artifact.save(args.out, extras=extras)
     table = Table(title=f"joint calibration over {cal.n_problems} problems (family level {cal.arms[0].level:.4g} each)")
-    for column in ("depth setting", "layers/token", "certified", "threshold", "harm rate", "FLOPs saved"):
+    harm = "change rate" if args.loss == "answer-change" else "harm rate"
+    for column in ("depth setting", "layers/token", "certified", "threshold", harm, "FLOPs saved"):
         table.add_column(column, justify="right" if column != "depth setting" else "left", overflow="fold")
     for arm, result in zip(arms, cal.arms):
         chosen = " *" if result.name == cal.arm else ""

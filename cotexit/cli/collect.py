@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from cotexit.benchmarks.prompt_files import load_prompts
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
 from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
@@ -15,6 +16,7 @@ from cotexit.controller.capture import default_layers
 from cotexit.depth.config import LayerExitConfig
 from cotexit.experiments.collect import CollectConfig, run_collect
 from cotexit.probes.cuedata import load_cue_data
+from cotexit.probes.outcomes import gold_read
 
 console = Console()
 
@@ -24,15 +26,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "collect",
         help="collect probe data: hidden states and forced-exit labels at every cue",
         description="Run each problem to the end; at every cue record the chosen layers' hidden states, "
-        "the forced answer from where an exit there would cut and whether it is right, and the full run's "
-        "answer. Writes OUT/{meta.json, problems.jsonl, cues.jsonl, features-*.safetensors}; rerunning "
-        "with the same --out resumes.",
+        "the forced answer from where an exit there would cut, whether it is right and whether it is the full "
+        "run's final answer. Writes OUT/{meta.json, problems.jsonl, cues.jsonl, features-*.safetensors}; "
+        "rerunning with the same --out resumes. With --prompts no gold answer is read: calibrate such data with "
+        "--mode answer-change.",
     )
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--suite",
-        required=True,
         help="suite to collect on (e.g. arith, gsm8k), or FILE.jsonl: your own problems, "
         "one JSON object per line with 'problem' and 'answer' fields",
+    )
+    source.add_argument(
+        "--prompts", metavar="FILE",
+        help="your own prompts, no answers: a JSON-lines file, one object per line with a 'prompt' string (the "
+        "user message, sent verbatim: ask for \\boxed{} in it if the model needs telling) and an optional 'id'",
     )
     parser.add_argument("--split", help="split (default: the suite's test split; use a calibration split)")
     parser.add_argument("--limit", type=int, help="first N problems")
@@ -89,10 +97,14 @@ def depth_setting(args: argparse.Namespace) -> LayerExitConfig | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    get_suite(args.suite)
+    if args.suite is not None:
+        get_suite(args.suite)
+    else:
+        load_prompts(args.prompts)  # a bad file fails before the model loads
     layers = parse_layers(args.layers)
     config_args = dict(
         suite=args.suite,
+        prompts=args.prompts,
         model=args.model,
         split=args.split,
         limit=args.limit,
@@ -118,10 +130,13 @@ def run(args: argparse.Namespace) -> int:
         for event in run_collect(lm, config, args.out, vllm_options(args)):
             progress.update(task, total=event.total, completed=event.done, cues=event.cues)
     data = load_cue_data(args.out)
-    n_right = sum(c["forced_correct"] for c in data.cues)
-    full = sum(p["full_correct"] for p in data.problems)
-    console.print(
-        f"{len(data.problems)} problems (full runs right: {full}), {len(data.cues)} cues "
-        f"(forced answer right: {n_right}); features {tuple(data.features.shape)} in {args.out}"
-    )
+    agree = sum(c["forced_agrees"] for c in data.cues if "forced_agrees" in c)
+    if gold_read(data.meta):
+        full = sum(p["full_correct"] for p in data.problems)
+        head = f"{len(data.problems)} problems (full runs right: {full})"
+        labels = f"forced answer right: {sum(c['forced_correct'] for c in data.cues)}, the full run's: {agree}"
+    else:
+        head, labels = f"{len(data.problems)} prompts (no gold answer read)", f"forced answer the full run's: {agree}"
+    console.print(f"{head}, {len(data.cues)} cues ({labels}); features {tuple(data.features.shape)} in {args.out}",
+                  highlight=False)
     return 0

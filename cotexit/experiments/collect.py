@@ -4,7 +4,12 @@ Owns `CollectConfig` and `run_collect`. Each problem runs to the end with the
 benchmark's decoding settings. At every cue, as soon as it is confirmed, a
 forced-answer trial from where an exit there would cut (the exit semantics'
 cut: before the cue by default, after it with `keep-cue`) runs in a branch of
-the cache, batched with the other new cues of that step; the answer is graded.
+the cache, batched with the other new cues of that step; its answer is graded
+against the gold one (`forced_correct`) and compared with the full run's final
+answer (`forced_agrees`, `cotexit.benchmarks.grading.same_answer`: the label
+of the `answer-change` mode). With a prompt file (`prompts`: the user's own
+messages, verbatim, no answers) nothing is graded: `gold`, `full_correct` and
+`forced_correct` are None and `meta.json` records `gold_read: false`.
 The cue's hidden states (chosen layers) come from the decode's own forward.
 On `backend="vllm"` each batch decodes to the end in vLLM (states from its
 forward, through the engine's hooks) and then all its trials run in one
@@ -25,9 +30,11 @@ from typing import Any
 import torch
 
 from cotexit.benchmarks.extraction import last_boxed
-from cotexit.benchmarks.grading import grade_row, is_equivalent
+from cotexit.benchmarks.grading import is_equivalent, predicted_answer, same_answer
 from cotexit.benchmarks.loading import data_provenance, load_problems
+from cotexit.benchmarks.prompt_files import UserPrompt, load_prompts, prompts_provenance
 from cotexit.benchmarks.prompts import build_prompt
+from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.suites import get_suite
 from cotexit.depth.config import LayerExitConfig
@@ -47,7 +54,7 @@ from cotexit.probes.features import FeatureSpec, cue_features
 
 @dataclass(frozen=True)
 class CollectConfig:
-    suite: str
+    suite: str | None  # a suite name or FILE.jsonl of problems with answers; None with `prompts`
     model: str
     split: str | None = None
     limit: int | None = None
@@ -64,8 +71,16 @@ class CollectConfig:
     layer_exit: LayerExitConfig | None = None
     exit_semantics: str = "before-cue"  # where the labels' forced exits cut (cotexit.controller.semantics)
     backend: str = "hf"  # the decode loop, or vLLM (cotexit.engines.vllm)
+    prompts: str | None = None  # a JSON-lines file of the user's prompts, no answers (cotexit.benchmarks.prompt_files)
 
     def __post_init__(self) -> None:
+        if (self.suite is None) == (self.prompts is None):
+            raise ValueError(
+                "give --suite (problems with gold answers) or --prompts (a file of your own prompts, no answers), "
+                f"not {'both' if self.suite is not None else 'neither'}"
+            )
+        if self.prompts is not None and (self.split is not None or self.data_dir is not None):
+            raise ValueError("--split and --data-dir name a suite's data; a --prompts file is read as it is")
         if self.exit_semantics not in SEMANTICS:
             raise ValueError(f"--exit-semantics must be one of {', '.join(SEMANTICS)}, got {self.exit_semantics!r}")
         if self.backend not in ("hf", "vllm"):
@@ -108,11 +123,7 @@ def run_collect(
     features = FeatureSpec(
         CaptureConfig(layers=config.layers).resolve(lm.num_layers), int(lm.model.config.get_text_config().hidden_size)
     )
-    split = get_suite(config.suite).check_split(config.split)
-    limit = None if config.limit is None else config.offset + config.limit
-    problems = load_problems(config.suite, split, limit, config.data_dir)[config.offset :]
-    if not problems:
-        raise ValueError(f"--offset {config.offset} skips every problem of {config.suite} {split}")
+    problems, split = _items(config)
     meta = {
         "fingerprint": lm.fingerprint(),
         "features": features.to_json(),
@@ -124,10 +135,15 @@ def run_collect(
         "split": split,
         "layer_exit": config.layer_exit.to_json() if config.layer_exit else None,
         "backend": config.backend,
-        "provenance": provenance(config.to_json(), data_provenance(config.suite, split, config.data_dir)),
+        "prompts": config.prompts,
+        "gold_read": config.prompts is None,  # False: no gold answer was read, nothing graded right or wrong
+        "provenance": provenance(
+            config.to_json(),
+            prompts_provenance(config.prompts) if config.prompts else data_provenance(config.suite, split, config.data_dir),
+        ),
     }
     match = ("fingerprint", "features", "thinking_format", "exit_semantics", "cues", "decode", "suite", "split", "layer_exit",
-             "backend")
+             "backend", "prompts")
     writer = CueDataWriter(out, meta, match_keys=match)
     todo = [p for p in problems if p.id not in writer.done]
     done = len(problems) - len(todo)
@@ -138,7 +154,7 @@ def run_collect(
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             began = time.perf_counter()
-            labelled = decode([chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch], [p.id for p in batch])
+            labelled = decode([chat_prompt(lm.tokenizer, _message(p)) for p in batch], [p.id for p in batch])
             problem_rows, cue_rows, matrix = _records(batch, labelled, features, began)
             writer.append(problem_rows, cue_rows, matrix)
             done += len(batch)
@@ -148,6 +164,28 @@ def run_collect(
         close = getattr(decode, "close", None)
         if close is not None:
             close()
+
+
+def _items(config: CollectConfig) -> tuple[list[Problem] | list[UserPrompt], str | None]:
+    """(what to collect on, the suite's split): the suite's problems, or the prompt file's prompts."""
+    if config.prompts is not None:
+        return load_prompts(config.prompts, config.limit, config.offset), None
+    split = get_suite(config.suite).check_split(config.split)
+    limit = None if config.limit is None else config.offset + config.limit
+    problems = load_problems(config.suite, split, limit, config.data_dir)[config.offset :]
+    if not problems:
+        raise ValueError(f"--offset {config.offset} skips every problem of {config.suite} {split}")
+    return problems, split
+
+
+def _message(item: Problem | UserPrompt) -> str:
+    """The user message: a problem in its suite's template, a prompt from a prompt file verbatim."""
+    return item.prompt if isinstance(item, UserPrompt) else build_prompt(item)
+
+
+def _graded(gold: str | None, answer: str | None) -> bool | None:
+    """Whether `answer` is the gold one; None when there is no gold answer (a prompt file)."""
+    return None if gold is None else is_equivalent(gold, answer)
 
 
 @dataclass
@@ -257,7 +295,8 @@ def _records(batch: list, labelled: Labelled, features: FeatureSpec, began: floa
     problem_rows, cue_rows, feature_rows = [], [], []
     for r, problem in enumerate(batch):
         result = labelled.rows[r].result()
-        prediction, correct = grade_row(problem, result)
+        gold = problem.answer if isinstance(problem, Problem) else None
+        prediction = predicted_answer(result)
         think_start = labelled.rows[r].thinking_start_token
         kept = 0
         for index, cue in enumerate(result.cues):
@@ -276,7 +315,8 @@ def _records(batch: list, labelled: Labelled, features: FeatureSpec, began: floa
                     "cut": answer.request.prefix,
                     "forced_text": answer.text,
                     "forced_answer": forced,
-                    "forced_correct": is_equivalent(problem.answer, forced),
+                    "forced_correct": _graded(gold, forced),
+                    "forced_agrees": same_answer(prediction, forced),
                     "forced_mean_prob": answer.mean_prob,
                     "forced_tokens": answer.cost_tokens,
                 }
@@ -286,19 +326,20 @@ def _records(batch: list, labelled: Labelled, features: FeatureSpec, began: floa
         problem_rows.append(
             {
                 "id": problem.id,
-                "gold": problem.answer,
+                "gold": gold,
                 "prediction": prediction,
-                "full_correct": correct,
+                "full_correct": _graded(gold, prediction),
                 "thinking_tokens": result.thinking_tokens,
                 "total_tokens": result.total_tokens,
                 "finish_reason": result.finish_reason,
                 "n_cues": kept,
-                "level": problem.metadata.get("level"),
+                "level": problem.metadata.get("level") if isinstance(problem, Problem) else None,
                 "layers_per_token": layers_per_token,
                 "budget_trials": {
                     str(b): {
                         "answer": forced_answer_text(a),
-                        "correct": is_equivalent(problem.answer, forced_answer_text(a)),
+                        "correct": _graded(gold, forced_answer_text(a)),
+                        "agrees": same_answer(prediction, forced_answer_text(a)),
                         "tokens": a.cost_tokens,
                     }
                     for (rr, b), a in budget_trials.items()

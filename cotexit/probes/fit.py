@@ -5,7 +5,9 @@ training part and a calibration part, fit the probe on the first, score the
 second, choose the threshold there with `cotexit.calibration` (keeping the
 scored calibration problems as the artifact's evidence), and measure
 the probe on those held-out problems (AUROC, expected calibration error, and
-what the chosen threshold does). Writing files is the caller's job.
+what the chosen threshold does). The labels, and whether the mode may use
+data collected without gold answers, are `outcomes`' (`answer-change`:
+the forced answer agrees with the full run's). Writing files is the caller's job.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from cotexit.calibration import Calibration, CueTable, calibrate, evaluate, split_by_problem
+from cotexit.calibration.result import level_name
 from cotexit.calibration.shortfall import TooFewSamples
 from cotexit.calibration.splits import n_calibration
 from cotexit.certificates.evidence import table_arrays
@@ -25,6 +28,7 @@ from cotexit.controller.semantics import EXIT_SEMANTICS
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import CueData
 from cotexit.probes.features import FeatureSpec
+from cotexit.probes.outcomes import cue_labels, full_outcomes, gold_read, mode_metrics, require_gold
 from cotexit.probes.probe import Probe, ProbeConfig
 
 
@@ -37,16 +41,18 @@ class FitResult:
     calibration: Calibration
     table: CueTable  # the calibration problems, scored
     scores: np.ndarray  # (calibration cues,) probe scores
-    labels: np.ndarray  # (calibration cues,) forced answer right
+    labels: np.ndarray  # (calibration cues,) the mode's label: forced answer right (answer-change: agrees)
 
 
-def cue_table(data: CueData, problems: np.ndarray, scores: np.ndarray) -> CueTable:
-    """The CueTable of `problems` (indices into data.problems); `scores` has one entry per cue of `data`."""
+def cue_table(data: CueData, problems: np.ndarray, scores: np.ndarray, mode: str = "accuracy-drop") -> CueTable:
+    """The CueTable of `problems` (indices into data.problems) with `mode`'s labels (`outcomes`); `scores` has
+    one entry per cue of `data`."""
     groups = data.cues_by_problem()
+    labels, full = cue_labels(data, mode), full_outcomes(data, mode)
     return CueTable.from_lists(
         [[float(scores[j]) for j in groups[i]] for i in problems],
-        [[bool(data.cues[j]["forced_correct"]) for j in groups[i]] for i in problems],
-        [bool(data.problems[i]["full_correct"]) for i in problems],
+        [[bool(labels[j]) for j in groups[i]] for i in problems],
+        [bool(full[i]) for i in problems],
         cue_tokens=[[_thinking_tokens_before(data.cues[j]) for j in groups[i]] for i in problems],
         full_tokens=[int(data.problems[i]["thinking_tokens"]) for i in problems],
     )
@@ -76,6 +82,7 @@ def fit_probe_artifact(
     fitted: Probe | None = None,
 ) -> FitResult:
     """Fit (or, with `fitted`, keep that probe's weights) on the training split and calibrate on the rest."""
+    require_gold(data, mode)
     if len(data.cues) == 0:
         raise ValueError("the cue data has no cues: nothing to fit a probe on")
     fitted_given = fitted is not None
@@ -84,7 +91,7 @@ def fit_probe_artifact(
     groups = data.cues_by_problem()
     train_cues = np.array([j for i in train for j in groups[i]], dtype=np.int64)
     calib_cues = np.array([j for i in calib for j in groups[i]], dtype=np.int64)
-    labels = np.array([bool(c["forced_correct"]) for c in data.cues])
+    labels = cue_labels(data, mode)
     if len(train_cues) == 0:
         raise ValueError(
             f"none of the {len(train)} probe-training problems met a cue (calib_fraction {calib_fraction:g}, "
@@ -95,7 +102,7 @@ def fit_probe_artifact(
         fitted = Probe.fit(data.features[train_cues].numpy(), labels[train_cues], probe)
     with torch.no_grad():
         scores = fitted.score(data.features).numpy().astype(np.float64)
-    table = cue_table(data, calib, scores)
+    table = cue_table(data, calib, scores, mode)
     try:
         cal = calibrate(table, mode, alpha=alpha, epsilon=epsilon, delta=delta)
     except TooFewSamples as exc:
@@ -103,7 +110,7 @@ def fit_probe_artifact(
     levels = {}
     for level in SWEEP_LEVELS:  # thresholds at other levels, for the Pareto sweep (same data, same delta)
         try:
-            other = calibrate(table, mode, delta=delta, **{"epsilon" if mode == "accuracy-drop" else "alpha": level})
+            other = calibrate(table, mode, delta=delta, **{level_name(mode): level})
         except ValueError:
             continue  # too few problems for this level
         levels[str(level)] = other.threshold
@@ -115,7 +122,7 @@ def fit_probe_artifact(
         "n_calib_problems": int(len(calib)),
         "n_train_cues": int(len(train_cues)),
         "n_calib_cues": int(len(calib_cues)),
-        "calibration_split": evaluate(cal, table),
+        "calibration_split": mode_metrics(evaluate(cal, table), mode),
     }
     meta = data.meta
     artifact = ProbeArtifact(
@@ -129,10 +136,12 @@ def fit_probe_artifact(
             **{k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
             "p_value": "binomial",
             "thresholds_by_level": levels,
+            "gold_read": gold_read(meta),  # False: collected from a prompt file, no answer graded against gold
         },
         evidence=table_arrays(table),
         corpus={
             **(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed,
+            **({"prompts": meta["prompts"]} if meta.get("prompts") else {}),
             "calib_fraction": calib_fraction, "decode": meta.get("decode"),  # the decoding the guarantee assumes
         },
         metrics=metrics,

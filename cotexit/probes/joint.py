@@ -10,6 +10,13 @@ decoding, at one depth setting (`--depth-artifact ... --depth-threshold T`); the
 one collected without depth exits is the reference. The calibration problems
 must not be among those the probe was fitted on.
 
+The loss is `accuracy-drop`'s (the reference run right, the run with both
+exits wrong; graded against gold) or `answer-change`'s (the run with both
+exits gives another answer than the reference run, `same_answer`; no gold
+read): then each arm's labels say whether a forced answer, or the arm's own
+run to the end, agrees with the reference run's answer, and the reference
+counts as right everywhere, so `calibrate_joint`'s harm is an answer change.
+
 Compute is estimated from the model's shapes (`cotexit.models.flops`): a run of
 T generated tokens at L layers per token costs T * (L * block + LM head), the
 block's attention at the run's mean context T / 2 (the prompt left out).
@@ -17,6 +24,7 @@ block's attention at the run's mean context T / 2 (the prompt left out).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -26,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from cotexit.benchmarks.grading import same_answer
+from cotexit.calibration.answer_change import joint_guarantee
 from cotexit.calibration.data import CueTable
 from cotexit.calibration.evaluate import evaluate
 from cotexit.calibration.joint import DepthArm, JointCalibration, calibrate_joint
@@ -33,8 +43,10 @@ from cotexit.certificates.evidence import table_arrays
 from cotexit.models.flops import block_flops, head_flops
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import CueData, load_cue_data
+from cotexit.probes.outcomes import gold_read, require_gold
 
-_SAME = ("features", "cues", "thinking_format", "decode", "suite", "split")
+_SAME = ("features", "cues", "thinking_format", "decode", "suite", "split", "prompts")
+LOSSES = ("accuracy-drop", "answer-change")
 
 
 def run_flops(model_config: Any, tokens: np.ndarray, layers: np.ndarray) -> np.ndarray:
@@ -66,13 +78,31 @@ def _check_folder(probe: ProbeArtifact, data: CueData, folder: str, first: CueDa
         raise ValueError(f"{folder}: collected with other {', '.join(changed)} than the other folders")
 
 
+def _answer(row: dict[str, Any], what: str) -> str | None:
+    if "prediction" not in row:
+        raise ValueError(f"{what} records no final answer to compare (data from an older `cotexit collect`); collect it again")
+    return row["prediction"]
+
+
+def _forced(cue: dict[str, Any], where: str) -> str | None:
+    if "forced_answer" not in cue:
+        raise ValueError(f"cue {cue.get('index')} of problem {cue.get('problem')!r} in {where} records no forced answer "
+                         "to compare (data from an older `cotexit collect`); collect it again")
+    return cue["forced_answer"]
+
+
 def load_arms(
-    probe: ProbeArtifact, folders: Sequence[str | os.PathLike[str]], model_config: Any
+    probe: ProbeArtifact, folders: Sequence[str | os.PathLike[str]], model_config: Any, loss: str = "accuracy-drop"
 ) -> tuple[list[DepthArm], np.ndarray, np.ndarray, list[str]]:
-    """(arms, reference correct (P,), reference cost (P,), problem ids) over the problems every folder completed."""
+    """(arms, reference correct (P,), reference cost (P,), problem ids) over the problems every folder completed.
+
+    With `loss="answer-change"` "correct" means "agrees with the reference run's answer" (module docstring)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     datas = [load_cue_data(f) for f in folders]
     for folder, data in zip(folders, datas):
         _check_folder(probe, data, str(folder), datas[0])
+        require_gold(data, loss, where=str(folder))
     settings = [d.meta.get("layer_exit") for d in datas]
     names = [arm_name(s) for s in settings]
     if names.count("off") != 1:
@@ -84,6 +114,9 @@ def load_arms(
     ids = [p["id"] for p in reference.problems if p["id"] in common]
     if not ids:
         raise ValueError("the folders share no completed problem")
+    if loss == "answer-change":
+        rows = {p["id"]: p for p in reference.problems}
+        reference_answer = {i: _answer(rows[i], f"problem {i!r} of the reference folder") for i in ids}
     arms = []
     for name, setting, data in zip(names, settings, datas):
         index = {p["id"]: i for i, p in enumerate(data.problems)}
@@ -92,10 +125,18 @@ def load_arms(
             scores = probe.probe.score(data.features).numpy().astype(np.float64) if len(data.cues) else np.zeros(0)
         rows = [data.problems[index[i]] for i in ids]
         cues = [[data.cues[j] for j in groups[index[i]]] for i in ids]
+        if loss == "answer-change":  # agreement with the reference run's answer; the reference agrees with itself
+            labels = [[same_answer(reference_answer[i], _forced(c, name)) for c in cs] for i, cs in zip(ids, cues)]
+            full = [True] * len(ids) if setting is None else [
+                same_answer(reference_answer[i], _answer(r, f"problem {i!r} of {name}")) for i, r in zip(ids, rows)
+            ]
+        else:
+            labels = [[bool(c["forced_correct"]) for c in cs] for cs in cues]
+            full = [bool(r["full_correct"]) for r in rows]
         table = CueTable.from_lists(
             [[float(scores[j]) for j in groups[index[i]]] for i in ids],
-            [[bool(c["forced_correct"]) for c in cs] for cs in cues],
-            [bool(r["full_correct"]) for r in rows],
+            labels,
+            full,
             cue_tokens=[[int(c["thinking_tokens_before"]) for c in cs] for cs in cues],
             full_tokens=[int(r["thinking_tokens"]) for r in rows],
         )
@@ -139,11 +180,17 @@ def fit_joint_artifact(
     *,
     source: str | None = None,
     only: str | None = None,
+    loss: str = "accuracy-drop",
 ) -> tuple[ProbeArtifact, JointCalibration, list[DepthArm]]:
-    arms, reference_correct, reference_cost, ids = load_arms(probe, folders, model_config)
+    """The jointly calibrated artifact, with `loss` "accuracy-drop" (graded against gold) or "answer-change"."""
+    arms, reference_correct, reference_cost, ids = load_arms(probe, folders, model_config, loss)
     cal = calibrate_joint(arms, reference_correct, reference_cost, epsilon, delta, only=only)
+    if loss == "answer-change":
+        cal = dataclasses.replace(cal, guarantee=joint_guarantee(cal))
     calibration = {
         "mode": "joint",
+        "loss": loss,
+        "gold_read": all(gold_read(load_cue_data(f).meta) for f in folders),
         "threshold": cal.threshold,
         "epsilon": cal.epsilon,
         "alpha": None,
@@ -171,25 +218,30 @@ def fit_joint_artifact(
         corpus={"data": [str(f) for f in folders], "problems": [ids[0], ids[-1]], "n": len(ids), "probe": source,
                 "decode": reference_decode(folders),
                 "probe_corpus": probe.corpus},
-        metrics={"calibration_problems": joint_metrics(cal, arms, reference_correct, probe.fingerprint["num_layers"])},
+        metrics={"calibration_problems": joint_metrics(cal, arms, reference_correct, probe.fingerprint["num_layers"], loss)},
         evidence=joint_evidence(arms, reference_correct, reference_cost),
     )
     return artifact, cal, arms
 
 
 def joint_metrics(
-    cal: JointCalibration, arms: Sequence[DepthArm], reference_correct: np.ndarray, num_layers: int
+    cal: JointCalibration, arms: Sequence[DepthArm], reference_correct: np.ndarray, num_layers: int,
+    loss: str = "accuracy-drop",
 ) -> dict[str, Any]:
-    """What the chosen pair does on the calibration problems: accuracy, tokens, layers and FLOPs against neither exit."""
+    """What the chosen pair does on the calibration problems: accuracy (answer-change: the rate of changed
+    answers), tokens, layers and FLOPs against neither exit."""
     if cal.arm is None:
         return {}
     arm = next(a for a in arms if a.name == cal.arm)
     both = evaluate(cal.threshold, arm.table)  # the arm's own runs: accuracy and tokens with both exits on
     reference_tokens = next(a for a in arms if a.layer_exit is None).table.full_tokens
+    if loss == "answer-change":
+        outcome = {"answer_change_rate": cal.harm_rate}
+    else:
+        outcome = {"accuracy_neither": float(reference_correct.mean()), "accuracy_both": both["accuracy_controlled"],
+                   "harm_rate": cal.harm_rate}
     return {
-        "accuracy_neither": float(reference_correct.mean()),
-        "accuracy_both": both["accuracy_controlled"],
-        "harm_rate": cal.harm_rate,
+        **outcome,
         "exit_rate": both["exit_rate"],
         "thinking_tokens_saved_pct": 100.0 * (1 - both["thinking_tokens_controlled"] / max(reference_tokens.sum(), 1)),
         "compute_saved_pct": 100.0 * cal.compute_saved,

@@ -21,6 +21,7 @@ import numpy as np
 
 from cotexit.calibration import Calibration, calibrate, risk_plot
 from cotexit.calibration.digits import format_threshold
+from cotexit.calibration.result import level_name
 from cotexit.certificates.evidence import table_from_arrays
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.fit import FitResult
@@ -51,7 +52,7 @@ def replot(folder: str | os.PathLike[str]) -> list[Path]:
     if cal.get("mode") == "joint":
         raise ValueError(f"{folder} is a joint artifact; its plot is joint.png (`cotexit.probes.joint.replot_joint`)")
     table = table_from_arrays(artifact.evidence)
-    levels = {"epsilon": cal["epsilon"]} if cal["mode"] == "accuracy-drop" else {"alpha": cal["alpha"]}
+    levels = {level_name(cal["mode"]): cal[level_name(cal["mode"])]}
     again = calibrate(table, cal["mode"], delta=cal["delta"], p_value=cal.get("p_value", "binomial"), **levels)
     if again.threshold != cal["threshold"]:
         raise ValueError(
@@ -78,14 +79,15 @@ def write_plots(calibration: Calibration, scores: np.ndarray, labels: np.ndarray
     rates = [labels[which == b].mean() for b in range(10) if (which == b).any()]
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
     ax.plot(mids, rates, marker="o")
-    ax.set(xlabel="probe score", ylabel="fraction of forced answers right", title="reliability (held-out problems)")
+    right, wrong = _label_names(calibration.mode)
+    ax.set(xlabel="probe score", ylabel=f"fraction of cues: {right}", title="reliability (held-out problems)")
     written.append(_save(fig, folder / PLOTS[0]))
 
     fig = Figure(figsize=(6.4, 3.9))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.hist(scores[labels], bins=30, range=(0, 1), alpha=0.6, label="forced answer right")
-    ax.hist(scores[~labels], bins=30, range=(0, 1), alpha=0.6, label="forced answer wrong")
+    ax.hist(scores[labels], bins=30, range=(0, 1), alpha=0.6, label=right)
+    ax.hist(scores[~labels], bins=30, range=(0, 1), alpha=0.6, label=wrong)
     if calibration.threshold is not None:
         shown = format_threshold(calibration.threshold, gap=True)
         ax.axvline(calibration.threshold, c="k", ls="--", label=f"threshold {shown}")
@@ -96,6 +98,13 @@ def write_plots(calibration: Calibration, scores: np.ndarray, labels: np.ndarray
 
     written.append(risk_plot(calibration, folder / PLOTS[2]))
     return written
+
+
+def _label_names(mode: str) -> tuple[str, str]:
+    """What a cue's label says, true and false: right or wrong, or (answer-change) the same answer or another."""
+    if mode == "answer-change":
+        return "forced answer = full run's", "forced answer differs"
+    return "forced answer right", "forced answer wrong"
 
 
 def _save(fig, path: Path) -> Path:
