@@ -128,7 +128,8 @@ def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy and token means over result rows (`n` may be 0)."""
+    """Accuracy and token means over result rows (`n` may be 0); accuracy None when the rows were not graded
+    (prompts without gold answers)."""
     n = len(rows)
 
     def mean(key: str) -> float:
@@ -142,7 +143,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     generated = sum(r["total_tokens"] for r in rows)
     return {
         "n": n,
-        "accuracy": mean("correct"),
+        "accuracy": None if any(r["correct"] is None for r in rows) else mean("correct"),
         "mean_thinking_tokens": mean("thinking_tokens"),
         "mean_total_tokens": mean("total_tokens"),
         "mean_cues": mean("cue_count"),

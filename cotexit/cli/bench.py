@@ -30,13 +30,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Solve problems of a suite, write DIR/results.jsonl (one line per problem) and "
         "DIR/summary.json, and print the summary. Rerunning the same command (or with the same --out) "
         "resumes: finished problems are skipped. With --exit or --probe, decoding options left out take the "
-        "probe's calibrated values, so the run is one its guarantee covers.",
+        "probe's calibrated values, so the run is one its guarantee covers. With --prompts no gold answer is "
+        "read: an exit run reports the thinking tokens saved and how often the exit changed the answer.",
     )
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--suite",
-        required=True,
         help="gsm8k, math, math500, aime24, aime25, amc23, arith, or FILE.jsonl: your own problems, "
         "one JSON object per line with 'problem' and 'answer' fields",
+    )
+    source.add_argument(
+        "--prompts", metavar="FILE",
+        help="your own prompts, no answers: a JSON-lines file, one object per line with a 'prompt' string (the "
+        "user message, sent verbatim) and an optional 'id'; nothing is graded",
     )
     parser.add_argument("--split", help="split to run (default: the suite's test split)")
     parser.add_argument("--limit", type=int, help="first N problems of the split (default: all)")
@@ -67,7 +73,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    get_suite(args.suite)  # fail on a bad suite name before loading a model
+    if args.suite is not None:
+        get_suite(args.suite)  # fail on a bad suite name before loading a model
+    elif args.sweep:
+        raise ValueError("--sweep compares accuracies, which need gold answers: give --suite, not --prompts")
     check_backend_args(args)
     if args.sweep and args.backend == "generate":
         raise ValueError("--sweep runs on --backend hf or vllm (its trials at every cue are a `collect` run)")
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         return run_sweep(args)
     config = BenchConfig(
         suite=args.suite,
+        prompts=args.prompts,
         model=args.model,
         split=args.split,
         limit=args.limit,
@@ -99,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         engine=options.to_json() if (options := vllm_options(args)) is not None else {},
     )
     if args.out is None:
-        args.out = default_out("bench", args.suite, args.model, config.settings(),
+        args.out = default_out("bench", args.suite or Path(args.prompts).stem, args.model, config.settings(),
                                exits=exits_tag(config.exits, shipped_probe=args.exit),
                                temperature=args.temperature, backend=args.backend)
     prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
@@ -117,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console) as progress, interrupt_note(prepared.out_dir, lambda: len(prepared.results.rows)):
-        task = progress.add_task(f"{args.suite}", total=None, acc="-")
+        task = progress.add_task(args.suite or args.prompts, total=None, acc="-")
         for event in run_prepared(lm, prepared, treatment=treatment):
             interrupt.check()  # a Ctrl-C that Python swallowed inside a callback is raised here
-            acc = f"{event.correct_so_far / event.done:.1%}" if event.done else "-"
+            acc = f"{event.correct_so_far / event.done:.1%}" if event.done and args.prompts is None else "-"
             progress.update(task, total=event.total, completed=event.done, acc=acc)
             if event.result is None and event.skipped:
                 progress.console.print(f"resuming: {event.skipped} problem(s) already in {args.out}")
@@ -143,12 +153,14 @@ def print_shift_check(summary: dict) -> None:
 
 def summary_table(summary: dict) -> Table:
     backend = summary.get("backend", "hf")
-    table = Table(title=f"{summary['suite']} · {summary['model']} · {backend}", show_header=True)
+    source = summary["suite"] or summary.get("prompts")
+    table = Table(title=f"{source} · {summary['model']} · {backend}", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    graded = summary.get("accuracy") is not None
     rows = [
         ("problems", f"{summary['n']}"),
-        ("accuracy", f"{summary['accuracy']:.1%}"),
+        ("accuracy", f"{summary['accuracy']:.1%}" if graded else "- (no gold answer read)"),
         ("mean thinking tokens", f"{summary['mean_thinking_tokens']:.1f}"),
         ("mean total tokens", f"{summary['mean_total_tokens']:.1f}"),
         ("mean cues", f"{summary['mean_cues']:.2f}"),
@@ -157,10 +169,12 @@ def summary_table(summary: dict) -> Table:
     ]
     for name, value in rows:
         table.add_row(name, value)
-    if "accuracy_full" in summary:
+    if "mean_thinking_tokens_full" in summary:
         table.add_section()
         paired = [
-            ("accuracy: full / with exits", f"{summary['accuracy_full']:.1%} / {summary['accuracy_exit']:.1%}"),
+            *([("accuracy: full / with exits", f"{summary['accuracy_full']:.1%} / {summary['accuracy_exit']:.1%}")]
+              if "accuracy_full" in summary else []),
+            *_change_rows(summary),
             ("thinking tokens: full / with exits",
              f"{summary['mean_thinking_tokens_full']:.1f} / {summary['mean_thinking_tokens_exit']:.1f}"),
             *_saved_rows(summary),
@@ -205,6 +219,15 @@ DRAFT_COST_NOTE = (
     "than the full run (rejected drafts included) while needing fewer sequential passes: it saves wall-clock, "
     "not FLOPs"
 )
+
+
+def _change_rows(summary: dict) -> list[tuple[str, str]]:
+    """How often the exits changed the answer of the plain run, with its 95% interval (what answer-change bounds)."""
+    event = (summary.get("empirical") or {}).get("answer_change_events")
+    if not event:
+        return []
+    low, high = event["ci95"]
+    return [("answer changed by the exits", f"{event['rate']:.1%} of {event['n']} [95%: {low:.1%}, {high:.1%}]")]
 
 
 def _saved_rows(summary: dict) -> list[tuple[str, str]]:

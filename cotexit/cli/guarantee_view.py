@@ -18,6 +18,8 @@ from cotexit.calibration.digits import format_threshold
 
 _WHAT = {
     "accuracy-drop": "accuracy drop against thinking to the end",
+    "answer-change": "P(the exit changes the answer of the run thought to the end)",
+    "joint/answer-change": "P(the exits change the answer of the run with neither)",
     "joint": "accuracy drop against the run with neither exit",
     "stop-precision": "P(answer wrong | the probe exits)",
     "cue": "P(exit at a cue | the answer forced there is wrong), per cue",
@@ -38,14 +40,17 @@ def fmt_threshold(t: float, neighbours: Iterable[float] = ()) -> str:
 
 def _bound(guarantee: dict[str, Any]) -> float | None:
     mode = guarantee.get("mode")
-    value = guarantee.get("epsilon") if mode in ("accuracy-drop", "joint") else guarantee.get("alpha")
+    value = guarantee.get("epsilon") if mode in ("accuracy-drop", "answer-change", "joint") else guarantee.get("alpha")
     return float(value) if value is not None else None
 
 
 def _realized(summary: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(what, {rate, ci95, n}) this run realized of the loss the guarantee bounds, or None."""
     empirical = summary.get("empirical") or {}
-    mode = (summary.get("guarantee") or {}).get("mode")
+    guarantee = summary.get("guarantee") or {}
+    mode = guarantee.get("mode")
+    if mode == "answer-change" or (mode == "joint" and guarantee.get("loss") == "answer-change"):
+        return "answer changed from the run without exits", empirical.get("answer_change_events") or {}
     if mode in ("accuracy-drop", "joint"):
         return "harm (right thinking to the end, wrong with the exit)", empirical.get("accuracy_drop_events") or {}
     if mode in ("stop-precision", "cue"):
@@ -70,7 +75,7 @@ def guarantee_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     if mode == "none":
         return [("guarantee", guarantee.get("guarantee", "none"))]
     bound, delta = _bound(guarantee), guarantee.get("delta")
-    words = _WHAT.get(mode, f"mode {mode}")
+    words = _WHAT.get(f"{mode}/{guarantee.get('loss')}", _WHAT.get(mode, f"mode {mode}"))
     stated = f"{words} <= {fmt_level(bound)}" if bound is not None else words
     if delta is not None:
         stated += f", with probability >= {fmt_level(1 - float(delta))} over the calibration draw"

@@ -18,7 +18,8 @@ from cotexit.cli.exits import probe_guarantee, probe_path
 from cotexit.cli.guarantee_view import guarantee_grid
 from cotexit.experiments.collect import CollectConfig, run_collect
 from cotexit.experiments.paired import wilson
-from cotexit.experiments.sweep import exit_outcomes, probe_rule, sweep_points, write_sweep
+from cotexit.calibration.result import EPSILON_MODES
+from cotexit.experiments.sweep import exit_changes, exit_outcomes, probe_rule, sweep_points, write_sweep
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import META, load_cue_data
 from cotexit.probes.controller import artifact_cues
@@ -89,7 +90,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     with torch.no_grad():
         scores = artifact.probe.score(data.features).numpy() if len(data.cues) else []
     mode = artifact.calibration.get("mode")
-    level_name = "eps" if mode == "accuracy-drop" else "alpha"
+    level_name = "eps" if mode in EPSILON_MODES else "alpha"
     thresholds = {f"{level_name}={lvl}": thr for lvl, thr in artifact.calibration.get("thresholds_by_level", {}).items()}
     forced_tokens = len(lm.tokenizer(lm.fmt.forced_exit, add_special_tokens=False)["input_ids"])
     points = sweep_points(data, scores, forced_tokens, thresholds, budgets=budgets)
@@ -103,10 +104,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     threshold = args.probe_threshold if args.probe_threshold is not None else artifact.calibration.get("threshold")
     if len(data.problems):
         harms, exits, wrong = exit_outcomes(data, probe_rule(threshold))
+        changes = exit_changes(data, probe_rule(threshold))
         n = len(data.problems)
         empirical = {
             "accuracy_drop_events": {"rate": harms / n, "ci95": wilson(harms, n), "n": n},
             "wrong_given_stop": {"rate": wrong / exits if exits else 0.0, "ci95": wilson(wrong, exits), "n": exits},
+            "answer_change_events": {"rate": changes / n, "ci95": wilson(changes, n), "n": n},
         }
         console.print(guarantee_grid({"guarantee": guarantee, "empirical": empirical}))
     console.print(f"wrote {csv_path} and {png}")

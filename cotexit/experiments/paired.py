@@ -2,9 +2,11 @@
 
 Owns `Treatment` (what the treated run adds: exit policies for the length
 exit, a step engine for the depth exit), `run_pair` (one batch both ways) and
-`paired_summary` (the savings and the accuracy cost over result rows). The
-plain run is the reference for accuracy, tokens, token disagreement and wall
-time; the treated run is what the result line reports first.
+`paired_summary` (the savings, the accuracy cost and how often the answer
+changed, over result rows; rows of prompts without gold answers have no
+accuracy, only the change). The plain run is the reference for accuracy,
+answers, tokens, token disagreement and wall time; the treated run is what
+the result line reports first.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cotexit.benchmarks.grading import answers_differ
+from cotexit.benchmarks.grading import answers_differ, same_answer
 from cotexit.depth.forced import forced_disagreement
 from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.stats import DepthStats
@@ -132,21 +134,20 @@ def shift_summary(rows: list[dict[str, Any]], reference: Any, settings: str | No
 def paired_summary(
     rows: list[dict[str, Any]], guarantee: dict[str, Any], shift_reference: Any = None, settings_shift: str | None = None
 ) -> dict[str, Any]:
-    """Length and depth savings over result lines that carry a `full` block."""
+    """Length and depth savings over result lines that carry a `full` block.
+
+    `empirical.answer_change_events` counts the problems whose answer with the exits is not the plain run's
+    (`same_answer`: what the answer-change mode bounds); the accuracy entries need gold answers and are left out
+    for rows without them."""
     n = len(rows)
     if n == 0:
         return {}
-    full_right = sum(r["full"]["correct"] for r in rows)
-    exit_right = sum(r["correct"] for r in rows)
+    graded = all(r["correct"] is not None and r["full"]["correct"] is not None for r in rows)
     think_full = sum(r["full"]["thinking_tokens"] for r in rows)
     think_exit = sum(r["thinking_tokens"] for r in rows)
-    drops = sum(r["full"]["correct"] and not r["correct"] for r in rows)
     stopped = [r for r in rows if r["exit"] is not None]
-    wrong_stops = sum(not r["correct"] for r in stopped)
+    changes = sum(not same_answer(r["full"]["prediction"], r["prediction"]) for r in rows)
     out: dict[str, Any] = {
-        "accuracy_full": full_right / n,
-        "accuracy_exit": exit_right / n,
-        "accuracy_drop": (full_right - exit_right) / n,
         "mean_thinking_tokens_full": think_full / n,
         "mean_thinking_tokens_exit": think_exit / n,
         "tokens_saved_pct": 100.0 * (1 - think_exit / think_full) if think_full else 0.0,
@@ -156,16 +157,28 @@ def paired_summary(
         "mean_trial_tokens_exit": sum(r.get("trial_tokens", 0) for r in rows) / n,
         "cost_tokens_saved_pct": 100.0
         * (1 - sum(r["total_tokens"] + r.get("trial_tokens", 0) for r in rows) / max(sum(r["full"]["total_tokens"] for r in rows), 1)),
+        "answer_change_rate": changes / n,
         "guarantee": guarantee,
-        "empirical": {
+        "empirical": {"answer_change_events": {"rate": changes / n, "ci95": wilson(changes, n), "n": n}},
+    }
+    if graded:
+        full_right = sum(r["full"]["correct"] for r in rows)
+        exit_right = sum(r["correct"] for r in rows)
+        drops = sum(r["full"]["correct"] and not r["correct"] for r in rows)
+        wrong_stops = sum(not r["correct"] for r in stopped)
+        out |= {
+            "accuracy_full": full_right / n,
+            "accuracy_exit": exit_right / n,
+            "accuracy_drop": (full_right - exit_right) / n,
+        }
+        out["empirical"] |= {
             "accuracy_drop_events": {"rate": drops / n, "ci95": wilson(drops, n), "n": n},
             "wrong_given_stop": {
                 "rate": wrong_stops / len(stopped) if stopped else None,
                 "ci95": wilson(wrong_stops, len(stopped)),
                 "n": len(stopped),
             },
-        },
-    }
+        }
     if shift_reference is not None:
         out["shift_check"] = shift_summary(rows, shift_reference, settings_shift)
     batches = {r["timings"]["batch"]: r for r in rows}.values()

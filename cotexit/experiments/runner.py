@@ -7,8 +7,11 @@ Owns `BenchConfig`, `BenchProgress`, `prepare_bench`, `run_prepared` and
 already in the results file, decodes the rest in batches with
 `cotexit.engines.loop`, grades each row as soon as it finishes, appends it to
 the results file and yields a progress event. After the last batch it writes
-`DIR/summary.json` (summary plus provenance). Rendering the progress is the
-CLI's job.
+`DIR/summary.json` (summary plus provenance). With a prompt file (`prompts`:
+the user's own messages, verbatim, no answers) nothing is graded: `gold` and
+`correct` are None, the summary has no accuracy and records `gold_read:
+false`, and a paired run reports the tokens saved and how often the exit
+changed the answer. Rendering the progress is the CLI's job.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cotexit.benchmarks.grading import disagreement, grade_row
+from cotexit.benchmarks.grading import disagreement, is_equivalent, predicted_answer
 from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
+from cotexit.benchmarks.prompt_files import UserPrompt, load_prompts, prompts_provenance
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
@@ -41,9 +45,9 @@ from cotexit.experiments.paired import Treatment, paired_summary, run_flops, run
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What to run: suite, split, how many problems, batching, decoding, cues."""
+    """What to run: suite (or a prompt file), split, how many problems, batching, decoding, cues."""
 
-    suite: str
+    suite: str | None  # None with `prompts`
     model: str
     split: str | None = None
     limit: int | None = None
@@ -54,8 +58,16 @@ class BenchConfig:
     exits: dict[str, Any] = field(default_factory=dict)  # the treated run's settings; empty = plain runs only
     backend: str = "hf"  # the engine: cotexit's decode loop (hf), transformers generate() (generate), vllm
     engine: dict[str, Any] = field(default_factory=dict)  # the engine's own options (vllm: VllmOptions)
+    prompts: str | None = None  # a JSON-lines file of the user's prompts, no answers (cotexit.benchmarks.prompt_files)
 
     def __post_init__(self) -> None:
+        if (self.suite is None) == (self.prompts is None):
+            raise ValueError(
+                "give --suite (problems with gold answers) or --prompts (a file of your own prompts, no answers), "
+                f"not {'both' if self.suite is not None else 'neither'}"
+            )
+        if self.prompts is not None and (self.split is not None or self.data_dir is not None):
+            raise ValueError("--split and --data-dir name a suite's data; a --prompts file is read as it is")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
         if self.batch_size < 1:
@@ -74,7 +86,9 @@ class BenchConfig:
             **({"backend": self.backend} if self.backend != "hf" else {}),  # runs from before backends resume
             **({"engine": self.engine} if self.engine else {}),
             # a file of the user's own problems: its content, so that results of an edited file are not mixed in
-            **({"suite_sha256": data_file_sha256(Path(self.suite).expanduser())} if names_a_file(self.suite) else {}),
+            **({"suite_sha256": data_file_sha256(Path(self.suite).expanduser())} if self.suite and names_a_file(self.suite) else {}),
+            **({"prompts": self.prompts, "prompts_sha256": data_file_sha256(Path(self.prompts).expanduser())}
+               if self.prompts else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -89,14 +103,28 @@ class BenchProgress:
     total: int
     skipped: int
     result: ProblemResult | None
-    correct_so_far: int
+    correct_so_far: int  # 0 on a prompt file: nothing is graded
 
 
-def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> ProblemResult:
-    prediction, correct = grade_row(problem, row)
+Item = Problem | UserPrompt
+
+
+def message(item: Item) -> str:
+    """The user message: a problem in its suite's template, a prompt from a prompt file verbatim."""
+    return item.prompt if isinstance(item, UserPrompt) else build_prompt(item)
+
+
+def grade(item: Item, row: RowResult) -> tuple[str | None, bool | None]:
+    """A decoded row's answer and whether it is the problem's (None for a prompt: no gold answer)."""
+    prediction = predicted_answer(row)
+    return prediction, (is_equivalent(item.answer, prediction) if isinstance(item, Problem) else None)
+
+
+def to_result(problem: Item, row: RowResult, timings: dict[str, Any]) -> ProblemResult:
+    prediction, correct = grade(problem, row)
     return ProblemResult(
         id=problem.id,
-        gold=problem.answer,
+        gold=problem.answer if isinstance(problem, Problem) else None,
         prediction=prediction,
         correct=correct,
         thinking_tokens=row.thinking_tokens,
@@ -109,7 +137,7 @@ def to_result(problem: Problem, row: RowResult, timings: dict[str, Any]) -> Prob
         exit=asdict(row.exit) if row.exit else None,
         timings=timings,
         text=row.text,
-        metadata=dict(problem.metadata),
+        metadata=dict(problem.metadata) if isinstance(problem, Problem) else {},
         trial_tokens=row.trial_tokens,
     )
 
@@ -119,7 +147,7 @@ class PreparedBench:
     """A run's problems and its opened results folder: everything `run_prepared` needs but the model."""
 
     config: BenchConfig
-    problems: list[Problem]
+    problems: list[Item]
     results: ResultsFile
 
     @property
@@ -129,7 +157,10 @@ class PreparedBench:
 
 def prepare_bench(config: BenchConfig, out_dir: str | Path) -> PreparedBench:
     """Load the problems and open `out_dir`; raises on bad data, a bad folder or changed settings."""
-    problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
+    if config.prompts is not None:
+        problems = load_prompts(config.prompts, config.limit)
+    else:
+        problems = load_problems(config.suite, config.split, config.limit, config.data_dir)
     return PreparedBench(config, problems, ResultsFile(out_dir, config.settings()))
 
 
@@ -172,7 +203,7 @@ def run_prepared(
         decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, config.decode, cues=config.cues, policies=policies)
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
-            prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+            prompts = [chat_prompt(lm.tokenizer, message(p)) for p in batch]
             session = decoder.session(prompts, keys=[p.id for p in batch])
             began = time.perf_counter()
             for event in session.steps():
@@ -182,14 +213,14 @@ def run_prepared(
                     result = to_result(batch[r], session.rows[r].result(), timings)
                     results.append(result)
                     done += 1
-                    correct += result.correct
+                    correct += bool(result.correct)
                     yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
 
     write_summary(lm, config, prepared.out_dir, [r for r in results.rows if r["id"] in wanted])
 
 
 def _run_batches(
-    lm: LoadedModel, prepared: PreparedBench, todo: list[Problem], policies: Sequence[ExitPolicy], done: int, correct: int
+    lm: LoadedModel, prepared: PreparedBench, todo: list[Item], policies: Sequence[ExitPolicy], done: int, correct: int
 ) -> Iterator[BenchProgress]:
     """Plain runs on an engine that returns whole batches (`generate`): rows are written when their batch ends."""
     config, problems, results = prepared.config, prepared.problems, prepared.results
@@ -198,7 +229,7 @@ def _run_batches(
     with open_engine(config.backend, lm, config.decode, config.cues, **options) as decode:
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
-            prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+            prompts = [chat_prompt(lm.tokenizer, message(p)) for p in batch]
             began = time.perf_counter()
             rows = decode(prompts, [p.id for p in batch])
             timings = {"row_s": time.perf_counter() - began, "batch": batch[0].id, "batch_size": len(batch)}
@@ -206,7 +237,7 @@ def _run_batches(
                 result = to_result(problem, row, timings)
                 results.append(result)
                 done += 1
-                correct += result.correct
+                correct += bool(result.correct)
                 yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
 
 
@@ -220,7 +251,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
     scored = any(isinstance(p, ProbeExitPolicy) for p in treatment.policies)  # rows carry the probe's scores
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
-        prompts = [chat_prompt(lm.tokenizer, build_prompt(p)) for p in batch]
+        prompts = [chat_prompt(lm.tokenizer, message(p)) for p in batch]
         pair = run_pair(
             lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch],
             config.backend, engine_options(config.backend, config.engine),
@@ -238,7 +269,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
                 "treated_batch_flops": treated_flops,
             }
             result = to_result(problem, row, timings)
-            full_prediction, full_correct = grade_row(problem, full_row)
+            full_prediction, full_correct = grade(problem, full_row)
             differing, compared = disagreement(full_row.token_ids, row.token_ids)
             result.full = {
                 "prediction": full_prediction,
@@ -258,7 +289,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
             result.probe_scores = (row.probe_scores or None) if scored else None
             results.append(result)
             done += 1
-            correct += result.correct
+            correct += bool(result.correct)
             yield BenchProgress(done, len(problems), len(problems) - len(todo), result, correct)
     rows = [r for r in results.rows if r["id"] in wanted]
     write_summary(lm, config, prepared.out_dir, rows, extra=paired_summary(rows, treatment.guarantee, treatment.shift_reference, treatment.settings_shift))
@@ -271,10 +302,15 @@ def write_summary(
     rows: list[dict[str, Any]],
     extra: dict[str, Any] | None = None,
 ) -> dict:
-    source = source_path(config.suite, config.split, config.data_dir)
-    data = {"file": str(source), "sha256": data_file_sha256(source)} if source else {"source": "generated or hub"}
-    split = config.split or get_suite(config.suite).default_split  # the split that ran, not None for "the default"
-    summary = {"suite": config.suite, "split": split, "model": config.model, **summarize(rows)}
+    if config.prompts is not None:
+        data, split = prompts_provenance(config.prompts), None
+        source = {"prompts": config.prompts, "gold_read": False}  # no gold answer read, nothing graded
+    else:
+        path = source_path(config.suite, config.split, config.data_dir)
+        data = {"file": str(path), "sha256": data_file_sha256(path)} if path else {"source": "generated or hub"}
+        split = config.split or get_suite(config.suite).default_split  # the split that ran, not None for "the default"
+        source = {}
+    summary = {"suite": config.suite, "split": split, **source, "model": config.model, **summarize(rows)}
     summary |= extra or {}
     summary["thinking_format"] = lm.fmt.name
     summary["backend"] = config.backend

@@ -26,6 +26,7 @@ import numpy as np
 from cotexit.benchmarks.grading import is_equivalent
 from cotexit.experiments.labels import Box, merge_close, place_labels
 from cotexit.probes.cuedata import CueData
+from cotexit.probes.outcomes import forced_agrees
 
 SWEEP_CSV, PARETO_PNG = "sweep.csv", "pareto.png"
 
@@ -115,6 +116,17 @@ def exit_outcomes(data: CueData, rule: Rule) -> tuple[int, int, int]:
         wrong += not right
         harms += bool(problem["full_correct"]) and not right
     return harms, exits, wrong
+
+
+def exit_changes(data: CueData, rule: Rule) -> int:
+    """Problems whose answer forced at the rule's exit is not the full run's final answer (what `answer-change`
+    bounds; `cotexit.probes.outcomes.forced_agrees`)."""
+    changes = 0
+    for problem, indices in zip(data.problems, data.cues_by_problem()):
+        cues = [data.cues[j] for j in indices]
+        stop, _ = rule(cues)
+        changes += stop is not None and not forced_agrees(cues[stop], problem)
+    return changes
 
 
 def budget_point(data: CueData, budget: int, forced_exit_tokens: int) -> tuple[float, float, float, float]:
