@@ -89,3 +89,15 @@ def prompts_provenance(path: PathLike) -> dict[str, str]:
     """The data entry of a run's provenance: the prompt file and its SHA-256."""
     resolved = Path(path).expanduser().resolve()
     return {"file": str(resolved), "sha256": data_file_sha256(resolved)}
+
+
+def check_source(suite: str | None, prompts: str | None, split: str | None, data_dir: str | None) -> None:
+    """A run reads a suite (`suite`, with gold answers) or a prompt file (`prompts`, none): exactly one, and a
+    prompt file takes no `split` or `data_dir`."""
+    if (suite is None) == (prompts is None):
+        raise ValueError(
+            "give --suite (problems with gold answers) or --prompts (a file of your own prompts, no answers), "
+            f"not {'both' if suite is not None else 'neither'}"
+        )
+    if prompts is not None and (split is not None or data_dir is not None):
+        raise ValueError("--split and --data-dir name a suite's data; a --prompts file is read as it is")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
-from cotexit.cli.common import add_decode_args, describe_options, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.common import add_decode_args, add_source_args, describe_options, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
 from cotexit.cli.guarantee_view import guarantee_grid
 from cotexit.cli import interrupt
@@ -33,17 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "probe's calibrated values, so the run is one its guarantee covers. With --prompts no gold answer is "
         "read: an exit run reports the thinking tokens saved and how often the exit changed the answer.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--suite",
-        help="gsm8k, math, math500, aime24, aime25, amc23, arith, or FILE.jsonl: your own problems, "
-        "one JSON object per line with 'problem' and 'answer' fields",
-    )
-    source.add_argument(
-        "--prompts", metavar="FILE",
-        help="your own prompts, no answers: a JSON-lines file, one object per line with a 'prompt' string (the "
-        "user message, sent verbatim) and an optional 'id'; nothing is graded",
-    )
+    add_source_args(parser, suites="gsm8k, math, math500, aime24, aime25, amc23, arith")
     parser.add_argument("--split", help="split to run (default: the suite's test split)")
     parser.add_argument("--limit", type=int, help="first N problems of the split (default: all)")
     parser.add_argument(

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cotexit.benchmarks.prompt_files import load_prompts
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
-from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.common import add_decode_args, add_source_args, add_model_args, cue_config, decode_config, load_for_cli
 from cotexit.cli.exits import depth_artifact_config
 from cotexit.controller.capture import default_layers
 from cotexit.depth.config import LayerExitConfig
@@ -31,17 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "rerunning with the same --out resumes. With --prompts no gold answer is read: calibrate such data with "
         "--mode answer-change.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--suite",
-        help="suite to collect on (e.g. arith, gsm8k), or FILE.jsonl: your own problems, "
-        "one JSON object per line with 'problem' and 'answer' fields",
-    )
-    source.add_argument(
-        "--prompts", metavar="FILE",
-        help="your own prompts, no answers: a JSON-lines file, one object per line with a 'prompt' string (the "
-        "user message, sent verbatim: ask for \\boxed{} in it if the model needs telling) and an optional 'id'",
-    )
+    add_source_args(parser, suites="suite to collect on (e.g. arith, gsm8k)")
     parser.add_argument("--split", help="split (default: the suite's test split; use a calibration split)")
     parser.add_argument("--limit", type=int, help="first N problems")
     parser.add_argument("--layers", help="comma-separated layers, 1..N, negatives from the end (default: 2 evenly spaced + last)")

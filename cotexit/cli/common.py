@@ -45,6 +45,21 @@ def add_model_args(parser: argparse.ArgumentParser, *, weights: bool = True) -> 
     group.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights dtype")
 
 
+def add_source_args(parser: argparse.ArgumentParser, *, suites: str) -> None:
+    """--suite (`suites`, or a file of the user's own problems with answers) or --prompts (prompts, no answers)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--suite",
+        help=f"{suites}, or FILE.jsonl: your own problems, one JSON object per line with 'problem' and 'answer' fields",
+    )
+    source.add_argument(
+        "--prompts", metavar="FILE",
+        help="your own prompts, no answers: a JSON-lines file, one object per line with a 'prompt' string (the "
+        "user message, sent verbatim: ask for \\boxed{} in it if the model needs telling) and an optional 'id'; "
+        "nothing is graded",
+    )
+
+
 def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int, from_probe: bool = False) -> None:
     """The decoding options. With `from_probe` (commands that run a probe) an option left out takes the value the
     probe was calibrated with (`fill_decode_defaults`), so that a run with `--exit` alone is one its guarantee

@@ -32,7 +32,7 @@ import torch
 from cotexit.benchmarks.extraction import last_boxed
 from cotexit.benchmarks.grading import is_equivalent, predicted_answer, same_answer
 from cotexit.benchmarks.loading import data_provenance, load_problems
-from cotexit.benchmarks.prompt_files import UserPrompt, load_prompts, prompts_provenance
+from cotexit.benchmarks.prompt_files import UserPrompt, check_source, load_prompts, prompts_provenance
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.provenance import provenance
@@ -74,13 +74,7 @@ class CollectConfig:
     prompts: str | None = None  # a JSON-lines file of the user's prompts, no answers (cotexit.benchmarks.prompt_files)
 
     def __post_init__(self) -> None:
-        if (self.suite is None) == (self.prompts is None):
-            raise ValueError(
-                "give --suite (problems with gold answers) or --prompts (a file of your own prompts, no answers), "
-                f"not {'both' if self.suite is not None else 'neither'}"
-            )
-        if self.prompts is not None and (self.split is not None or self.data_dir is not None):
-            raise ValueError("--split and --data-dir name a suite's data; a --prompts file is read as it is")
+        check_source(self.suite, self.prompts, self.split, self.data_dir)
         if self.exit_semantics not in SEMANTICS:
             raise ValueError(f"--exit-semantics must be one of {', '.join(SEMANTICS)}, got {self.exit_semantics!r}")
         if self.backend not in ("hf", "vllm"):

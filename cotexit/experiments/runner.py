@@ -26,7 +26,7 @@ from typing import Any
 
 from cotexit.benchmarks.grading import disagreement, is_equivalent, predicted_answer
 from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
-from cotexit.benchmarks.prompt_files import UserPrompt, load_prompts, prompts_provenance
+from cotexit.benchmarks.prompt_files import UserPrompt, check_source, load_prompts, prompts_provenance
 from cotexit.benchmarks.prompts import build_prompt
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
@@ -61,13 +61,7 @@ class BenchConfig:
     prompts: str | None = None  # a JSON-lines file of the user's prompts, no answers (cotexit.benchmarks.prompt_files)
 
     def __post_init__(self) -> None:
-        if (self.suite is None) == (self.prompts is None):
-            raise ValueError(
-                "give --suite (problems with gold answers) or --prompts (a file of your own prompts, no answers), "
-                f"not {'both' if self.suite is not None else 'neither'}"
-            )
-        if self.prompts is not None and (self.split is not None or self.data_dir is not None):
-            raise ValueError("--split and --data-dir name a suite's data; a --prompts file is read as it is")
+        check_source(self.suite, self.prompts, self.split, self.data_dir)
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
         if self.batch_size < 1:
