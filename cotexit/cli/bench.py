@@ -18,6 +18,7 @@ from cotexit.cli.guarantee_view import guarantee_grid
 from cotexit.cli import interrupt
 from cotexit.cli.interrupt import interrupt_note
 from cotexit.cli.outdir import default_out, exits_tag
+from cotexit.experiments.live_check import LiveCheck
 from cotexit.experiments.runner import BenchConfig, prepare_bench, run_prepared
 
 console = Console()
@@ -118,12 +119,16 @@ def run(args: argparse.Namespace) -> int:
     ]
     with Progress(*columns, console=console) as progress, interrupt_note(prepared.out_dir, lambda: len(prepared.results.rows)):
         task = progress.add_task(args.suite or args.prompts, total=None, acc="-")
+        wanted = {p.id for p in prepared.problems}  # the live check of the bound, fed as summary.json's will be
+        live = LiveCheck.for_guarantee(treatment and treatment.guarantee, [r for r in prepared.results.rows if r["id"] in wanted])
         for event in run_prepared(lm, prepared, treatment=treatment):
             interrupt.check()  # a Ctrl-C that Python swallowed inside a callback is raised here
             acc = f"{event.correct_so_far / event.done:.1%}" if event.done and args.prompts is None else "-"
             progress.update(task, total=event.total, completed=event.done, acc=acc)
             if event.result is None and event.skipped:
                 progress.console.print(f"resuming: {event.skipped} problem(s) already in {args.out}")
+            if live is not None and event.result is not None and live.add(event.result.to_json()):
+                progress.console.print(f"[red]warning:[/red] live check: {live.message()}", highlight=False)
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     console.print(summary_table(summary))
     if (grid := guarantee_grid(summary)) is not None:

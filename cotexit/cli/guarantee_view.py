@@ -4,7 +4,7 @@ Owns `guarantee_rows` and `guarantee_grid` (for `bench`'s summary and `--sweep`'
 `coverage_line` (whether the probe's certificate covers the run) and
 `fmt_level`/`fmt_threshold` (numbers printed with the digits that tell them
 apart). Reads only the dicts the runners write into `summary.json`
-(`guarantee`, `empirical`); prints nothing itself.
+(`guarantee`, `empirical`, `live_check`); prints nothing itself.
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def guarantee_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
                 ("realized", f"{what}: {fmt_level(rate)} of {event['n']} problems, 95% interval "
                  f"[{fmt_level(lo)}, {fmt_level(hi)}]: {verdict(rate, (lo, hi), bound)}")
             )
+    if summary.get("live_check"):  # the anytime test of the bound over this run (experiments.live_check)
+        rows.append(("live check", str(summary["live_check"]["message"])))
     rows.append(("covers this run", coverage_line(guarantee)))
     return rows
 

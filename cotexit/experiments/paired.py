@@ -23,6 +23,7 @@ from cotexit.depth.propagate import PropagateForward
 from cotexit.depth.stats import DepthStats
 from cotexit.engines.backends import open_engine
 from cotexit.engines.decoding import DecodeConfig
+from cotexit.experiments.live_check import live_check
 from cotexit.controller.policies import ExitPolicy
 from cotexit.controller.rows import RowResult
 from cotexit.models.flops import block_flops, full_token_flops, head_flops
@@ -181,6 +182,8 @@ def paired_summary(
         }
     if shift_reference is not None:
         out["shift_check"] = shift_summary(rows, shift_reference, settings_shift)
+    if (live := live_check(rows, guarantee)) is not None:  # the anytime test of the bound over the rows in order
+        out["live_check"] = live
     batches = {r["timings"]["batch"]: r for r in rows}.values()
     full_s = sum(b["timings"]["full_batch_s"] for b in batches)
     treated_s = sum(b["timings"]["treated_batch_s"] for b in batches)
