@@ -40,6 +40,7 @@ __all__ = [
     "answers_differ",
     "canonical_answer",
     "disagreement",
+    "grade_answer",
     "grade_row",
     "is_equivalent",
     "normalize_answer",
@@ -291,10 +292,16 @@ def predicted_answer(row: AnsweredRow) -> str | None:
     return prediction if prediction is not None else extract_answer(row.text)
 
 
-def grade_row(problem: Problem, row: AnsweredRow) -> tuple[str | None, bool]:
-    """A decoded row's answer (`predicted_answer`) and whether it is the problem's."""
+def grade_answer(gold: str | None, answer: str | None) -> bool | None:
+    """Whether `answer` is the gold one; None when there is no gold answer (a prompt of the user's, no answer)."""
+    return None if gold is None else is_equivalent(gold, answer)
+
+
+def grade_row(item: Problem | object, row: AnsweredRow) -> tuple[str | None, bool | None]:
+    """A decoded row's answer (`predicted_answer`) and whether it is the item's: a `Problem`'s gold answer, or
+    None for an item without one (a user's prompt)."""
     prediction = predicted_answer(row)
-    return prediction, is_equivalent(problem.answer, prediction)
+    return prediction, grade_answer(getattr(item, "answer", None), prediction)
 
 
 def disagreement(full: Sequence[int], treated: Sequence[int]) -> tuple[int, int]:

@@ -7,7 +7,8 @@ step, final answer in `\\boxed{}`. Chat templates and thinking tags are the
 model's business (`cotexit.models`); extracting the boxed answer is
 `extraction`'s.
 
->>> from cotexit.benchmarks.records import Problem
+>>> from cotexit.benchmarks.prompt_files import UserPrompt
+from cotexit.benchmarks.records import Problem
 >>> print(build_prompt(Problem(id="gsm8k/test/0", suite="gsm8k", problem="What is 2+3?", answer="5")))
 What is 2+3?
 Please reason step by step, and put your final answer within \\boxed{}.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from cotexit.benchmarks.prompt_files import UserPrompt
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.suites import get_suite
 
@@ -54,3 +56,8 @@ def build_prompt(problem: Problem, template: str | None = None) -> str:
     if name not in _TEMPLATES:
         raise ValueError(f"unknown prompt template {name!r}; known: {', '.join(sorted(_TEMPLATES))}")
     return _TEMPLATES[name].format(problem=problem.problem.strip())
+
+
+def user_message(item: Problem | UserPrompt) -> str:
+    """The user message: a problem in its suite's template, a prompt from a prompt file verbatim."""
+    return item.prompt if isinstance(item, UserPrompt) else build_prompt(item)

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from cotexit.benchmarks.suites import get_suite
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
-from cotexit.cli.common import add_decode_args, add_source_args, describe_options, add_model_args, cue_config, decode_config, load_for_cli
+from cotexit.cli.common import add_decode_args, add_source_args, add_model_args, cue_config, decode_config, load_for_cli, taken_note
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
-from cotexit.cli.guarantee_view import guarantee_grid
+from cotexit.cli.guarantee_view import guarantee_grid, uncovered_warning
 from cotexit.cli import interrupt
 from cotexit.cli.interrupt import interrupt_note
 from cotexit.cli.outdir import default_out, exits_tag
@@ -71,18 +71,17 @@ def run(args: argparse.Namespace) -> int:
     check_backend_args(args)
     if args.sweep and args.backend == "generate":
         raise ValueError("--sweep runs on --backend hf or vllm (its trials at every cue are a `collect` run)")
-    taken = fill_run_defaults(args)  # decoding left out: the probe's calibration settings
-    if taken:
-        console.print(f"[dim]decoding as the probe was calibrated: {describe_options(args, taken)} "
-                      "(give an option to override)[/dim]", highlight=False)
+    if note := taken_note(args, fill_run_defaults(args)):  # decoding left out: the probe's calibration settings
+        console.print(note, highlight=False)
     if args.sweep:
         from cotexit.cli.sweep import run_sweep
 
         if args.out is None:
+            exits = exit_settings(args)
             settings = {"suite": args.suite, "split": args.split, "model": args.model, "backend": args.backend,
-                        "decode": decode_config(args).to_json(), "cues": args.cues, "exits": exit_settings(args),
+                        "decode": decode_config(args).to_json(), "cues": args.cues, "exits": exits,
                         "budgets": args.sweep_budgets}
-            args.out = default_out("bench", args.suite, args.model, settings, exits=exits_tag(exit_settings(args), shipped_probe=args.exit),
+            args.out = default_out("bench", args.suite, args.model, settings, exits=exits_tag(exits, shipped_probe=args.exit),
                                    temperature=args.temperature, backend=args.backend, kind="sweep")
         return run_sweep(args)
     config = BenchConfig(
@@ -106,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare_bench(config, args.out)  # bad data, --out or changed settings fail before the model loads
     lm = load_for_cli(args)
     treatment = build_treatment(args, lm)
-    if treatment is not None and treatment.guarantee.get("covers_run") is False:
-        console.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: "
-                      f"{treatment.guarantee['coverage']}", highlight=False)
+    if warning := uncovered_warning(treatment and treatment.guarantee):
+        console.print(warning, highlight=False)
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),

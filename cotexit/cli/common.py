@@ -119,9 +119,13 @@ def fill_decode_defaults(args: argparse.Namespace, calibrated: dict[str, Any] | 
     return taken
 
 
-def describe_options(args: argparse.Namespace, names: list[str]) -> str:
-    """'--temperature 0.6, --top-p 1' for option names as `fill_decode_defaults` returns them."""
-    return ", ".join(f"--{name} {getattr(args, name.replace('-', '_')):g}" for name in names)
+def taken_note(args: argparse.Namespace, names: list[str]) -> str | None:
+    """The note a command prints when decoding options came from the probe (`names`, as `fill_decode_defaults`
+    returns them): '... --temperature 0.6, --top-p 1 ...'; None when none did."""
+    if not names:
+        return None
+    options = ", ".join(f"--{name} {getattr(args, name.replace('-', '_')):g}" for name in names)
+    return f"[dim]decoding as the probe was calibrated: {options} (give an option to override)[/dim]"
 
 
 def decode_config(args: argparse.Namespace) -> DecodeConfig:

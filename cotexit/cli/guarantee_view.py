@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from cotexit.calibration.digits import format_threshold
@@ -99,6 +100,13 @@ def guarantee_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("live check", str(summary["live_check"]["message"])))
     rows.append(("covers this run", coverage_line(guarantee)))
     return rows
+
+
+def uncovered_warning(guarantee: dict[str, Any] | None) -> str | None:
+    """The one warning a command prints before its run when the probe's guarantee does not cover it (else None)."""
+    if not guarantee or guarantee.get("covers_run") is not False:
+        return None
+    return f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {escape(str(guarantee['coverage']))}"
 
 
 def coverage_line(guarantee: dict[str, Any]) -> str:

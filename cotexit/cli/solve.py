@@ -10,8 +10,8 @@ from cotexit.benchmarks.extraction import extract_answer
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION
 from cotexit.benchmarks.suites import names_a_file
 from cotexit.cli.backend import add_backend_arg, check_backend_args, vllm_options
-from cotexit.cli.common import add_decode_args, add_model_args, describe_options, cue_config, decode_config, load_for_cli
-from cotexit.cli.guarantee_view import guarantee_grid
+from cotexit.cli.common import add_decode_args, add_model_args, cue_config, decode_config, load_for_cli, taken_note
+from cotexit.cli.guarantee_view import guarantee_grid, uncovered_warning
 from cotexit.cli.exits import add_exit_args, build_treatment, exit_settings, fill_run_defaults, probe_cues
 from cotexit.controller.cues import CueEvent
 from cotexit.controller.rows import ExitInfo, RowResult
@@ -53,16 +53,15 @@ def run(args: argparse.Namespace) -> int:
             f"to solve the text in the file, pass the text: cotexit solve \"$(cat {path})\""
         )
     exit_settings(args)
-    taken = fill_run_defaults(args)  # decoding left out: the probe's calibration settings
+    note = taken_note(args, fill_run_defaults(args))  # decoding left out: the probe's calibration settings
     decode, cues = decode_config(args), cue_config(args, probe_cues(args))  # bad options fail before the model loads
     check_backend_args(args)
-    if taken:
-        console.print(f"[dim]decoding as the probe was calibrated: {describe_options(args, taken)} "
-                      "(give an option to override)[/dim]")
+    if note:
+        console.print(note)
     lm = load_for_cli(args)
     treatment = build_treatment(args, lm)
-    if treatment is not None and treatment.guarantee.get("covers_run") is False:
-        console.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {treatment.guarantee['coverage']}")
+    if warning := uncovered_warning(treatment and treatment.guarantee):
+        console.print(warning)
     options: dict = {}
     if treatment is not None:
         options = {"policies": treatment.policies, "capture": treatment.capture}

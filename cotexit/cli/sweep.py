@@ -15,7 +15,7 @@ from cotexit.cli.backend import vllm_options
 from cotexit.cli.common import cue_config, decode_config, load_for_cli
 from cotexit.calibration.shift import settings_shift
 from cotexit.cli.exits import probe_guarantee, probe_path
-from cotexit.cli.guarantee_view import guarantee_grid
+from cotexit.cli.guarantee_view import guarantee_grid, uncovered_warning
 from cotexit.experiments.collect import CollectConfig, run_collect
 from cotexit.experiments.paired import wilson
 from cotexit.calibration.result import EPSILON_MODES
@@ -76,9 +76,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     )
     settings_note = settings_shift(artifact.corpus.get("decode"), config.decode.to_json(), artifact.cues, config.cues.to_json())
     guarantee = probe_guarantee(artifact, None, args, config.cues, settings_note)
-    if not guarantee["covers_run"]:
-        console.print(f"[yellow]warning:[/yellow] the probe's guarantee does not cover this run: {guarantee['coverage']}",
-                      highlight=False)
+    if warning := uncovered_warning(guarantee):
+        console.print(warning, highlight=False)
     lm = load_for_cli(args)
     artifact.check_model(lm.fingerprint())
     columns = [TextColumn("[bold]full runs with trials at every cue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]

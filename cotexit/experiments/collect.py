@@ -30,10 +30,10 @@ from typing import Any
 import torch
 
 from cotexit.benchmarks.extraction import last_boxed
-from cotexit.benchmarks.grading import is_equivalent, predicted_answer, same_answer
+from cotexit.benchmarks.grading import grade_answer, predicted_answer, same_answer
 from cotexit.benchmarks.loading import data_provenance, load_problems
 from cotexit.benchmarks.prompt_files import UserPrompt, check_source, load_prompts, prompts_provenance
-from cotexit.benchmarks.prompts import build_prompt
+from cotexit.benchmarks.prompts import user_message
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.suites import get_suite
@@ -148,7 +148,7 @@ def run_collect(
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             began = time.perf_counter()
-            labelled = decode([chat_prompt(lm.tokenizer, _message(p)) for p in batch], [p.id for p in batch])
+            labelled = decode([chat_prompt(lm.tokenizer, user_message(p)) for p in batch], [p.id for p in batch])
             problem_rows, cue_rows, matrix = _records(batch, labelled, features, began)
             writer.append(problem_rows, cue_rows, matrix)
             done += len(batch)
@@ -170,16 +170,6 @@ def _items(config: CollectConfig) -> tuple[list[Problem] | list[UserPrompt], str
     if not problems:
         raise ValueError(f"--offset {config.offset} skips every problem of {config.suite} {split}")
     return problems, split
-
-
-def _message(item: Problem | UserPrompt) -> str:
-    """The user message: a problem in its suite's template, a prompt from a prompt file verbatim."""
-    return item.prompt if isinstance(item, UserPrompt) else build_prompt(item)
-
-
-def _graded(gold: str | None, answer: str | None) -> bool | None:
-    """Whether `answer` is the gold one; None when there is no gold answer (a prompt file)."""
-    return None if gold is None else is_equivalent(gold, answer)
 
 
 @dataclass
@@ -309,7 +299,7 @@ def _records(batch: list, labelled: Labelled, features: FeatureSpec, began: floa
                     "cut": answer.request.prefix,
                     "forced_text": answer.text,
                     "forced_answer": forced,
-                    "forced_correct": _graded(gold, forced),
+                    "forced_correct": grade_answer(gold, forced),
                     "forced_agrees": same_answer(prediction, forced),
                     "forced_mean_prob": answer.mean_prob,
                     "forced_tokens": answer.cost_tokens,
@@ -322,7 +312,7 @@ def _records(batch: list, labelled: Labelled, features: FeatureSpec, began: floa
                 "id": problem.id,
                 "gold": gold,
                 "prediction": prediction,
-                "full_correct": _graded(gold, prediction),
+                "full_correct": grade_answer(gold, prediction),
                 "thinking_tokens": result.thinking_tokens,
                 "total_tokens": result.total_tokens,
                 "finish_reason": result.finish_reason,
@@ -332,7 +322,7 @@ def _records(batch: list, labelled: Labelled, features: FeatureSpec, began: floa
                 "budget_trials": {
                     str(b): {
                         "answer": forced_answer_text(a),
-                        "correct": _graded(gold, forced_answer_text(a)),
+                        "correct": grade_answer(gold, forced_answer_text(a)),
                         "agrees": same_answer(prediction, forced_answer_text(a)),
                         "tokens": a.cost_tokens,
                     }

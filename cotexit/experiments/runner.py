@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cotexit.benchmarks.grading import disagreement, is_equivalent, predicted_answer
+from cotexit.benchmarks.grading import disagreement, grade_row
 from cotexit.benchmarks.loading import data_file_sha256, load_problems, source_path
 from cotexit.benchmarks.prompt_files import UserPrompt, check_source, load_prompts, prompts_provenance
-from cotexit.benchmarks.prompts import build_prompt
+from cotexit.benchmarks.prompts import user_message
 from cotexit.benchmarks.provenance import provenance
 from cotexit.benchmarks.records import Problem
 from cotexit.benchmarks.results import ProblemResult, ResultsFile, summarize
@@ -103,19 +103,8 @@ class BenchProgress:
 Item = Problem | UserPrompt
 
 
-def message(item: Item) -> str:
-    """The user message: a problem in its suite's template, a prompt from a prompt file verbatim."""
-    return item.prompt if isinstance(item, UserPrompt) else build_prompt(item)
-
-
-def grade(item: Item, row: RowResult) -> tuple[str | None, bool | None]:
-    """A decoded row's answer and whether it is the problem's (None for a prompt: no gold answer)."""
-    prediction = predicted_answer(row)
-    return prediction, (is_equivalent(item.answer, prediction) if isinstance(item, Problem) else None)
-
-
 def to_result(problem: Item, row: RowResult, timings: dict[str, Any]) -> ProblemResult:
-    prediction, correct = grade(problem, row)
+    prediction, correct = grade_row(problem, row)
     return ProblemResult(
         id=problem.id,
         gold=problem.answer if isinstance(problem, Problem) else None,
@@ -197,7 +186,7 @@ def run_prepared(
         decoder = Decoder(lm.model, lm.tokenizer, lm.fmt, config.decode, cues=config.cues, policies=policies)
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
-            prompts = [chat_prompt(lm.tokenizer, message(p)) for p in batch]
+            prompts = [chat_prompt(lm.tokenizer, user_message(p)) for p in batch]
             session = decoder.session(prompts, keys=[p.id for p in batch])
             began = time.perf_counter()
             for event in session.steps():
@@ -223,7 +212,7 @@ def _run_batches(
     with open_engine(config.backend, lm, config.decode, config.cues, **options) as decode:
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
-            prompts = [chat_prompt(lm.tokenizer, message(p)) for p in batch]
+            prompts = [chat_prompt(lm.tokenizer, user_message(p)) for p in batch]
             began = time.perf_counter()
             rows = decode(prompts, [p.id for p in batch])
             timings = {"row_s": time.perf_counter() - began, "batch": batch[0].id, "batch_size": len(batch)}
@@ -245,7 +234,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
     scored = any(isinstance(p, ProbeExitPolicy) for p in treatment.policies)  # rows carry the probe's scores
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
-        prompts = [chat_prompt(lm.tokenizer, message(p)) for p in batch]
+        prompts = [chat_prompt(lm.tokenizer, user_message(p)) for p in batch]
         pair = run_pair(
             lm, config.decode, config.cues, treatment, prompts, [p.id for p in batch],
             config.backend, engine_options(config.backend, config.engine),
@@ -263,7 +252,7 @@ def _run_paired(lm: LoadedModel, prepared: PreparedBench, treatment: Treatment) 
                 "treated_batch_flops": treated_flops,
             }
             result = to_result(problem, row, timings)
-            full_prediction, full_correct = grade(problem, full_row)
+            full_prediction, full_correct = grade_row(problem, full_row)
             differing, compared = disagreement(full_row.token_ids, row.token_ids)
             result.full = {
                 "prediction": full_prediction,
