@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cotexit.api.exits import Exits
-from cotexit.benchmarks.grading import grade_row, predicted_answer
+from cotexit.benchmarks.grading import grade_row
 from cotexit.benchmarks.prompts import BOXED_INSTRUCTION, build_prompt
 from cotexit.benchmarks.records import Problem
 from cotexit.controller.cues import CueConfig
@@ -112,11 +112,8 @@ class Engine:
 
 
 def _solution(problem: Problem | str, row: RowResult) -> Solution:
-    if isinstance(problem, Problem):
-        answer, correct = grade_row(problem, row)
-        gold = problem.answer
-    else:
-        answer, correct, gold = predicted_answer(row), None, None
+    answer, correct = grade_row(problem, row)  # a plain question (a string) has no gold: correct is None
+    gold = problem.answer if isinstance(problem, Problem) else None
     return Solution(
         key=row.key, answer=answer, correct=correct, gold=gold, thinking_tokens=row.thinking_tokens,
         total_tokens=row.total_tokens, trial_tokens=row.trial_tokens, exit=row.exit, probe_scores=list(row.probe_scores),
