@@ -35,8 +35,9 @@ from cotexit.controller.cues import CueConfig
 from cotexit.engines.decoding import DecodeConfig
 from cotexit.experiments.collect import CollectConfig, CollectProgress, run_collect
 from cotexit.probes.artifact import ProbeArtifact
-from cotexit.probes.cuedata import CueData, load_cue_data
+from cotexit.probes.cuedata import CueData, load_cue_data, load_settings
 from cotexit.probes.fit import FitResult, fit_probe_artifact
+from cotexit.probes.fit_settings import fit_probe_over_settings
 from cotexit.probes.probe import ProbeConfig
 from cotexit.probes.report import write_report
 
@@ -87,6 +88,9 @@ def calibrate_probe(
 ) -> FitResult:
     """Fit a probe on collected cue data, calibrate its threshold in `mode` and write the artifact to `out`.
 
+    A folder collected over several decoding settings (`collect --temperature 0,0.6,1`) gives one threshold
+    certified in every setting at once (`mode` accuracy-drop or answer-change; `cotexit.probes.fit_settings`).
+
     `weights_from` keeps that artifact's weights instead of fitting new ones (its features must match the data)
     and only recalibrates them."""
     if mode not in MODES:
@@ -94,9 +98,11 @@ def calibrate_probe(
     if not 0.0 < calib_fraction < 1.0:
         raise ValueError(f"calib_fraction (--calib-fraction) must be in (0, 1), got {calib_fraction}")
     corpus: dict[str, Any] = {}
+    settings = None
     if not isinstance(data, CueData):
         corpus["data"] = str(Path(data))
-        data = load_cue_data(data)
+        settings = load_settings(data)  # a collection over several decoding settings: one certificate for all
+        data = next(iter(settings.values())) if settings else load_cue_data(data)
     fitted = None
     if weights_from is not None:
         source = ProbeArtifact.load(weights_from)
@@ -104,9 +110,11 @@ def calibrate_probe(
         if json.loads(json.dumps(source.features.to_json())) != data.meta["features"]:
             raise ValueError(f"{weights_from} reads features {source.features.to_json()}, the data hold {data.meta['features']}")
         fitted, corpus["weights_from"] = source.probe, str(Path(weights_from))
-    fit = fit_probe_artifact(
-        data, mode, alpha=alpha, epsilon=epsilon, delta=delta, probe=probe or ProbeConfig(seed=seed),
-        calib_fraction=calib_fraction, seed=seed, corpus=corpus, fitted=fitted,
-    )
+    options = dict(epsilon=epsilon, delta=delta, alpha=alpha, probe=probe or ProbeConfig(seed=seed),
+                   calib_fraction=calib_fraction, seed=seed, corpus=corpus, fitted=fitted)
+    if settings:
+        fit = fit_probe_over_settings(settings, mode, **options)
+    else:
+        fit = fit_probe_artifact(data, mode, **options)
     fit.artifact.save(out, extras=lambda staging: write_report(fit, staging))
     return fit

@@ -1,4 +1,4 @@
-"""One accuracy-drop certificate over several decoding settings: an intersection-union test per threshold.
+"""One certificate over several decoding settings: an intersection-union test per threshold.
 
 Owns `calibrate_over_settings` and its result. A probe runs at more than one
 setting (greedy and sampled, several temperatures, another dtype), and the
@@ -32,6 +32,10 @@ of their thresholds (each certificate holds for its own threshold only), and
 pooling the settings' problems into one calibration (that bounds the harm of
 the mixture, which a rare, riskier setting barely moves).
 
+The same procedure serves `answer-change` (`mode="answer-change"`): each
+setting's table then holds agreement labels (`answer_change.answer_change_table`)
+and the harm counted is a changed answer, as in the one-setting mode.
+
 >>> import numpy as np
 >>> from cotexit.calibration.data import CueTable
 >>> easy = CueTable.from_lists([[0.9]] * 60, [[True]] * 60, [True] * 60)
@@ -47,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from cotexit.calibration.answer_change import MODE as ANSWER_CHANGE
+from cotexit.calibration.answer_change import answer_change_table
 from cotexit.calibration.data import NEVER, CueTable
 from cotexit.calibration.digits import format_threshold
 from cotexit.calibration.ltt import _check_levels, fixed_sequence
@@ -77,25 +83,38 @@ class SettingsCalibration:
         return {"calibration": self.calibration.to_dict(), "settings": [asdict(s) for s in self.settings]}
 
 
+MODES = ("accuracy-drop", ANSWER_CHANGE)
+
+
 def calibrate_over_settings(
-    tables: Mapping[str, CueTable], epsilon: float, delta: float = 0.1, *, p_value_kind: str = "binomial"
+    tables: Mapping[str, CueTable],
+    epsilon: float,
+    delta: float = 0.1,
+    *,
+    p_value_kind: str = "binomial",
+    mode: str = "accuracy-drop",
 ) -> SettingsCalibration:
     """A threshold whose harm rate is <= `epsilon` in every setting of `tables` at once, w.p. >= 1 - `delta`.
 
-    `tables` maps a setting's name (e.g. "temperature=0.6") to the calibration problems collected with it.
+    `tables` maps a setting's name (e.g. "temperature-0.6") to the calibration problems collected with it. With
+    `mode="answer-change"` their labels are agreement labels and the bounded harm is a changed answer.
     """
+    if mode not in MODES:
+        raise ValueError(f"calibration over settings takes mode {' or '.join(MODES)}, not {mode!r}")
     _check_levels("epsilon", epsilon, delta, p_value_kind)
     if not tables:
         raise ValueError("give at least one setting's calibration table")
     for name, table in tables.items():
         if not isinstance(table, CueTable):
             raise TypeError(f"setting {name!r}: expected a CueTable, got {type(table).__name__}")
+    if mode == ANSWER_CHANGE:
+        tables = {name: answer_change_table(table) for name, table in tables.items()}
     need = min_samples(epsilon, delta)
     short = {name: t.n_problems for name, t in tables.items() if t.n_problems < need}
     if short:
         name, got = min(short.items(), key=lambda kv: kv[1])
         raise TooFewSamples(
-            f"accuracy-drop over settings with epsilon={epsilon}, delta={delta} needs at least {need} calibration "
+            f"{mode} over settings with epsilon={epsilon}, delta={delta} needs at least {need} calibration "
             f"problems in every setting (each setting's own test must reject); "
             + ", ".join(f"{k!r} has {v}" for k, v in short.items()),
             need=need, got=got, unit=f"calibration problems in setting {name!r}",
@@ -116,18 +135,26 @@ def calibrate_over_settings(
     worst = risks.max(axis=0)  # (K,)
     settings_text = ", ".join(f"{name} ({tables[name].n_problems} problems)" for name in names)
     if threshold is None:
-        guarantee = "No threshold passed every setting's first test: the controller never exits, so no accuracy is lost."
+        outcome = "the answer never changes" if mode == ANSWER_CHANGE else "no accuracy is lost"
+        guarantee = f"No threshold passed every setting's first test: the controller never exits, so {outcome}."
     else:
         shown = format_threshold(threshold, candidates[max(chosen - 1, 0) : chosen + 2], digits=6)
+        if mode == ANSWER_CHANGE:
+            event = (f"the answer of the run that exits at the first cue with score >= {shown} differs from the answer "
+                     "the same run gives thinking to the end")
+            hence = (f"answers are compared by canonical form, so the expected accuracy drop against thinking to the "
+                     f"end is <= {epsilon} in the worst of them under any grading; no gold answer enters the bound.")
+        else:
+            event = f"thinking to the end is right and the run that exits at the first cue with score >= {shown} is wrong"
+            hence = f"hence the expected accuracy drop against thinking to the end is <= {epsilon} in the worst of them."
         guarantee = (
             f"With probability >= {1 - delta:g} over the draw of the calibration problems of every setting "
-            f"({settings_text}): in each of these settings at once, for a new problem of that setting, P(thinking to "
-            f"the end is right and the run that exits at the first cue with score >= {shown} is wrong) <= {epsilon}; "
-            f"hence the expected accuracy drop against thinking to the end is <= {epsilon} in the worst of them."
+            f"({settings_text}): in each of these settings at once, for a new problem of that setting, P({event}) "
+            f"<= {epsilon}; {hence}"
         )
     keep = thin_curve(candidates.size, chosen)
     calibration = Calibration(
-        mode="accuracy-drop",
+        mode=mode,
         threshold=threshold,
         alpha=None,
         epsilon=epsilon,

@@ -1,6 +1,6 @@
 """Does this run look like the calibration data? Its decoding, and a two-sample test on first-cue probe scores.
 
-Owns `shift_check` and `settings_shift`. A calibrated guarantee assumes the new problems come from
+Owns `shift_check`, `settings_shift` and `settings_coverage`. A calibrated guarantee assumes the new problems come from
 the calibration distribution. The probe's score at a run's first cue is
 computed before any exit can happen, so under no shift this run's first-cue
 scores and the calibration problems' are two samples of one distribution; a
@@ -9,7 +9,9 @@ that the bound may not hold. It cannot prove the absence of shift: a shift
 the first-cue score does not see passes (on the toy model, sampling at T=1.0
 instead of 0.6 breaks the bound but leaves first-cue scores alike), so the
 decoding settings and the cue phrases are compared too (`settings_shift`):
-a guarantee is earned at one temperature, stopping at one set of cues.
+a guarantee is earned at one temperature, stopping at one set of cues. A
+probe certified over several settings covers a run whose decoding is one of
+them, computed in the dtype its features were (`settings_coverage`).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -107,3 +109,43 @@ def settings_shift(
     if not diffs:
         return None
     return f"this run differs from calibration in {'; '.join(diffs)}: the guarantee was earned with the calibration's settings"
+
+
+def settings_coverage(
+    covered: list[dict[str, Any]],
+    run_decode: dict[str, Any],
+    run_dtype: str | None,
+    calibrated_cues: dict[str, Any] | None = None,
+    run_cues: dict[str, Any] | None = None,
+) -> tuple[str | None, str | None]:
+    """(why the run is not covered or None, the name of the setting that covers it or None).
+
+    `covered` lists the settings a probe was certified over, each {"name", "decode", "dtype"} (a card's
+    `corpus.settings`; one unnamed entry for a one-setting probe). A run is covered by a setting when its decoding
+    is that setting's (`settings_shift`), its cues are the probe's, and it computes in the setting's dtype (a
+    setting without a recorded dtype, from before dtypes were recorded, accepts any).
+    """
+    if not covered:
+        raise ValueError("a probe covers at least one setting")
+    cue_note = settings_shift(covered[0]["decode"] or {}, covered[0]["decode"] or {}, calibrated_cues, run_cues)
+    if cue_note is not None:
+        return cue_note, None
+    notes = []
+    for setting in covered:
+        note = settings_shift(setting["decode"], run_decode)
+        dtype = setting.get("dtype")
+        if note is None and dtype is not None and run_dtype is not None and run_dtype != dtype:
+            note = (f"this run computes in {run_dtype}, the probe's features were computed in {dtype} (--dtype {dtype} "
+                    "runs covered): other rounding moves its scores and exits")
+        if note is None:
+            return None, setting.get("name")
+        notes.append(note)
+    if len(covered) == 1:
+        return notes[0], None
+    names = ", ".join(str(s.get("name")) for s in covered)
+    sampling = run_decode.get("sampling") or {}
+    run = (f"temperature {sampling.get('temperature')}, top_p {sampling.get('top_p')}, max_new_tokens "
+           f"{run_decode.get('max_new_tokens')}, max_answer_tokens {run_decode.get('max_answer_tokens')}"
+           + (f", dtype {run_dtype}" if run_dtype else ""))
+    return (f"this run ({run}) is none of the {len(covered)} settings the probe was certified over ({names}): its "
+            "guarantee holds in those settings only"), None

@@ -7,7 +7,8 @@ Owns reading and writing the evidence file and the two layouts it holds:
 - per-candidate loss sums over n units (`depth` calibrations): sufficient
   statistics for their Hoeffding-Bentkus p-values.
 Arrays of one table can share a prefix (`arm0/scores`), so a joint calibration
-keeps one table per depth setting in the same file.
+keeps one table per depth setting in the same file, and a calibration over
+decoding settings one per setting (`setting0/scores`, `setting_tables`).
 """
 
 from __future__ import annotations
@@ -75,3 +76,11 @@ def first_cue_scores(table: CueTable) -> np.ndarray:
     """Each problem's score at its first cue (problems without cues left out): what the shift check compares."""
     has = np.diff(table.offsets) > 0
     return table.scores[table.offsets[:-1][has]]
+
+
+SETTING_PREFIX = "setting{}/"  # the arrays of the i-th decoding setting's calibration table
+
+
+def setting_tables(arrays: dict[str, np.ndarray], names: list[str]) -> dict[str, CueTable]:
+    """{name: table} of a calibration over decoding settings, the i-th name's arrays under `setting<i>/`."""
+    return {name: table_from_arrays(arrays, SETTING_PREFIX.format(i)) for i, name in enumerate(names)}

@@ -24,9 +24,10 @@ from cotexit.calibration.joint import DepthArm, calibrate_joint
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.modes import calibrate
 from cotexit.calibration.pvalues import hoeffding_bentkus_p_value
-from cotexit.calibration.result import level_name
+from cotexit.calibration.result import Calibration, level_name
+from cotexit.calibration.settings import calibrate_over_settings
 from cotexit.certificates.digest import CERTIFICATE, CertificateError, check_certificate
-from cotexit.certificates.evidence import EVIDENCE, load_evidence, table_from_arrays
+from cotexit.certificates.evidence import EVIDENCE, load_evidence, setting_tables, table_from_arrays
 
 CARD, WEIGHTS = "card.json", "probe.safetensors"
 
@@ -109,22 +110,31 @@ def verify(folder: str | Path) -> VerifyReport:
 
 
 def _probe(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyReport) -> None:
-    table = table_from_arrays(evidence)
     mode, delta, kind = cal["mode"], cal["delta"], cal.get("p_value", "binomial")
-    levels = {level_name(mode): cal[level_name(mode)]}
-    again = calibrate(table, mode, delta=delta, p_value=kind, **levels)
+    name = level_name(mode)
+    if cal.get("settings"):  # one threshold over several decoding settings (`calibration.settings`)
+        tables = setting_tables(evidence, [s["name"] for s in cal["settings"]])
+
+        def recompute(level: float) -> Calibration:
+            return calibrate_over_settings(tables, level, delta, p_value_kind=kind, mode=mode).calibration
+    else:
+        table = table_from_arrays(evidence)
+
+        def recompute(level: float) -> Calibration:
+            return calibrate(table, mode, delta=delta, p_value=kind, **{name: level})
+
+    again = recompute(cal[name])
     report.add("calibration.n_problems", again.n_problems == cal["n_problems"],
                f"card {cal['n_problems']}, evidence {again.n_problems}")
-    level_text = ", ".join(f"{k} {v}" for k, v in levels.items())
+    settings = f" in each of {len(cal['settings'])} settings" if cal.get("settings") else ""
     report.add(
         "calibration.threshold", _same(again.threshold, cal["threshold"]),
-        f"card {_fmt(cal['threshold'])}; the evidence certifies {_fmt(again.threshold)} at {level_text}, delta {delta} "
-        f"({again.n_tested} hypotheses tested)",
+        f"card {_fmt(cal['threshold'])}; the evidence certifies {_fmt(again.threshold)} at {name} {cal[name]}{settings}, "
+        f"delta {delta} ({again.n_tested} hypotheses tested)",
     )
     bad = []
     for level, threshold in (cal.get("thresholds_by_level") or {}).items():
-        name = level_name(mode)
-        other = calibrate(table, mode, delta=delta, p_value=kind, **{name: float(level)}).threshold
+        other = recompute(float(level)).threshold
         if not _same(other, threshold):
             bad.append(f"{level}: card {_fmt(threshold)}, evidence {_fmt(other)}")
     if cal.get("thresholds_by_level"):

@@ -72,17 +72,28 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title=f"probe {out}")
     table.add_column("")
     table.add_column("value", justify="right")
-    held = metrics["calibration_split"]
-    for name, value in [
+    rows = [
         ("mode", args.mode if fit.artifact.calibration.get("gold_read", True) else f"{args.mode} (no gold answer read)"),
         ("threshold", threshold_text(fit.calibration)),
         ("AUROC (held-out problems)", _fmt(metrics["auroc_heldout"])),
         ("calibration error (ECE)", _fmt(metrics["ece_heldout"])),
         ("problems: train / calibrate", f"{metrics['n_train_problems']} / {metrics['n_calib_problems']}"),
-        ("exit rate (calibration split)", _fmt(held["exit_rate"])),
-        ("tokens saved (calibration split)", _fmt(held.get("tokens_saved_pct"), "{:.1f}%")),
-        *([("answers changed (calibration split)", _fmt(held["answer_change_rate"]))] if "answer_change_rate" in held else []),
-    ]:
+    ]
+    settings = fit.artifact.calibration.get("settings")
+    if settings:  # one threshold certified in each decoding setting: each one's own record at it
+        for record in settings:
+            held = metrics["calibration_split"][record["name"]]
+            rows.append((f"{record['name']}: exit rate, tokens saved, {_loss_name(args.mode)}, p-value",
+                         f"{_fmt(held['exit_rate'])}, {_fmt(held.get('tokens_saved_pct'), '{:.1f}%')}, "
+                         f"{_fmt(record['risk'])}, {_fmt(record['p_value'], '{:.2g}')}"))
+    else:
+        held = metrics["calibration_split"]
+        rows += [
+            ("exit rate (calibration split)", _fmt(held["exit_rate"])),
+            ("tokens saved (calibration split)", _fmt(held.get("tokens_saved_pct"), "{:.1f}%")),
+            *([("answers changed (calibration split)", _fmt(held["answer_change_rate"]))] if "answer_change_rate" in held else []),
+        ]
+    for name, value in rows:
         table.add_row(name, value)
     console.print(table)
     console.print(f"guarantee: {fit.calibration.guarantee}", highlight=False)
@@ -99,6 +110,10 @@ def threshold_text(calibration: Calibration) -> str:
     candidates = list(calibration.candidates)
     i = candidates.index(threshold) if threshold in candidates else 0
     return format_threshold(threshold, candidates[max(i - 1, 0) : i + 2], gap=True)
+
+
+def _loss_name(mode: str) -> str:
+    return "answers changed" if mode == "answer-change" else "harm"
 
 
 def _fmt(value, pattern: str = "{:.3f}") -> str:

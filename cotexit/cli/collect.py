@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -15,7 +17,8 @@ from cotexit.cli.exits import depth_artifact_config
 from cotexit.controller.capture import default_layers
 from cotexit.depth.config import LayerExitConfig
 from cotexit.experiments.collect import CollectConfig, run_collect
-from cotexit.probes.cuedata import load_cue_data
+from cotexit.experiments.collect_settings import run_collect_settings
+from cotexit.probes.cuedata import SETTINGS, CueData, load_cue_data, load_settings
 from cotexit.probes.outcomes import gold_read
 
 console = Console()
@@ -29,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the forced answer from where an exit there would cut, whether it is right and whether it is the full "
         "run's final answer. Writes OUT/{meta.json, problems.jsonl, cues.jsonl, features-*.safetensors}; "
         "rerunning with the same --out resumes. With --prompts no gold answer is read: calibrate such data with "
-        "--mode answer-change.",
+        "--mode answer-change. With several temperatures (--temperature 0,0.6,1.0) every problem is collected at "
+        "each, into OUT/temperature-T/ with OUT/settings.json listing them; `cotexit calibrate --data OUT` then "
+        "certifies one threshold in every setting at once.",
     )
     add_source_args(parser, suites="suite to collect on (e.g. arith, gsm8k)")
     parser.add_argument("--split", help="split (default: the suite's test split; use a calibration split)")
@@ -62,7 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="benchmark data folder")
     add_model_args(parser)
     add_backend_arg(parser, choices=("hf", "vllm"))
-    add_decode_args(parser, max_new_tokens=1024)
+    add_decode_args(parser, max_new_tokens=1024, several_temperatures=True)
     parser.set_defaults(func=run)
 
 
@@ -92,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         load_prompts(args.prompts)  # a bad file fails before the model loads
     layers = parse_layers(args.layers)
+    temperatures = args.temperature
+    args.temperature = temperatures[0]  # the base config's; run_collect_settings sets each setting's
     config_args = dict(
         suite=args.suite,
         prompts=args.prompts,
@@ -113,13 +120,30 @@ def run(args: argparse.Namespace) -> int:
     check_backend_args(args)
     lm = load_for_cli(args)
     config = CollectConfig(**config_args, layers=layers or default_layers(lm.num_layers))
-    columns = [TextColumn("[bold]collect"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[cues]} cues"),
-               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [TextColumn("[bold]collect {task.fields[setting]}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[cues]} cues"), TimeElapsedColumn(), TimeRemainingColumn()]
+    if len(temperatures) > 1:
+        with Progress(*columns, console=console) as progress:
+            tasks: dict[str, Any] = {}
+            for name, event in run_collect_settings(lm, config, temperatures, args.out, vllm_options(args)):
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=None, cues=0, setting=name)
+                progress.update(tasks[name], total=event.total, completed=event.done, cues=event.cues)
+        for name, data in load_settings(args.out).items():
+            console.print(f"{name}: {summary_line(data)}", highlight=False)
+        console.print(f"settings listed in {Path(args.out) / SETTINGS}; calibrate with `cotexit calibrate --data {args.out}`",
+                      highlight=False)
+        return 0
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("collect", total=None, cues=0)
+        task = progress.add_task("collect", total=None, cues=0, setting="")
         for event in run_collect(lm, config, args.out, vllm_options(args)):
             progress.update(task, total=event.total, completed=event.done, cues=event.cues)
-    data = load_cue_data(args.out)
+    console.print(f"{summary_line(load_cue_data(args.out))} in {args.out}", highlight=False)
+    return 0
+
+
+def summary_line(data: CueData) -> str:
+    """What a collection holds: problems, cues, labels and the features' shape."""
     agree = sum(c["forced_agrees"] for c in data.cues if "forced_agrees" in c)
     if gold_read(data.meta):
         full = sum(p["full_correct"] for p in data.problems)
@@ -127,6 +151,4 @@ def run(args: argparse.Namespace) -> int:
         labels = f"forced answer right: {sum(c['forced_correct'] for c in data.cues)}, the full run's: {agree}"
     else:
         head, labels = f"{len(data.problems)} prompts (no gold answer read)", f"forced answer the full run's: {agree}"
-    console.print(f"{head}, {len(data.cues)} cues ({labels}); features {tuple(data.features.shape)} in {args.out}",
-                  highlight=False)
-    return 0
+    return f"{head}, {len(data.cues)} cues ({labels}); features {tuple(data.features.shape)}"

@@ -60,10 +60,13 @@ def add_source_args(parser: argparse.ArgumentParser, *, suites: str) -> None:
     )
 
 
-def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int, from_probe: bool = False) -> None:
+def add_decode_args(
+    parser: argparse.ArgumentParser, *, max_new_tokens: int, from_probe: bool = False, several_temperatures: bool = False
+) -> None:
     """The decoding options. With `from_probe` (commands that run a probe) an option left out takes the value the
     probe was calibrated with (`fill_decode_defaults`), so that a run with `--exit` alone is one its guarantee
-    covers; without a probe, or for an option the probe does not record, the usual default."""
+    covers; without a probe, or for an option the probe does not record, the usual default. With
+    `several_temperatures` --temperature takes a comma-separated list (a tuple of floats)."""
     group = parser.add_argument_group("decoding")
     probe = " (with --probe/--exit: the probe's calibrated value)" if from_probe else ""
     defaults = {"max_new_tokens": max_new_tokens, **DECODE_DEFAULTS}
@@ -76,7 +79,14 @@ def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int, fro
                        help=f"budget per problem (default: {max_new_tokens}{probe})")
     group.add_argument("--max-answer-tokens", type=int, default=default("max_answer_tokens"),
                        help=f"tokens after a forced exit (default: 32{probe})")
-    group.add_argument("--temperature", type=float, default=default("temperature"), help=f"0 = greedy (default: 0{probe})")
+    if several_temperatures:
+        group.add_argument(
+            "--temperature", type=temperature_list, default=(0.0,), metavar="T[,T...]",
+            help="0 = greedy (default: 0); several, comma-separated (e.g. 0,0.6,1.0), collect every problem at each, "
+            "one folder per setting under --out, for a probe certified over all of them",
+        )
+    else:
+        group.add_argument("--temperature", type=float, default=default("temperature"), help=f"0 = greedy (default: 0{probe})")
     group.add_argument("--top-p", type=float, default=default("top_p"), help=f"nucleus sampling mass (default: 1.0{probe})")
     group.add_argument("--seed", type=int, default=0, help="sampling seed; each problem gets its own stream (default: 0)")
     group.add_argument(
@@ -85,6 +95,19 @@ def add_decode_args(parser: argparse.ArgumentParser, *, max_new_tokens: int, fro
         f"{', '.join(DEFAULT_CUES)}); other cues than the probe's are a run its guarantee does not cover",
     )
     group.add_argument("--paragraph-cues", action="store_true", help="also treat blank lines as cues")
+
+
+def temperature_list(text: str) -> tuple[float, ...]:
+    """'0,0.6,1' -> (0.0, 0.6, 1.0), for argparse."""
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 0,0.6,1.0, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one temperature")
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"temperatures must be >= 0, got {text!r}")
+    return values
 
 
 DECODE_DEFAULTS = {"temperature": 0.0, "top_p": 1.0, "max_answer_tokens": 32}
@@ -103,12 +126,10 @@ def fill_decode_defaults(args: argparse.Namespace, calibrated: dict[str, Any] | 
     `greedy_only` (exact layer exit, which reproduces greedy decoding) keeps an unset temperature at 0.
     """
     taken = []
-    for name, path in _CALIBRATED.items():
+    for name in _CALIBRATED:
         if getattr(args, name) is not None:
             continue
-        value: Any = calibrated
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
+        value = decode_option(calibrated, name)
         if name == "temperature" and greedy_only:
             value = None
         if value is None:
@@ -119,13 +140,24 @@ def fill_decode_defaults(args: argparse.Namespace, calibrated: dict[str, Any] | 
     return taken
 
 
+def decode_option(decode: dict[str, Any] | None, name: str) -> Any:
+    """The value of decoding option `name` ('temperature', ...) in a `DecodeConfig.to_json()` (None: absent)."""
+    value: Any = decode
+    for key in _CALIBRATED[name]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def taken_note(args: argparse.Namespace, names: list[str]) -> str | None:
     """The note a command prints when decoding options came from the probe (`names`, as `fill_decode_defaults`
     returns them): '... --temperature 0.6, --top-p 1 ...'; None when none did."""
     if not names:
         return None
-    options = ", ".join(f"--{name} {getattr(args, name.replace('-', '_')):g}" for name in names)
-    return f"[dim]decoding as the probe was calibrated: {options} (give an option to override)[/dim]"
+    def shown(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+    options = ", ".join(f"--{name} {shown(getattr(args, name.replace('-', '_')))}" for name in names)
+    return f"[dim]running as the probe was calibrated: {options} (give an option to override)[/dim]"
 
 
 def decode_config(args: argparse.Namespace) -> DecodeConfig:

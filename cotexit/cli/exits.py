@@ -192,24 +192,51 @@ def probe_cues(args: argparse.Namespace) -> CueConfig | None:
 
 
 def fill_run_defaults(args: argparse.Namespace) -> list[str]:
-    """Fill the decoding options left out: a probe's (--probe/--exit) calibration settings, else the defaults.
+    """Fill the options left out: a probe's (--probe/--exit) calibration settings, else the defaults.
 
-    Returns the options taken from the probe. Exact layer exit reproduces greedy decoding, so there an unset
-    temperature stays 0.
+    Returns the options taken from the probe. A probe certified over several settings lends the one that agrees
+    with the options given, preferring the one that the defaults are (so `--exit` alone stays greedy when greedy
+    is covered). The probe's dtype, when its card records one, is the run's unless --dtype says. Exact layer exit
+    reproduces greedy decoding, so there an unset temperature stays 0.
     """
     from cotexit.cli.common import fill_decode_defaults
+    from cotexit.probes.coverage import certified_settings
 
     probe = probe_path(args)
-    calibrated = ProbeArtifact.load(probe).corpus.get("decode") if probe is not None else None
-    return fill_decode_defaults(args, calibrated, greedy_only=args.layer_exit == "exact")
+    setting = choose_setting(certified_settings(ProbeArtifact.load(probe)), args) if probe is not None else None
+    taken = fill_decode_defaults(args, setting and setting["decode"], greedy_only=args.layer_exit == "exact")
+    if setting and setting.get("dtype") and getattr(args, "dtype", "absent") is None:
+        args.dtype = setting["dtype"]
+        taken.append("dtype")
+    return taken
+
+
+def choose_setting(settings: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """The certified setting a run takes its omitted options from: of those that agree with the options given,
+    the first whose values for the omitted ones are the defaults, else the first that agrees, else the first."""
+    from cotexit.cli.common import decode_option
+
+    def agrees(setting: dict[str, Any], explicit: bool) -> bool:
+        for name in ("max_new_tokens", "max_answer_tokens", "temperature", "top_p"):
+            given = getattr(args, name)
+            want = given if given is not None else (args.decode_fallback[name] if not explicit else None)
+            if want is not None and decode_option(setting["decode"], name) != want:
+                return False
+        return True
+
+    for explicit in (False, True):
+        for setting in settings:
+            if setting.get("decode") is not None and agrees(setting, explicit):
+                return setting
+    return settings[0]
 
 
 def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | None:
     """The exits the options ask for, resolved against `lm`; whether the probe's guarantee covers the run is in
     `Treatment.guarantee` (`covers_run`, `coverage`), for the CLI to say once."""
-    from cotexit.calibration.shift import settings_shift
+    from cotexit.calibration.shift import settings_coverage
     from cotexit.cli.common import cue_config, decode_config
-    from cotexit.probes.coverage import calibration_first_cue_scores
+    from cotexit.probes.coverage import calibration_first_cue_scores, certified_settings
 
     exits = run_exits(args)
     if exits is None:
@@ -221,9 +248,14 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
     if resolved.probe is not None:
         artifact = resolved.probe.artifact
         cues = cue_config(args, resolved.probe.cues)
-        settings_note = settings_shift(artifact.corpus.get("decode"), decode_config(args).to_json(), artifact.cues, cues.to_json())
+        settings_note, setting = settings_coverage(
+            certified_settings(artifact), decode_config(args).to_json(), getattr(args, "dtype", None), artifact.cues,
+            cues.to_json(),
+        )
         guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues, settings_note)
-        shift_reference = calibration_first_cue_scores(artifact)
+        if setting is not None:
+            guarantee["setting"] = setting  # the certified setting this run is
+        shift_reference = calibration_first_cue_scores(artifact, setting)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
             shift_reference = np.zeros(0)
     if args.baseline:
@@ -247,7 +279,8 @@ def probe_guarantee(
     settings_note: str | None = None,
 ) -> dict[str, Any]:
     """The artifact's calibration record, with whether its certificate covers this run: its depth setting, its
-    decoding (`settings_note`: how the run's differs, from `settings_shift`), its threshold, and its cue set
+    decoding and dtype (`settings_note`: how the run differs from every certified setting, from `settings_coverage`),
+    its threshold, and its cue set
     (`cues`: what the run watches)."""
     from cotexit.probes.coverage import coverage
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cotexit.cli.backend import vllm_options
 from cotexit.cli.common import cue_config, decode_config, load_for_cli
-from cotexit.calibration.shift import settings_shift
+from cotexit.calibration.shift import settings_coverage
 from cotexit.cli.exits import probe_guarantee, probe_path
 from cotexit.cli.guarantee_view import guarantee_grid, uncovered_warning
 from cotexit.experiments.collect import CollectConfig, run_collect
@@ -23,6 +23,7 @@ from cotexit.experiments.sweep import exit_changes, exit_outcomes, probe_rule, s
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import META, load_cue_data
 from cotexit.probes.controller import artifact_cues
+from cotexit.probes.coverage import certified_settings
 
 console = Console()
 
@@ -74,7 +75,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         exit_semantics=artifact.exit_semantics.get("cut", "before-cue"),  # trials where the probe's exits cut
         backend=args.backend,
     )
-    settings_note = settings_shift(artifact.corpus.get("decode"), config.decode.to_json(), artifact.cues, config.cues.to_json())
+    settings_note, _ = settings_coverage(certified_settings(artifact), config.decode.to_json(), args.dtype, artifact.cues,
+                                         config.cues.to_json())
     guarantee = probe_guarantee(artifact, None, args, config.cues, settings_note)
     if warning := uncovered_warning(guarantee):
         console.print(warning, highlight=False)

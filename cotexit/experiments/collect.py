@@ -47,7 +47,7 @@ from cotexit.engines.decoding import DecodeConfig
 from cotexit.engines.loop.decode import Decoder
 from cotexit.controller.trials import ForcedAnswer, ForcedRequest
 from cotexit.engines.loop.forced import forced_answers
-from cotexit.models.loading import LoadedModel, chat_prompt
+from cotexit.models.loading import LoadedModel, chat_prompt, dtype_name
 from cotexit.probes.cuedata import CueDataWriter
 from cotexit.probes.features import FeatureSpec, cue_features
 
@@ -137,13 +137,18 @@ def run_collect(
         ),
     }
     match = ("fingerprint", "features", "thinking_format", "exit_semantics", "cues", "decode", "suite", "split", "layer_exit",
-             "backend", "prompts")
-    writer = CueDataWriter(out, meta, match_keys=match)
+             "backend", "prompts", "dtype")
+    decode = _open_backend(lm, config, features, engine_options)
+    meta["dtype"] = decode.dtype  # what the features were computed in: a probe runs covered in this dtype only
+    try:
+        writer = CueDataWriter(out, meta, match_keys=match)
+    except BaseException:
+        _close(decode)
+        raise
     todo = [p for p in problems if p.id not in writer.done]
     done = len(problems) - len(todo)
     total_cues = 0
     yield CollectProgress(done, len(problems), total_cues)
-    decode = _open_backend(lm, config, features, engine_options)
     try:
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
@@ -155,9 +160,13 @@ def run_collect(
             total_cues += len(cue_rows)
             yield CollectProgress(done, len(problems), total_cues)
     finally:
-        close = getattr(decode, "close", None)
-        if close is not None:
-            close()
+        _close(decode)
+
+
+def _close(decode: Any) -> None:
+    close = getattr(decode, "close", None)
+    if close is not None:
+        close()
 
 
 def _items(config: CollectConfig) -> tuple[list[Problem] | list[UserPrompt], str | None]:
@@ -195,6 +204,7 @@ class _LoopLabeller:
 
     def __init__(self, lm: LoadedModel, config: CollectConfig, features: FeatureSpec, semantics: ExitSemantics) -> None:
         self.config, self.semantics, self.num_layers = config, semantics, lm.num_layers
+        self.dtype = dtype_name(lm.model.dtype)
         self.propagate = PropagateForward(lm.model, config.layer_exit) if config.layer_exit else None
         self.decoder = Decoder(
             lm.model,
@@ -248,6 +258,7 @@ class _VllmLabeller:
         self.engine = VllmEngine(
             lm, decode, cues=config.cues, capture=CaptureConfig(layers=features.layers, where="cues"), options=options,
         )
+        self.dtype = self.engine.dtype
 
     def close(self) -> None:
         self.engine.close()

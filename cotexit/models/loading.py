@@ -249,6 +249,11 @@ def _check_device(name: str) -> None:
             raise ValueError(f"--device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
+def dtype_name(torch_dtype: Any) -> str:
+    """A torch dtype as `--dtype` names it: torch.float32 -> 'float32'."""
+    return str(torch_dtype).removeprefix("torch.")
+
+
 def _dtype(name: str | None) -> Any:
     import torch
 

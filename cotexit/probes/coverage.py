@@ -1,6 +1,9 @@
 """Whether a probe's certificate covers a run: the depth setting it was certified with against the run's.
 
-Owns `coverage` and `calibration_first_cue_scores`. A probe's guarantee was
+Owns `coverage`, `certified_settings` and `calibration_first_cue_scores`.
+A probe's guarantee holds for the decoding settings (and dtype) it was
+certified in (`certified_settings`; whether a run is one of them is
+`cotexit.calibration.shift.settings_coverage`). It was also
 earned with one depth setting (`ProbeArtifact.layer_exit`; None: every layer).
 A run is covered when it uses that setting, or exact layer exit on a probe
 certified without depth exits at greedy decoding (exact mode reproduces greedy
@@ -15,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cotexit.certificates.evidence import first_cue_scores, table_from_arrays
+from cotexit.certificates.evidence import first_cue_scores, setting_tables, table_from_arrays
 from cotexit.probes.artifact import ProbeArtifact
 
 
@@ -44,8 +47,21 @@ def coverage(artifact: ProbeArtifact, run_layer_exit: dict[str, Any] | None, tem
     )
 
 
-def calibration_first_cue_scores(artifact: ProbeArtifact) -> np.ndarray | None:
-    """The first-cue scores of the calibration problems the threshold was certified on (None: no evidence)."""
+def certified_settings(artifact: ProbeArtifact) -> list[dict[str, Any]]:
+    """The decoding settings the probe's certificate covers, each {"name", "decode", "dtype"}.
+
+    A probe calibrated over several settings lists them (`corpus.settings`); a one-setting probe has one, its
+    calibration decoding (`decode` None: not recorded) and dtype (None: recorded only since cards carry it)."""
+    corpus = artifact.corpus
+    if corpus.get("settings"):
+        return [dict(s) for s in corpus["settings"]]
+    return [{"name": None, "decode": corpus.get("decode"), "dtype": corpus.get("dtype")}]
+
+
+def calibration_first_cue_scores(artifact: ProbeArtifact, setting: str | None = None) -> np.ndarray | None:
+    """The first-cue scores of the calibration problems the threshold was certified on (None: no evidence).
+
+    For a probe certified over several settings, those of `setting` (None: of all settings together)."""
     evidence = artifact.evidence
     if evidence is None:
         return None
@@ -55,4 +71,8 @@ def calibration_first_cue_scores(artifact: ProbeArtifact) -> np.ndarray | None:
         if chosen is None:
             return None
         return first_cue_scores(table_from_arrays(evidence, f"arm{arms.index(chosen)}/"))
+    if artifact.calibration.get("settings"):
+        tables = setting_tables(evidence, [s["name"] for s in artifact.calibration["settings"]])
+        chosen = [tables[setting]] if setting in tables else list(tables.values())
+        return np.concatenate([first_cue_scores(t) for t in chosen])
     return first_cue_scores(table_from_arrays(evidence))

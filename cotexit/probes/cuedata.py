@@ -4,8 +4,14 @@ Owns `CueDataWriter` (append a batch atomically enough to resume: the shard
 first, then its cue lines, then its problem lines; a problem counts as done
 only once its line is written) and `load_cue_data` (the union of complete
 problems, with their cue features stacked into one matrix). `meta.json`
-holds the model fingerprint, layers, cues, forced-exit text and provenance;
-reopening a folder written for another model or other settings is refused.
+holds the model fingerprint, layers, cues, forced-exit text, the decoding,
+the dtype the features were computed in, and provenance; reopening a folder
+written for another model or other settings is refused.
+
+A collection over several decoding settings (`collect --temperature 0,0.6,1`)
+is a folder of such folders, one per setting, listed in `settings.json`
+(`write_settings`, `load_settings`): each problem is collected once in every
+setting, and its setting is the folder it lies in.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from cotexit.jsonlines import append_jsonl, read_jsonl_resumable
 PROBLEMS = "problems.jsonl"
 CUES = "cues.jsonl"
 META = "meta.json"
+SETTINGS = "settings.json"
+RECORDED_LATER = ("dtype",)  # meta keys older folders lack: resuming one that lacks them is allowed
 
 
 class CueDataWriter:
@@ -32,12 +40,16 @@ class CueDataWriter:
         self.dir = Path(folder)
         if self.dir.exists() and not self.dir.is_dir():
             raise ValueError(f"--out {self.dir} is a file, not a folder")
+        if (self.dir / SETTINGS).exists():
+            raise ValueError(f"{self.dir} holds a collection over several settings; collect one setting into another --out")
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = json.loads(json.dumps(meta, default=str))  # compare in saved form (tuples become lists)
         meta_path = self.dir / META
         if meta_path.exists():
             old = json.loads(meta_path.read_text())
-            changed = [k for k in match_keys if old.get(k) != meta.get(k)]
+            changed = [
+                k for k in match_keys if old.get(k) != meta.get(k) and not (k in RECORDED_LATER and k not in old)
+            ]
             if changed and (self.dir / PROBLEMS).exists():
                 raise ValueError(
                     f"{self.dir} holds cue data collected with other settings ({', '.join(changed)} differ); "
@@ -107,3 +119,37 @@ def load_cue_data(folder: str | os.PathLike[str]) -> CueData:
     dim = len(meta["features"]["layers"]) * int(meta["features"]["hidden_size"])
     features = torch.stack([rows[j] for j in perm]) if rows else torch.zeros((0, dim))
     return CueData(meta=meta, problems=problems, cues=[kept[j] for j in perm], features=features)
+
+
+def write_settings(folder: str | os.PathLike[str], settings: list[dict[str, Any]]) -> None:
+    """Record the settings of a multi-setting collection (each {"name", "decode"}; data in `folder/name`).
+
+    Refuses a folder that holds another list (or single-setting data): a resumed collection has the same one."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} is a file, not a folder")
+    if (path / META).exists():
+        raise ValueError(f"{path} holds cue data of one setting; collect several settings into another --out")
+    settings = json.loads(json.dumps(settings))
+    names = [s["name"] for s in settings]
+    if len(set(names)) != len(names):
+        raise ValueError(f"the settings repeat one another: {names}")
+    if (path / SETTINGS).exists():
+        old = json.loads((path / SETTINGS).read_text())["settings"]
+        if old != settings:
+            raise ValueError(
+                f"{path} holds a collection over settings {[s['name'] for s in old]}, not {names}; use another --out"
+            )
+    path.mkdir(parents=True, exist_ok=True)
+    (path / SETTINGS).write_text(json.dumps({"settings": settings}, indent=2) + "\n")
+    follow_umask(path / SETTINGS)
+
+
+def load_settings(folder: str | os.PathLike[str]) -> dict[str, CueData] | None:
+    """{setting name: its cue data} of a multi-setting collection, in collection order; None for a one-setting
+    folder."""
+    path = Path(folder)
+    if not (path / SETTINGS).is_file():
+        return None
+    settings = json.loads((path / SETTINGS).read_text())["settings"]
+    return {s["name"]: load_cue_data(path / s["name"]) for s in settings}

@@ -143,6 +143,7 @@ def fit_probe_artifact(
             **(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed,
             **({"prompts": meta["prompts"]} if meta.get("prompts") else {}),
             "calib_fraction": calib_fraction, "decode": meta.get("decode"),  # the decoding the guarantee assumes
+            **({"dtype": meta["dtype"]} if meta.get("dtype") else {}),  # and the dtype its features were computed in
         },
         metrics=metrics,
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from cotexit.calibration.shift import settings_shift, shift_check
+from cotexit.calibration.shift import settings_coverage, settings_shift, shift_check
 
 REPS = 200
 
@@ -41,3 +41,25 @@ def test_settings_shift_names_what_differs():
     cues = {"phrases": ["Wait", "Hmm"], "paragraph_breaks": False, "sentence_start_only": True}
     assert settings_shift(calibrated, calibrated, cues, {**cues, "phrases": ["Hmm", "Wait"]}) is None
     assert "cues.phrases ['Wait']" in settings_shift(calibrated, calibrated, cues, {**cues, "phrases": ["Wait"]})
+
+
+def _decode(t: float) -> dict:
+    return {"max_new_tokens": 1024, "max_answer_tokens": 32, "sampling": {"seed": 0, "temperature": t, "top_p": 1.0}}
+
+
+def test_settings_coverage_finds_the_setting_a_run_is():
+    covered = [{"name": f"temperature-{t:g}", "decode": _decode(t), "dtype": "float32"} for t in (0.0, 0.6, 1.0)]
+    assert settings_coverage(covered, _decode(0.6), "float32") == (None, "temperature-0.6")
+    assert settings_coverage(covered, _decode(1.0), None) == (None, "temperature-1")  # dtype not told: the engine's
+    note, name = settings_coverage(covered, _decode(0.3), "float32")
+    assert name is None and "none of the 3 settings the probe was certified over" in note and "temperature 0.3" in note
+    note, name = settings_coverage(covered, _decode(0.0), "bfloat16")
+    assert name is None and "dtype bfloat16" in note
+    one = covered[1:2]  # a one-setting probe says exactly what differs
+    assert "sampling.temperature 0.0 (calibrated at 0.6)" in settings_coverage(one, _decode(0.0), "float32")[0]
+    assert "computes in bfloat16, the probe's features were computed in float32" in settings_coverage(one, _decode(0.6), "bfloat16")[0]
+    legacy = [{"name": None, "decode": _decode(0.6), "dtype": None}]  # a card from before dtypes were recorded
+    assert settings_coverage(legacy, _decode(0.6), "bfloat16") == (None, None)
+    cues = {"phrases": ["Wait"], "paragraph_breaks": False, "sentence_start_only": True}
+    note, _ = settings_coverage(covered, _decode(0.0), "float32", cues, {**cues, "phrases": ["Hmm"]})
+    assert "cues.phrases ['Hmm']" in note

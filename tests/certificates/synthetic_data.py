@@ -23,13 +23,16 @@ CUES = {"phrases": ["Wait"]}
 def write_cue_data(
     folder: Path, fingerprint: dict[str, Any], *, n: int = 300, start: int = 0, seed: int = 0,
     flip: float = 0.0, layer_exit: dict[str, Any] | None = None, layers: float | None = None,
+    decode: dict[str, Any] | None = None, dtype: str | None = None, mislead: float = 0.0,
 ) -> Path:
+    """`mislead`: the share of cues whose forced answer is wrong though their features look right (a riskier
+    setting: harm the probe cannot see)."""
     rng = np.random.default_rng(seed)
     hit_rng = np.random.default_rng(seed + 1000)
     meta = {
         "fingerprint": fingerprint, "features": FEATURES, "thinking_format": {"name": "toy"},
-        "exit_semantics": EXIT_SEMANTICS.to_json(), "cues": CUES, "decode": {"temperature": 0.6},
-        "suite": "arith", "split": "calib", "layer_exit": layer_exit,
+        "exit_semantics": EXIT_SEMANTICS.to_json(), "cues": CUES, "decode": decode or {"temperature": 0.6},
+        "suite": "arith", "split": "calib", "layer_exit": layer_exit, **({"dtype": dtype} if dtype else {}),
     }
     writer = CueDataWriter(folder, meta, match_keys=("fingerprint", "layer_exit"))
     problems, cues, features = [], [], []
@@ -39,12 +42,15 @@ def write_cue_data(
         known = int(rng.integers(0, 4))
         for j in range(3):
             right = (full and j >= known and not hit) or bool(rng.random() < 0.1)
+            looks_right = right
+            if mislead and right and rng.random() < mislead:
+                right = False
             x = rng.normal(size=16).astype(np.float32)
-            x[0] = (1.5 if right else -1.5) + rng.normal()
+            x[0] = (1.5 if looks_right else -1.5) + rng.normal()
             cues.append({
                 "problem": f"arith/calib/{i}", "index": j, "phrase": "Wait", "token_start": 20 * (j + 1),
                 "thinking_tokens_before": 20 * (j + 1) - 1, "token_end": 20 * (j + 1) + 1,
-                "forced_correct": right, "forced_tokens": 5,
+                "forced_correct": right, "forced_tokens": 5, "forced_agrees": right == (full and not hit),
             })
             features.append(torch.from_numpy(x))
         problems.append({

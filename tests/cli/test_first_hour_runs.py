@@ -73,7 +73,7 @@ def test_exit_run_takes_the_probes_decoding_and_shows_a_covered_guarantee(in_tmp
     settings = json.loads((folder / "run.json").read_text())
     calibrated = json.loads((Path(__file__).resolve().parents[2] / "probes/toy-arith/card.json").read_text())
     assert settings["decode"]["sampling"]["temperature"] == calibrated["corpus"]["decode"]["sampling"]["temperature"]
-    assert "decoding as the probe was calibrated: " in text
+    assert "running as the probe was calibrated: " in text
     assert "guarantee: accuracy drop against thinking to the end <= 2%" in text
     assert "realized: harm" in text and "95% interval" in text
     assert "covers this run: yes" in text

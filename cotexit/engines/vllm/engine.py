@@ -197,6 +197,13 @@ class VllmEngine:
         SETUPS[self.setup_id] = self.setup  # what vLLM's request validation, in this process, checks a request against
         on_workers(self.llm, workers.register, self.setup_id, self.setup, self.layers)
 
+    @property
+    def dtype(self) -> str:
+        """The dtype vLLM computes in (its `auto` resolved: a float32 model runs in bfloat16 on CPU unless told)."""
+        from cotexit.models.loading import dtype_name
+
+        return dtype_name(self.llm.llm_engine.model_config.dtype)
+
     def close(self) -> None:
         from cotexit.engines.vllm import workers
         from cotexit.engines.vllm.processor import SETUPS
