@@ -17,6 +17,7 @@ the benchmarks' (`cotexit.benchmarks.grading`); this module only wires them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class Engine:
         self.backend = backend
         self.decode = decode or DecodeConfig()
         self.resolved = self.exits.resolve(lm)
+        engine_options = _in_probe_dtype(self.resolved, backend, lm, engine_options)
         self.step_forward = self.resolved.step_forward() if self.resolved.step_forward is not None else None
         self._closing = ExitStack()
         self._run = self._closing.enter_context(
@@ -109,6 +111,34 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _in_probe_dtype(resolved: Any, backend: str, lm: Any, engine_options: Any) -> Any:
+    """The engine options with vLLM computing in the probe's dtype unless they name one; on the other backends,
+    which run the model as loaded, a warning when it computes in another dtype than the probe's features were."""
+    import warnings
+
+    from cotexit.models.loading import dtype_name
+    from cotexit.probes.coverage import certified_settings
+
+    if resolved.probe is None:
+        return engine_options
+    dtypes = {s.get("dtype") for s in certified_settings(resolved.probe.artifact)} - {None}
+    if len(dtypes) != 1:  # not recorded (older cards), or settings in several dtypes: the engine's own default
+        return engine_options
+    (dtype,) = dtypes
+    if backend == "vllm":
+        from cotexit.engines.vllm import VllmOptions
+
+        if engine_options is None:
+            return VllmOptions(dtype=dtype)
+        return engine_options if engine_options.dtype is not None else dataclasses.replace(engine_options, dtype=dtype)
+    if dtype_name(lm.model.dtype) != dtype:
+        warnings.warn(
+            f"the probe's features were computed in {dtype} and this model computes in {dtype_name(lm.model.dtype)}: "
+            f"its guarantee does not cover this run (load the model with dtype={dtype!r})", stacklevel=3,
+        )
+    return engine_options
 
 
 def _solution(problem: Problem | str, row: RowResult) -> Solution:

@@ -52,9 +52,16 @@ class LoadedModel:
         return int(self.model.config.get_text_config().num_hidden_layers)
 
     def fingerprint(self) -> dict[str, Any]:
-        """What identifies this model for artifacts: architecture hash, sizes, tokenizer hash."""
+        """What identifies this model for artifacts: architecture hash, sizes, tokenizer hash.
+
+        Not the dtype it computes in: the config's `dtype` entry (the loaded dtype) is hashed as float32, the dtype
+        every artifact so far was made in, so that one model run in another dtype is the same model. Whether a
+        probe's certificate covers that dtype is a setting (`cotexit.calibration.shift.settings_coverage`)."""
         config = self.model.config.to_dict()
         keep = {k: config.get(k) for k in sorted(config) if not k.startswith("_") and k not in ("transformers_version",)}
+        for key in ("dtype", "torch_dtype"):
+            if keep.get(key) is not None:
+                keep[key] = "float32"
         vocab = sorted(self.tokenizer.get_vocab().items())
         return {
             "model": self.name,

@@ -84,3 +84,17 @@ def test_settings_folders_refuse_mixing(settings_folder, tmp_path, toy_fingerpri
         calibrate_probe(other, mode="accuracy-drop", epsilon=0.1, out=tmp_path / "p")
     with pytest.raises(ValueError, match="calibrates in mode accuracy-drop or answer-change"):
         calibrate_probe(settings_folder, mode="stop-precision", alpha=0.1, out=tmp_path / "p")
+
+
+def test_a_model_in_another_dtype_than_the_probes_features_is_warned(settings_folder, tmp_path):
+    import cotexit
+
+    calibrate_probe(settings_folder / "temperature-0", mode="accuracy-drop", epsilon=0.05, out=tmp_path / "probe")
+    assert ProbeArtifact.load(tmp_path / "probe").corpus["dtype"] == "float32"  # a one-setting card records it too
+    with pytest.warns(UserWarning, match="computed in float32 and this model computes in bfloat16"):
+        cotexit.Engine(cotexit.load_model("toy", dtype="bfloat16"), exits=cotexit.Exits(probe=tmp_path / "probe")).close()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cotexit.Engine(cotexit.load_model("toy"), exits=cotexit.Exits(probe=tmp_path / "probe")).close()
