@@ -26,7 +26,7 @@ from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.controller import ProbeExitPolicy
 from cotexit.shipped import shipped_probe
 
-SHIPPED_FOR_MODEL = {"toy": "toy-arith"}  # registered model -> the probe shipped for it (`probes/<name>`)
+SHIPPED_FOR_MODEL = {"toy": "toy-arith-settings"}  # registered model -> the probe shipped for it (`probes/<name>`)
 
 ProbeSpec = str | os.PathLike[str] | ProbeArtifact
 
@@ -56,7 +56,7 @@ class Exits:
 
     >>> Exits(baseline="budget:64").name
     'budget:64'
-    >>> # Exits(probe="shipped")                         the probe shipped for the model (probes/toy-arith for toy)
+    >>> # Exits(probe="shipped")                         the probe shipped for the model (probes/toy-arith-settings for toy)
     >>> # Exits(probe="probes/my-model", layer_exit=LayerExitConfig(mode="exact"))
     """
 

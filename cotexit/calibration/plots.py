@@ -8,6 +8,7 @@ only when a plot is asked for.
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -20,6 +21,13 @@ _RISK_NAMES = {
     "accuracy-drop": "harm rate (right at the end, wrong at exit)",
     "answer-change": "answer-change rate (the exit's answer differs from the end's)",
 }
+
+
+def _n_settings(calibration: Calibration) -> int | None:
+    """How many decoding settings one threshold was certified over (`settings.calibrate_over_settings` says so in
+    its method, 'Learn-then-Test over 3 settings: ...'); None for a one-setting calibration."""
+    match = re.match(r"Learn-then-Test over (\d+) settings", calibration.method)
+    return int(match.group(1)) if match else None
 
 
 def risk_plot(calibration: Calibration, path: str | os.PathLike[str]) -> Path:
@@ -41,11 +49,14 @@ def risk_plot(calibration: Calibration, path: str | os.PathLike[str]) -> Path:
     x, risk = list(calibration.candidates), list(calibration.risks)
     threshold = calibration.threshold
     shown = None if threshold is None else format_threshold(threshold, _neighbours(x, threshold), gap=True)
-    name = textwrap.fill(f"empirical {_RISK_NAMES[calibration.mode]}", 30)
+    settings = _n_settings(calibration)
+    worst = f"the worst of {settings} settings' " if settings else ""
+    name = textwrap.fill(f"{worst}empirical {_RISK_NAMES[calibration.mode]}", 30)
     rax.step(x, risk, where="post", color="tab:blue", label=name)
     rax.axhline(calibration.target, color="tab:red", linestyle="--", label=f"target {calibration.target:g}")
     bound = "p-value" if calibration.mode != "cue" else "conformal bound"
-    pax.step(x, list(calibration.p_values), where="post", color="tab:gray", label=bound)
+    pax.step(x, list(calibration.p_values), where="post", color="tab:gray",
+             label=textwrap.fill("p-value (the largest of the settings')", 30) if settings else bound)
     if calibration.delta is not None:
         pax.axhline(calibration.delta, color="black", linestyle=":", label=f"delta {calibration.delta:g}")
     if threshold is not None:
@@ -63,7 +74,7 @@ def risk_plot(calibration: Calibration, path: str | os.PathLike[str]) -> Path:
     pax.set_ylabel(bound)
     pax.set_xlabel("threshold lambda (exit at the first cue with score >= lambda)")
     pax.set_xlim(min(x) - 0.01, max(x) + 0.01)
-    title = f"{calibration.mode}: n={calibration.n_problems} problems"
+    title = f"{calibration.mode}: n={calibration.n_problems} problems" + (f" in {settings} settings" if settings else "")
     rax.set_title(title + (f", threshold {shown}" if shown is not None else ", no threshold (never exit)"))
     for ax in (rax, pax):
         ax.grid(alpha=0.25)

@@ -22,7 +22,8 @@ import numpy as np
 from cotexit.calibration import Calibration, calibrate, risk_plot
 from cotexit.calibration.digits import format_threshold
 from cotexit.calibration.result import level_name
-from cotexit.certificates.evidence import table_from_arrays
+from cotexit.calibration.settings import calibrate_over_settings
+from cotexit.certificates.evidence import setting_tables, table_from_arrays
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.fit import FitResult
 
@@ -51,15 +52,23 @@ def replot(folder: str | os.PathLike[str]) -> list[Path]:
     cal = artifact.calibration
     if cal.get("mode") == "joint":
         raise ValueError(f"{folder} is a joint artifact; its plot is joint.png (`cotexit.probes.joint.replot_joint`)")
-    table = table_from_arrays(artifact.evidence)
-    levels = {level_name(cal["mode"]): cal[level_name(cal["mode"])]}
-    again = calibrate(table, cal["mode"], delta=cal["delta"], p_value=cal.get("p_value", "binomial"), **levels)
+    kind = cal.get("p_value", "binomial")
+    if cal.get("settings"):  # one threshold over several decoding settings: the curve is the worst setting's
+        tables = setting_tables(artifact.evidence, [s["name"] for s in cal["settings"]])
+        again = calibrate_over_settings(tables, cal["epsilon"], cal["delta"], p_value_kind=kind, mode=cal["mode"]).calibration
+        scores = np.concatenate([t.scores for t in tables.values()])
+        labels = np.concatenate([t.forced_correct for t in tables.values()])
+    else:
+        table = table_from_arrays(artifact.evidence)
+        levels = {level_name(cal["mode"]): cal[level_name(cal["mode"])]}
+        again = calibrate(table, cal["mode"], delta=cal["delta"], p_value=kind, **levels)
+        scores, labels = table.scores, table.forced_correct
     if again.threshold != cal["threshold"]:
         raise ValueError(
             f"{folder}: its evidence certifies {again.threshold!r}, the card says {cal['threshold']!r}; "
             f"`cotexit verify {folder}` for details"
         )
-    return write_plots(again, table.scores, table.forced_correct, Path(folder))
+    return write_plots(again, scores, labels, Path(folder))
 
 
 def write_plots(calibration: Calibration, scores: np.ndarray, labels: np.ndarray, folder: Path) -> list[Path]:

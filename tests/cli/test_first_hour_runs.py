@@ -71,9 +71,11 @@ def test_exit_run_takes_the_probes_decoding_and_shows_a_covered_guarantee(in_tmp
     text = " ".join((captured.out + captured.err).split())
     (folder,) = run_dirs(in_tmp)
     settings = json.loads((folder / "run.json").read_text())
-    calibrated = json.loads((Path(__file__).resolve().parents[2] / "probes/toy-arith/card.json").read_text())
-    assert settings["decode"]["sampling"]["temperature"] == calibrated["corpus"]["decode"]["sampling"]["temperature"]
-    assert "running as the probe was calibrated: " in text
+    card = json.loads((Path(__file__).resolve().parents[2] / "probes/toy-arith-settings/card.json").read_text())
+    certified = [s["decode"]["sampling"]["temperature"] for s in card["corpus"]["settings"]]
+    assert certified == [0.0, 0.6, 1.0]
+    assert settings["decode"]["sampling"]["temperature"] == 0.0  # the default, since greedy is certified
+    assert "running as the probe was calibrated: " in text and "--dtype float32" in text
     assert "guarantee: accuracy drop against thinking to the end <= 2%" in text
     assert "realized: harm" in text and "95% interval" in text
     assert "covers this run: yes" in text
@@ -83,11 +85,22 @@ def test_exit_run_takes_the_probes_decoding_and_shows_a_covered_guarantee(in_tmp
 
 
 def test_uncovered_run_is_warned_once_and_says_so_in_the_summary(in_tmp, capsys):
-    assert main(["bench", "--suite", "arith", *SHORT, "--exit", "--temperature", "0"]) == 0
+    assert main(["bench", "--suite", "arith", *SHORT, "--exit", "--temperature", "0.3"]) == 0
     captured = capsys.readouterr()
     text = " ".join((captured.out + captured.err).split())
     assert text.count("does not cover this run") == 1, text
-    assert "covers this run: NO: this run differs from calibration in sampling.temperature 0.0" in text
+    assert "covers this run: NO: this run (temperature 0.3, " in text
+    assert "is none of the 3 settings the probe was certified over" in text
+
+
+def test_another_dtype_than_the_probes_is_run_warned_and_recorded(in_tmp, capsys):
+    assert main(["bench", "--suite", "arith", *SHORT, "--exit", "--dtype", "bfloat16"]) == 0
+    captured = capsys.readouterr()
+    text = " ".join((captured.out + captured.err).split())
+    assert text.count("does not cover this run") == 1, text
+    (folder,) = run_dirs(in_tmp)
+    guarantee = json.loads((folder / "summary.json").read_text())["guarantee"]
+    assert guarantee["covers_run"] is False and "dtype bfloat16" in guarantee["coverage"]
 
 
 def test_baseline_savings_count_the_trials(in_tmp, capsys):
