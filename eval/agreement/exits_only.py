@@ -44,7 +44,7 @@ def main() -> None:
         options = VllmOptions(max_model_len=768, dtype="float32")
     began = time.perf_counter()
     same, differences = 0, []
-    with cotexit.Engine(lm, backend=args.backend, exits=cotexit.Exits(probe="shipped"), engine_options=options) as engine:
+    with cotexit.Engine(lm, backend=args.backend, exits=cotexit.Exits(probe=str(REPO / "probes/toy-arith")), engine_options=options) as engine:
         for start in range(0, len(problems), args.batch_size):
             for problem, s in zip(problems[start : start + args.batch_size], engine.solve(problems[start : start + args.batch_size])):
                 ref = reference[problem.id]

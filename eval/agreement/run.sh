@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-cotexit bench --suite arith --limit 300 --batch-size 32 --exit --temperature 0 --backend hf --out eval/agreement/hf-greedy
+cotexit bench --suite arith --limit 300 --batch-size 32 --probe probes/toy-arith --temperature 0 --backend hf --out eval/agreement/hf-greedy
 python eval/generate/compare.py --dir eval --a generate/hf-greedy --b agreement/hf-greedy --sampled "" --out eval/agreement/hf-vs-before.json
 python eval/agreement/exits_only.py --backend generate --out eval/agreement/generate-exits.json
 if python -c "import vllm" 2>/dev/null; then  # the vLLM environment (README, "vLLM on a CPU")

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-common=(--suite arith --limit 300 --batch-size 32 --exit --temperature 0)
+common=(--suite arith --limit 300 --batch-size 32 --probe probes/toy-arith --temperature 0)
 for backend in hf generate; do
     cotexit bench "${common[@]}" --backend "$backend" --out "eval/generate/$backend-greedy"
     cotexit bench "${common[@]}" --backend "$backend" --temperature 0.6 --out "eval/generate/$backend-t0.6"

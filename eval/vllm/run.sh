@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=2 VLLM_CPU_NUM_OF_RESERVED_CPU=1
-common=(--suite arith --limit 300 --batch-size 32 --exit --temperature 0 --dtype float32)
+common=(--suite arith --limit 300 --batch-size 32 --probe probes/toy-arith --temperature 0 --dtype float32)
 cotexit bench "${common[@]}" --backend hf --out eval/vllm/hf-greedy
 cotexit bench "${common[@]}" --backend vllm --max-model-len 768 --out eval/vllm/vllm-greedy
 python eval/generate/compare.py --dir eval/vllm --a hf-greedy --b vllm-greedy --sampled "" --out eval/vllm/comparison.json
