@@ -252,9 +252,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
             certified_settings(artifact), decode_config(args).to_json(), getattr(args, "dtype", None), artifact.cues,
             cues.to_json(),
         )
-        guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues, settings_note)
-        if setting is not None:
-            guarantee["setting"] = setting  # the certified setting this run is
+        guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues, settings_note, setting)
         shift_reference = calibration_first_cue_scores(artifact, setting)
         if shift_reference is None:  # no evidence kept: the check reports it cannot test
             shift_reference = np.zeros(0)
@@ -277,10 +275,11 @@ def probe_guarantee(
     args: argparse.Namespace,
     cues: CueConfig | None = None,
     settings_note: str | None = None,
+    setting: str | None = None,
 ) -> dict[str, Any]:
     """The artifact's calibration record, with whether its certificate covers this run: its depth setting, its
     decoding and dtype (`settings_note`: how the run differs from every certified setting, from `settings_coverage`),
-    its threshold, and its cue set
+    its threshold, and its cue set (`setting`: the name of the certified setting the run is, when it is one)
     (`cues`: what the run watches)."""
     from cotexit.probes.coverage import coverage
 
@@ -296,6 +295,9 @@ def probe_guarantee(
     if args.probe_threshold is not None:
         covered, why = False, f"threshold overridden to {args.probe_threshold}: the calibrated guarantee does not apply"
         guarantee["note"] = why
+    if covered and setting is not None:  # a probe certified over several settings: which one this run is
+        why = f"this run is the certified setting {setting} (decoding and dtype); {why}"
+        guarantee["setting"] = setting
     guarantee["covers_run"] = covered
     guarantee["coverage"] = why
     guarantee["certificate"] = (

@@ -30,8 +30,9 @@ def coverage(artifact: ProbeArtifact, run_layer_exit: dict[str, Any] | None, tem
     """(covered, why) for a run with `run_layer_exit` (a LayerExitConfig's JSON, or None)."""
     certified = artifact.layer_exit
     if _same_setting(certified, run_layer_exit):
-        what = "no depth exit" if certified is None else f"depth setting {certified['mode']} at {certified['thresholds']}"
-        return True, f"the probe was certified with this run's {what}"
+        what = "without depth exits, as this run" if certified is None else (
+            f"with this run's depth setting {certified['mode']} at {certified['thresholds']}")
+        return True, f"the probe was certified {what}"
     if certified is None and run_layer_exit is not None and run_layer_exit["mode"] == "exact":
         if temperature == 0:
             return True, "exact layer exit reproduces greedy decoding, so the probe's certificate applies unchanged"
