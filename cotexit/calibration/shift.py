@@ -130,16 +130,22 @@ def settings_coverage(
     cue_note = settings_shift(covered[0]["decode"] or {}, covered[0]["decode"] or {}, calibrated_cues, run_cues)
     if cue_note is not None:
         return cue_note, None
-    notes = []
+    notes, dtype_note = [], None
     for setting in covered:
         note = settings_shift(setting["decode"], run_decode)
         dtype = setting.get("dtype")
         if note is None and dtype is not None and run_dtype is not None and run_dtype != dtype:
-            note = (f"this run computes in {run_dtype}, the probe's features were computed in {dtype} (--dtype {dtype} "
-                    "runs covered): other rounding moves its scores and exits")
+            name = f" {setting['name']}" if setting.get("name") else ""
+            note = dtype_note = (
+                f"this run's decoding is the certified setting{name}, but it computes in {run_dtype} and the probe's "
+                f"features were computed in {dtype} (--dtype {dtype} runs covered): other rounding moves its scores "
+                "and exits"
+            )
         if note is None:
             return None, setting.get("name")
         notes.append(note)
+    if dtype_note is not None:
+        return dtype_note, None
     if len(covered) == 1:
         return notes[0], None
     names = ", ".join(str(s.get("name")) for s in covered)

@@ -54,10 +54,10 @@ def test_settings_coverage_finds_the_setting_a_run_is():
     note, name = settings_coverage(covered, _decode(0.3), "float32")
     assert name is None and "none of the 3 settings the probe was certified over" in note and "temperature 0.3" in note
     note, name = settings_coverage(covered, _decode(0.0), "bfloat16")
-    assert name is None and "dtype bfloat16" in note
+    assert name is None and "the certified setting temperature-0, but it computes in bfloat16" in note
     one = covered[1:2]  # a one-setting probe says exactly what differs
     assert "sampling.temperature 0.0 (calibrated at 0.6)" in settings_coverage(one, _decode(0.0), "float32")[0]
-    assert "computes in bfloat16, the probe's features were computed in float32" in settings_coverage(one, _decode(0.6), "bfloat16")[0]
+    assert "computes in bfloat16 and the probe's features were computed in float32" in settings_coverage(one, _decode(0.6), "bfloat16")[0]
     legacy = [{"name": None, "decode": _decode(0.6), "dtype": None}]  # a card from before dtypes were recorded
     assert settings_coverage(legacy, _decode(0.6), "bfloat16") == (None, None)
     cues = {"phrases": ["Wait"], "paragraph_breaks": False, "sentence_start_only": True}
