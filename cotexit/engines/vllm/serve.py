@@ -4,7 +4,8 @@
     python -m vllm.entrypoints.openai.api_server --model cotexit/models/weights/toy --enforce-eager \\
         --logits-processors cotexit.engines.vllm.serve:CotexitServeProcessor
 
-Owns `CotexitServeProcessor`, `served_probes` and the environment it reads:
+Owns `ServeControl`, `CotexitServeProcessor`, `served_probes` and the
+environment it reads:
 
 - `COTEXIT_PROBE`: comma-separated probe folders, loaded once in the worker
   when the server starts (a bad one stops the start with its reason). Every
@@ -22,15 +23,18 @@ EOS. The response's text shows the exit: `... Wait,\\n</think>\\nThe final
 answer is \\boxed{42}`. Probes collected with `--exit-semantics keep-cue`
 are labelled for exactly this; a `before-cue` probe is refused at start.
 
-The controller is the one the other engines drive (`CotexitLogitsProcessor`:
-cue watching, `decide_exit`); the states come from the same hooks
+`ServeControl` is that logic, over the controller every engine drives
+(`cotexit.engines.vllm.control`: cue watching, `decide_exit`);
+`CotexitServeProcessor` adapts it to vLLM's V1 processor interface, as the
+offline processor does. States come from the same hooks
 (`cotexit.engines.vllm.capture`). vLLM gives a logits processor no handle on
 its model, so the processor takes the model runner that is building it from
 the call stack (`GPUModelRunner.__init__` builds its processors) and hooks the
 probes' layers once the first request arrives (the model is loaded by then).
 Each worker process does this for itself. Eager mode only (hooks do not fire
 inside CUDA graphs: `--enforce-eager`), and the V1 model runner
-(`VLLM_USE_V2_MODEL_RUNNER=0` on GPU).
+(`VLLM_USE_V2_MODEL_RUNNER=0` on GPU). Rows are keyed by vLLM's output list,
+which a preempted request keeps, and forgotten when vLLM drops the request.
 """
 
 from __future__ import annotations
@@ -38,16 +42,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cotexit.controller.acting import follow_emitted, next_token
+from cotexit.controller.acting import States, follow_emitted, next_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.setup import ExitSetup
 from cotexit.engines.vllm.capture import StepStates, install_capture
-from cotexit.engines.vllm.processor import CotexitLogitsProcessor, _Request
+from cotexit.engines.vllm.control import Control, Request, advance, force
+from cotexit.engines.vllm.processor import CotexitLogitsProcessor
 from cotexit.models.loading import load_model
 from cotexit.probes.controller import ProbeExitPolicy
 
@@ -73,24 +79,24 @@ def served_probes() -> dict[str, Path]:
     return probes
 
 
-class CotexitServeProcessor(CotexitLogitsProcessor):
-    """The controller in `vllm serve`: watch, score, and on an exit force the exit text and a greedy answer."""
+class ServeControl(Control):
+    """The served requests, keyed by the adapter's identity of each vLLM request: watch, score, and on an exit
+    force the exit text and a greedy answer, then EOS."""
 
-    def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool) -> None:
-        super().__init__(vllm_config, device, is_pin_memory, step=StepStates())
-        self.runner = _building_runner()
+    def __init__(self, vllm_config: Any) -> None:
+        super().__init__()
         self.max_answer_tokens = _answer_budget()
-        self.setups, layers = {}, set()
+        self.setups: dict[str, ExitSetup] = {}
+        layers: set[int] = set()
         for name, path in served_probes().items():
             self.setups[name], probe_layers = _setup(path, vllm_config, self.max_answer_tokens)
             layers.update(probe_layers)
         self.default = next(iter(self.setups))
         self.layers = tuple(sorted(layers))
-        self._hooks: list[Any] | None = None
         log.warning("cotexit: serving probes %s (default %s), keep-cue exits", ", ".join(self.setups), self.default)
 
     @classmethod
-    def validate_params(cls, params: Any) -> None:
+    def validate(cls, params: Any) -> None:
         """In the API server: a bad `cotexit_probe` is the client's error (HTTP 400), before it reaches the worker."""
         choice = (params.extra_args or {}).get(XARG)
         if choice is None:
@@ -99,57 +105,63 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         if not isinstance(choice, str) or (choice != OFF and choice not in names):
             raise ValueError(f"vllm_xargs[{XARG!r}] must be one of {names + [OFF]}, got {choice!r}")
 
-    def _request(self, params: Any, prompt_ids: list[int] | None, out: list[int]) -> _Request | None:
-        name = (params.extra_args or {}).get(XARG, self.default)
-        if name == OFF:
-            return None
-        if self._hooks is None:  # the first request: the model is loaded now
-            self._hooks = install_capture(self.runner, self.layers, self.step)
-        key = id(out)  # vLLM keeps one output list per request, across preemption
-        request = self.rows.get(key)
-        if request is None or request.out is not out:
-            setup = self.setups[name]
-            request = self.rows[key] = _Request(setup, setup.new_row(str(key), list(prompt_ids or [])), out)
+    def wants(self, params: Any) -> bool:
+        return (params.extra_args or {}).get(XARG, self.default) != OFF
+
+    def open(self, params: Any, identity: Hashable, prompt: Any, *, fresh: bool) -> Request:
+        request = self.rows.get(identity)
+        if request is None or fresh:  # a preempted request (not fresh) keeps its row
+            setup = self.setups[(params.extra_args or {}).get(XARG, self.default)]
+            request = self.rows[identity] = Request(setup, setup.new_row(str(identity), prompt()))
         return request
 
-    def update_state(self, batch_update: Any) -> None:
-        super().update_state(batch_update)
-        if batch_update is not None and batch_update.removed:
-            # Forget requests vLLM has finished (it drops their cached state first); a preempted one keeps its
-            # state there, and its row here. Most requests end without the processor seeing their last token.
-            alive = {id(state.output_token_ids) for state in self.runner.requests.values()}
-            for key in [k for k in self.rows if k not in alive]:
-                del self.rows[key]
-
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        states = self._step_states()
-        for index, request in self.batch.items():
-            row = request.row
-            if row.exit is None:
-                if not row.done:
-                    self._advance(index, request, states)  # watch, score, decide (sets row.exit on an exit)
-                if row.exit is None:
-                    continue
-                assert row.exit.cut == len(row.tokens), "a served exit cuts after the newest token (keep-cue)"
-            else:
-                self._follow(request)
-            self._force(logits, index, request)
-        return logits
-
-    def _follow(self, request: _Request) -> None:
-        """Append the forced-exit and answer tokens emitted since the last step."""
-        # the request's own max_tokens caps its length, in vLLM
-        follow_emitted(request.row, request.out, request.setup.limits(sys.maxsize))
-
-    def _force(self, logits: torch.Tensor, index: int, request: _Request) -> None:
-        """The next forced-exit token, else the greedy answer token, else (answer closed) EOS."""
+    def step(self, logits: torch.Tensor, index: int, request: Request, emitted: Sequence[int], now: States | None) -> None:
+        """Watch, score, decide; after an exit follow what was emitted and force the next token."""
         row = request.row
+        if row.exit is None:
+            if not row.done:
+                advance(request, emitted, now)  # sets row.exit on an exit
+            if row.exit is None:
+                return
+            assert row.exit.cut == len(row.tokens), "a served exit cuts after the newest token (keep-cue)"
+        else:
+            # the forced-exit and answer tokens emitted since the last step; the request's max_tokens caps its length
+            follow_emitted(row, emitted, request.setup.limits(sys.maxsize))
+        # the next forced-exit token, else the greedy answer token, else (answer closed) EOS
         if row.done:
             token = request.setup.stop_id
         else:
             token, _ = next_token(row, -1, lambda: int(logits[index].argmax()))  # after an exit: never the engine's own
-        logits[index].fill_(float("-inf"))
-        logits[index, token] = 0.0
+        force(logits, index, token)
+
+    def forget(self, alive: set[Hashable]) -> None:
+        """Drop the rows of requests vLLM no longer keeps (most end without the processor seeing their last token)."""
+        for key in [k for k in self.rows if k not in alive]:
+            del self.rows[key]
+
+
+class CotexitServeProcessor(CotexitLogitsProcessor):
+    """The plug-in on vLLM's V1 model runner. `runner` and `step` are for tests: vLLM passes neither, and the
+    processor finds its runner and hooks the probes' layers itself."""
+
+    control_class = ServeControl
+
+    def __init__(
+        self, vllm_config: Any, device: torch.device, is_pin_memory: bool, *, runner: Any = None,
+        step: StepStates | None = None,
+    ) -> None:
+        self.runner = runner if runner is not None else _building_runner()
+        control = ServeControl(vllm_config)
+        super().__init__(vllm_config, device, is_pin_memory, step=step or StepStates(), control=control)
+        self._hooks: list[Any] | None = None if step is None else []  # given states: nothing to hook
+
+    def update_state(self, batch_update: Any) -> None:
+        if self._hooks is None and batch_update is not None and batch_update.added:  # the model is loaded now
+            self._hooks = install_capture(self.runner, self.control.layers, self.step)
+        super().update_state(batch_update)
+        if batch_update is not None and batch_update.removed:
+            # vLLM drops a finished request's cached state before this; a preempted one keeps it (and its list)
+            self.control.forget({id(state.output_token_ids) for state in self.runner.requests.values()})
 
 
 def _setup(path: Path, vllm_config: Any, max_answer_tokens: int) -> tuple[ExitSetup, tuple[int, ...]]:

@@ -70,12 +70,12 @@ def take_rows(worker: Any, tags: Sequence[str]) -> list[tuple[RowState, bool, in
 
 def put_rows(worker: Any, setup_id: str, rows: Sequence[RowState]) -> None:
     """Hand paused rows back (the engine judged their cues): their resubmitted requests continue them."""
-    from cotexit.engines.vllm.processor import SETUPS, _Request
+    from cotexit.engines.vllm.control import SETUPS, Request
 
     processor, setup = _processor(), SETUPS[setup_id]
     for row in rows:
         row.detok.bind(setup.tokenizer)
-        processor.rows[f"{setup_id}:{row.key}"] = _Request(setup, row, out=[], stopped=True, paused=True)
+        processor.rows[f"{setup_id}:{row.key}"] = Request(setup, row, stopped=True, paused=True)
 
 
 def _processor() -> Any:

@@ -207,11 +207,12 @@ def test_the_serve_processor_forgets_requests_vllm_has_finished():
 
     from vllm.v1.sample.logits_processor import BatchUpdate
 
-    from cotexit.engines.vllm.serve import CotexitServeProcessor
+    from cotexit.engines.vllm.serve import CotexitServeProcessor, ServeControl
 
     running, preempted, finished = [1, 2], [3], [4, 5]
     processor = object.__new__(CotexitServeProcessor)  # its state only: no vLLM runner to build it
-    processor.batch, processor.rows = {}, {id(out): object() for out in (running, preempted, finished)}
+    processor.batch, processor._hooks, processor.control = {}, [], object.__new__(ServeControl)
+    processor.control.rows = {id(out): object() for out in (running, preempted, finished)}
     processor.runner = SimpleNamespace(requests={"a": SimpleNamespace(output_token_ids=running),
                                                  "b": SimpleNamespace(output_token_ids=preempted)})
     processor.update_state(BatchUpdate(batch_size=1, removed=[], added=[], moved=[]))
