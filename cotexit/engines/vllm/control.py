@@ -27,7 +27,9 @@ calls.
 
 `emitted` is the request's output token ids so far, any sequence; a step
 reads only those past the row (normally one). The V1 adapter
-(`cotexit.engines.vllm.processor`) passes vLLM's live output list.
+(`cotexit.engines.vllm.processor`) passes vLLM's live output list; the V2
+adapter (`cotexit.engines.vllm.processor_v2`) a view holding the token fed
+this step, reading older ones from the device only when the row fell behind.
 `now` is this step's captured states at the request's logits row
 (`cotexit.engines.vllm.capture`), or None when nothing was captured. Serving
 (`cotexit.engines.vllm.serve.ServeControl`) overrides `wants`, `open` and

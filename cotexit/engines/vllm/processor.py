@@ -17,9 +17,8 @@ output tokens already is one preempted and back (not fresh).
 Why this design: hooks plus a logits processor need no extra forward and no
 change to vLLM; both run in the worker process, so they share `STEP`
 without crossing processes. It needs eager mode and the V1 model runner (the
-default on CPU; on GPU set `VLLM_USE_V2_MODEL_RUNNER=0`: Model Runner V2
-has another processor interface, which this module does not implement, and
-the engine refuses it). The per-step cost is a dict walk over
+default on CPU); Model Runner V2 has its own interface
+(`cotexit.engines.vllm.processor_v2`). The per-step cost is a dict walk over
 the batch and a states copy for the probe's layers at cues.
 
 `SETUPS`, `EXTRA_KEY` and `LIVE` are `control`'s, named here too for the

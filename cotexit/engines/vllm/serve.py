@@ -4,8 +4,9 @@
     python -m vllm.entrypoints.openai.api_server --model cotexit/models/weights/toy --enforce-eager \\
         --logits-processors cotexit.engines.vllm.serve:CotexitServeProcessor
 
-Owns `ServeControl`, `CotexitServeProcessor`, `served_probes` and the
-environment it reads:
+Owns `ServeControl`, the plug-in's two runner adapters
+(`CotexitServeProcessorV1`, `CotexitServeProcessorV2`), `served_probes` and
+the environment it reads:
 
 - `COTEXIT_PROBE`: comma-separated probe folders, loaded once in the worker
   when the server starts (a bad one stops the start with its reason). Every
@@ -23,18 +24,28 @@ EOS. The response's text shows the exit: `... Wait,\\n</think>\\nThe final
 answer is \\boxed{42}`. Probes collected with `--exit-semantics keep-cue`
 are labelled for exactly this; a `before-cue` probe is refused at start.
 
-`ServeControl` is that logic, over the controller every engine drives
-(`cotexit.engines.vllm.control`: cue watching, `decide_exit`);
-`CotexitServeProcessor` adapts it to vLLM's V1 processor interface, as the
-offline processor does. States come from the same hooks
-(`cotexit.engines.vllm.capture`). vLLM gives a logits processor no handle on
-its model, so the processor takes the model runner that is building it from
-the call stack (`GPUModelRunner.__init__` builds its processors) and hooks the
-probes' layers once the first request arrives (the model is loaded by then).
-Each worker process does this for itself. Eager mode only (hooks do not fire
-inside CUDA graphs: `--enforce-eager`), and the V1 model runner
-(`VLLM_USE_V2_MODEL_RUNNER=0` on GPU). Rows are keyed by vLLM's output list,
-which a preempted request keeps, and forgotten when vLLM drops the request.
+`ServeControl` is that logic, once, over the controller every engine drives
+(`cotexit.engines.vllm.control`: cue watching, `decide_exit`); the adapters
+only translate their runner's bookkeeping, as the offline ones do. The name
+`CotexitServeProcessor` resolves, when vLLM's loader looks it up, to the
+adapter of the runner vLLM runs (`cotexit.engines.vllm.runners`).
+
+- V1 (`CotexitServeProcessorV1`): states come from hooks
+  (`cotexit.engines.vllm.capture`). vLLM gives a logits processor no handle
+  on its model, so the processor takes the model runner that is building it
+  from the call stack and hooks the probes' layers once the first request
+  arrives (the model is loaded by then). Each worker process does this for
+  itself. Eager mode only (hooks do not fire inside CUDA graphs:
+  `--enforce-eager`). Rows are keyed by vLLM's output list, which a
+  preempted request keeps, and forgotten when vLLM drops the request.
+- V2 (`CotexitServeProcessorV2`): no capture yet, so vLLM's build of it
+  stops the start with that reason (set `VLLM_USE_V2_MODEL_RUNNER=0`); issue
+  21's item 1 brings the probe's layers out of the compiled model. Given a
+  `StepStates` (the tests), it serves: rows keyed by vLLM's request id,
+  forgotten when the runner drops the request. V2 frees a preempted
+  request's slot as it frees a finished one's, so a preempted request that
+  comes back restarts its row from its token history (its cues without
+  states, an exit already forced not remembered).
 """
 
 from __future__ import annotations
@@ -54,6 +65,8 @@ from cotexit.controller.setup import ExitSetup
 from cotexit.engines.vllm.capture import StepStates, install_capture
 from cotexit.engines.vllm.control import Control, Request, advance, force
 from cotexit.engines.vllm.processor import CotexitLogitsProcessor
+from cotexit.engines.vllm.processor_v2 import CotexitLogitsProcessorV2
+from cotexit.engines.vllm.runners import building_runner, processor_class
 from cotexit.models.loading import load_model
 from cotexit.probes.controller import ProbeExitPolicy
 
@@ -140,7 +153,7 @@ class ServeControl(Control):
             del self.rows[key]
 
 
-class CotexitServeProcessor(CotexitLogitsProcessor):
+class CotexitServeProcessorV1(CotexitLogitsProcessor):
     """The plug-in on vLLM's V1 model runner. `runner` and `step` are for tests: vLLM passes neither, and the
     processor finds its runner and hooks the probes' layers itself."""
 
@@ -150,7 +163,7 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         self, vllm_config: Any, device: torch.device, is_pin_memory: bool, *, runner: Any = None,
         step: StepStates | None = None,
     ) -> None:
-        self.runner = runner if runner is not None else _building_runner()
+        self.runner = runner if runner is not None else building_runner(v2=False)
         control = ServeControl(vllm_config)
         super().__init__(vllm_config, device, is_pin_memory, step=step or StepStates(), control=control)
         self._hooks: list[Any] | None = None if step is None else []  # given states: nothing to hook
@@ -162,6 +175,38 @@ class CotexitServeProcessor(CotexitLogitsProcessor):
         if batch_update is not None and batch_update.removed:
             # vLLM drops a finished request's cached state before this; a preempted one keeps it (and its list)
             self.control.forget({id(state.output_token_ids) for state in self.runner.requests.values()})
+
+
+class CotexitServeProcessorV2(CotexitLogitsProcessorV2):
+    """The plug-in on Model Runner V2, given a `StepStates` to read (no V2 capture exists yet, see above) and
+    the runner whose request ids key the rows (vLLM's runner when it builds the processor)."""
+
+    control_class = ServeControl
+
+    def __init__(self, vllm_config: Any, req_states: Any, *, runner: Any = None, step: StepStates | None = None) -> None:
+        runner = runner if runner is not None else building_runner(v2=True)
+        if step is None:
+            raise ValueError(
+                "cotexit's serve plug-in cannot read hidden states on Model Runner V2 yet (its hooks need the V1 "
+                "runner): set VLLM_USE_V2_MODEL_RUNNER=0"
+            )
+        self.requests = runner.req_states  # the runner's request states: request ids by slot
+        super().__init__(vllm_config, req_states, step=step, control=ServeControl(vllm_config))
+
+    def identity(self, slot: int) -> Hashable:
+        return self.requests.index_to_req_id[slot]
+
+    def add_request(self, req_idx: int, sampling_params: Any) -> bool:
+        self.control.forget(set(self.requests.req_id_to_index))
+        return super().add_request(req_idx, sampling_params)
+
+
+def __getattr__(name: str) -> Any:
+    """`CotexitServeProcessor`, the plug-in's one name: the adapter of the runner vLLM runs, looked up when vLLM's
+    loader (V1 or V2, in the frontend and in each worker) resolves `serve:CotexitServeProcessor`."""
+    if name == "CotexitServeProcessor":
+        return processor_class(serve=True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _setup(path: Path, vllm_config: Any, max_answer_tokens: int) -> tuple[ExitSetup, tuple[int, ...]]:
@@ -189,19 +234,3 @@ def _answer_budget() -> int:
     if value < 1:
         raise ValueError(f"{ANSWER_ENV} must be an integer >= 1, got {text!r}")
     return value
-
-
-def _building_runner() -> Any:
-    """The V1 model runner whose `__init__` is constructing this processor (it is on the call stack)."""
-    from vllm.v1.worker.gpu_model_runner import GPUModelRunner
-
-    frame = sys._getframe(1)
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, GPUModelRunner):
-            return candidate
-        frame = frame.f_back
-    raise RuntimeError(
-        "CotexitServeProcessor must be built by vLLM's V1 model runner (--logits-processors); "
-        "Model Runner V2 is not supported: set VLLM_USE_V2_MODEL_RUNNER=0"
-    )

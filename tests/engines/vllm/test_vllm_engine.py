@@ -207,10 +207,10 @@ def test_the_serve_processor_forgets_requests_vllm_has_finished():
 
     from vllm.v1.sample.logits_processor import BatchUpdate
 
-    from cotexit.engines.vllm.serve import CotexitServeProcessor, ServeControl
+    from cotexit.engines.vllm.serve import CotexitServeProcessorV1, ServeControl
 
     running, preempted, finished = [1, 2], [3], [4, 5]
-    processor = object.__new__(CotexitServeProcessor)  # its state only: no vLLM runner to build it
+    processor = object.__new__(CotexitServeProcessorV1)  # its state only: no vLLM runner to build it
     processor.batch, processor._hooks, processor.control = {}, [], object.__new__(ServeControl)
     processor.control.rows = {id(out): object() for out in (running, preempted, finished)}
     processor.runner = SimpleNamespace(requests={"a": SimpleNamespace(output_token_ids=running),

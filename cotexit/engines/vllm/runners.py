@@ -1,0 +1,75 @@
+"""Which vLLM model runner is running, and cotexit's processor class for it.
+
+Owns `uses_model_runner_v2`, `processor_class` and `building_runner`. vLLM
+0.32 has two model runners with two logits-processor interfaces, and its
+loaders take only their own: the V1 runner (and the frontend's request
+validation when V1 is chosen) requires a subclass of
+`vllm.v1.sample.logits_processor.LogitsProcessor`, Model Runner V2 (and its
+validation) one of `vllm.v1.worker.gpu.sample.logits_processor.
+LogitsProcessor`; a class of the other kind stops the start. Which runner
+runs is `VllmConfig.use_v2_model_runner`: `VLLM_USE_V2_MODEL_RUNNER` when
+set, else V2 wherever Triton runs unless the configuration asks for a
+feature V2 lacks. Both loaders look a name up with `getattr` on its module
+when they load it, so `cotexit.engines.vllm.serve:CotexitServeProcessor`
+resolves there to the class this module picks.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def uses_model_runner_v2(vllm_config: Any = None) -> bool:
+    """Whether vLLM runs Model Runner V2: `vllm_config`'s answer, or that of the configuration vLLM is
+    building the runner under; without either (vLLM's frontend validating requests),
+    `VLLM_USE_V2_MODEL_RUNNER` when set, else vLLM's default, V2 wherever Triton runs. That guess misses a
+    configuration that falls back to V1 for a feature V2 lacks: setting the variable settles it."""
+    from vllm import envs
+    from vllm.config import get_current_vllm_config_or_none
+
+    config = vllm_config if vllm_config is not None else get_current_vllm_config_or_none()
+    if config is not None:
+        return bool(config.use_v2_model_runner)
+    if envs.VLLM_USE_V2_MODEL_RUNNER is not None:
+        return bool(envs.VLLM_USE_V2_MODEL_RUNNER)
+    from vllm.triton_utils import HAS_TRITON
+
+    return bool(HAS_TRITON)
+
+
+def processor_class(*, serve: bool = False, vllm_config: Any = None) -> type:
+    """The processor class for the runner vLLM runs: the offline engine's, or with `serve` the plug-in's."""
+    if uses_model_runner_v2(vllm_config):
+        if serve:
+            from cotexit.engines.vllm.serve import CotexitServeProcessorV2
+
+            return CotexitServeProcessorV2
+        from cotexit.engines.vllm.processor_v2 import CotexitLogitsProcessorV2
+
+        return CotexitLogitsProcessorV2
+    if serve:
+        from cotexit.engines.vllm.serve import CotexitServeProcessorV1
+
+        return CotexitServeProcessorV1
+    from cotexit.engines.vllm.processor import CotexitLogitsProcessor
+
+    return CotexitLogitsProcessor
+
+
+def building_runner(*, v2: bool) -> Any:
+    """The model runner whose construction (V1: `__init__`) or model loading (V2: `load_model`) is building the
+    calling processor: it is on the call stack. vLLM hands a processor no handle on its model."""
+    if v2:
+        from vllm.v1.worker.gpu.model_runner import GPUModelRunner
+    else:
+        from vllm.v1.worker.gpu_model_runner import GPUModelRunner
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, GPUModelRunner):
+            return candidate
+        frame = frame.f_back
+    which = "Model Runner V2" if v2 else "vLLM's V1 model runner"
+    raise RuntimeError(f"the cotexit serve processor must be built by {which} (--logits-processors)")
