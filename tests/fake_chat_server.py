@@ -2,7 +2,8 @@
 
 Each prompt holds `= N` ("q3 = 17"); the server thinks a little and answers `\\boxed{N}`. With the probe on
 (`vllm_xargs.cotexit_probe` not "none") it thinks less, and a prompt holding the word `flip` gets N + 1: the exit
-changed its answer. Every request body is recorded; `fail_next` makes the next
+changed its answer; in a prompt holding `part` the plain run thinks other words from the start (two seeded runs
+that parted before the exit). Every request body is recorded; `fail_next` makes the next
 requests answer an HTTP error first (a transient 503, a client's 400).
 """
 
@@ -49,6 +50,8 @@ class FakeChatServer:
         prompt = body["messages"][-1]["content"]
         value = int(re.search(r"=\s*(-?\d+)", prompt).group(1))
         thinking = "<think>Let me add. Wait, checking again. Hmm, yes."
+        if "part" in prompt:  # the plain run samples other tokens from the start: a pair that parted early
+            thinking = "<think>Let me count. Wait, checking again. Hmm, yes."
         if probe != "none":
             value += "flip" in prompt
             content, tokens = f"<think>Let me add. Wait,\n</think>\nThe final answer is \\boxed{{{value}}}", 12

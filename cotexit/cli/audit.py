@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
         source = {"suite": args.suite, "split": get_suite(args.suite).check_split(args.split)}
     else:
-        source = {"prompts": str(Path(args.prompts).expanduser().resolve())}
+        source = {"prompts": args.prompts}  # as given, as `bench` records it
     settings = dict(probe=args.probe, epsilon=args.epsilon, delta=args.delta, source=source,
                     loss=args.loss or ("harm" if args.suite is not None else "answer-change"),
                     sample_fraction=args.sample_fraction, seed=args.seed, temperature=args.temperature,
@@ -227,3 +227,7 @@ def _write_report(args: argparse.Namespace, client: ChatClient, log: AuditLog, s
     audit_plot(log, out / "audit.png")
     if note := summary.get("note"):
         console.print(f"[yellow]warning:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+    if parted := summary["parted_before_exit"]["n"]:
+        console.print(f"note: {parted} of {summary['audited']} pairs sampled different tokens before the probe's exit "
+                      "(the server's numerics, or a server that ignores the seed); their answer changes count against "
+                      "the probe", highlight=False, soft_wrap=True)

@@ -47,7 +47,7 @@ from typing import Any
 from cotexit.benchmarks.grading import grade_answer, predicted_answer, same_answer
 from cotexit.calibration.monitor import BoundMonitor
 from cotexit.experiments.live_check import LOSSES, LiveCheck
-from cotexit.experiments.served import ChatClient, completion_texts
+from cotexit.experiments.served import THINK_END, ChatClient, completion_texts
 from cotexit.jsonlines import append_jsonl, read_jsonl_resumable
 
 __all__ = ["AuditConfig", "AuditEvent", "AuditItem", "AuditLog", "load_items", "pair_seed", "run_audit", "sampled"]
@@ -219,31 +219,36 @@ class AuditLog:
         return first_rejection
 
 
-def _run(response: dict[str, Any], gold: str | None) -> dict[str, Any]:
-    """One run's record: its answer, grade, how it finished, its tokens (and its text, to compare)."""
+def _run(response: dict[str, Any], gold: str | None) -> tuple[dict[str, Any], str, str]:
+    """One run's record (its answer, grade, how it finished, its tokens), its whole text and its thinking."""
     text, answer_text = completion_texts(response)
     prediction = predicted_answer(SimpleNamespace(text=text, answer_text=answer_text))
     choice = response["choices"][0]
-    return {
+    thinking = text[: len(text) - len(answer_text)].removesuffix(THINK_END).rstrip()
+    record = {
         "prediction": prediction,
         "correct": grade_answer(gold, prediction),
         "finish_reason": choice.get("finish_reason"),
         "completion_tokens": (response.get("usage") or {}).get("completion_tokens"),
-        "text": text,
     }
+    return record, text, thinking
 
 
 def pair_row(item: AuditItem, treated: dict[str, Any], plain: dict[str, Any], seed: int) -> dict[str, Any]:
-    """An audited pair as `LiveCheck` reads it: the probe's run at the top level, the plain run under `full`."""
-    exit_run, full = _run(treated, item.answer), _run(plain, item.answer)
-    same_text = exit_run.pop("text") == full.pop("text")
+    """An audited pair as `LiveCheck` reads it: the probe's run at the top level, the plain run under `full`.
+
+    `parted_before_exit`: the plain run's text does not start with the probe run's thinking, so the two seeded
+    runs sampled different tokens before the probe could have acted (the server's numerics; a change then is
+    not the exit's doing, and still counts against it)."""
+    (exit_run, text, thinking), (full, full_text, _) = _run(treated, item.answer), _run(plain, item.answer)
     return {
         "schema_version": SCHEMA_VERSION,
         "id": item.id,
         "seed": seed,
         **exit_run,
         "full": full,
-        "same_text": same_text,
+        "same_text": text == full_text,
+        "parted_before_exit": not full_text.startswith(thinking),
         "answer_changed": not same_answer(full["prediction"], exit_run["prediction"]),
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

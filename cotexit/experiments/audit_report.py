@@ -69,6 +69,8 @@ def audit_summary(log: AuditLog, *, url: str, stopped: str, data: dict[str, Any]
         "live_check": log.live.to_json(),
         "answer_changed": {"n": sum(bool(r["answer_changed"]) for r in rows), "rate": _rate(rows, "answer_changed")},
         "same_text": {"n": sum(bool(r["same_text"]) for r in rows), "rate": _rate(rows, "same_text")},
+        "parted_before_exit": {"n": sum(bool(r.get("parted_before_exit")) for r in rows),
+                               "rate": _rate(rows, "parted_before_exit")},
         "completion_tokens": {"with_probe": treated, "without": plain,
                               "saved_pct": 100.0 * (1 - treated / plain) if plain else None},
         "finish_reasons": dict(sorted(finish.items())),  # "with probe/without"
@@ -90,7 +92,7 @@ def audit_summary(log: AuditLog, *, url: str, stopped: str, data: dict[str, Any]
 
 
 def _rate(rows: list[dict[str, Any]], key: str) -> float | None:
-    return sum(bool(r[key]) for r in rows) / len(rows) if rows else None
+    return sum(bool(r.get(key)) for r in rows) / len(rows) if rows else None
 
 
 def _version(name: str) -> str | None:

@@ -75,7 +75,7 @@ def test_each_pair_is_the_same_request_with_and_without_the_probe(server, tmp_pa
     assert [r["answer_changed"] for r in rows] == [i == 2 for i in range(6)]
     assert rows[2]["prediction"] == "3" and rows[2]["full"]["prediction"] == "2" and rows[2]["correct"] is None
     assert [r["audit"] for r in rows] == list(range(1, 7)) and rows[-1]["monitor"]["losses"] == 1
-    assert not any(r["same_text"] for r in rows)
+    assert not any(r["same_text"] or r["parted_before_exit"] for r in rows)
     assert json.loads((tmp_path / "out" / "run.json").read_text()) == log.config.to_json()
 
 
@@ -117,6 +117,15 @@ def test_a_resumed_audit_sends_only_what_is_left_and_replays_the_test(server, tm
         fresh.update(row["answer_changed"])
     assert AuditLog(tmp_path / "out", settings).monitor == fresh == log.monitor
     assert todo(load_items(prompts=path), settings, log.done) == ([], len(chosen))
+
+
+def test_a_pair_that_parted_before_the_exit_is_marked_and_still_counted(server, tmp_path):
+    items = [AuditItem("a", "a = 1 part"), AuditItem("b", "b = 2 part flip"), AuditItem("c", "c = 3")]
+    log = AuditLog(tmp_path / "out", config(tmp_path / "p.jsonl"))
+    rows = [e.row for e in run_audit(client(server), items, log)]
+    assert [r["parted_before_exit"] for r in rows] == [True, True, False]
+    assert [r["answer_changed"] for r in rows] == [False, True, False] and log.monitor.losses == 1
+    assert audit_summary(log, url=server.url, stopped="end of prompts")["parted_before_exit"]["n"] == 2
 
 
 def test_a_folder_of_another_audit_is_refused_naming_what_changed(server, tmp_path):

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,61 +20,13 @@ pytest.importorskip("vllm")
 
 from cotexit.benchmarks import build_prompt, load_problems  # noqa: E402
 from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
+from vllm_server import ROOT, START_TIMEOUT, free_port, start_server, stop_server, wait_healthy  # noqa: E402
 
 pytestmark = [
     pytest.mark.vllm,
     pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists(), reason="toy weights not shipped"),
 ]
-ROOT = TOY_MODEL_DIR.parents[3]  # cotexit/models/weights/toy
 PROBE = Path(os.environ.get("COTEXIT_TEST_SERVE_PROBE", ROOT / "probes" / "toy-arith-keep-cue"))
-START_TIMEOUT = 240  # seconds for the server to answer /health
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server(port: int, probe: str, log: Path, tensor_parallel: int = 1) -> subprocess.Popen:
-    env = {
-        **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
-        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-        "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"),
-    }
-    if tensor_parallel > 1:  # one core per worker on a CPU machine
-        env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(c) for c in range(tensor_parallel))
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
-        "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor",
-        "--tensor-parallel-size", str(tensor_parallel),
-    ]
-    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, 15)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-            server.wait(timeout=10)
-
-
-def _wait_healthy(server: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited ({server.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(1)
-    pytest.fail(f"the server did not answer /health within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
 
 
 def _chat(port: int, content: str, xargs: dict | None = None) -> tuple[int, dict]:
@@ -100,13 +49,13 @@ def port(request, tmp_path_factory):
         pytest.fail(f"no keep-cue probe at {PROBE}")
     if request.param > (os.cpu_count() or 1):
         pytest.skip(f"tensor parallelism over {request.param} workers needs {request.param} cores")
-    port, log = _free_port(), tmp_path_factory.mktemp("serve") / "server.log"
-    server = _server(port, str(PROBE), log, tensor_parallel=request.param)
+    port, log = free_port(), tmp_path_factory.mktemp("serve") / "server.log"
+    server = start_server(port, str(PROBE), log, tensor_parallel=request.param)
     try:
-        _wait_healthy(server, port, log)
+        wait_healthy(server, port, log)
         yield port
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 def test_a_served_chat_completion_exits_at_a_cue_and_answers(port):
@@ -136,12 +85,12 @@ def test_a_bad_probe_choice_is_the_clients_error(port):
 
 def test_a_before_cue_probe_stops_the_server_start_with_its_reason(tmp_path):
     log = tmp_path / "server.log"
-    server = _server(_free_port(), str(ROOT / "probes" / "toy-arith"), log)
+    server = start_server(free_port(), str(ROOT / "probes" / "toy-arith"), log)
     try:
         server.wait(timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail("a server with a before-cue probe should not start")
     finally:
-        _stop(server)
+        stop_server(server)
     assert server.returncode != 0 and "cut='before-cue'" in log.read_text()
 
