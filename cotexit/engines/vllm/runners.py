@@ -1,6 +1,7 @@
 """Which vLLM model runner is running, and cotexit's processor class for it.
 
-Owns `uses_model_runner_v2`, `processor_class` and `building_runner`. vLLM
+Owns `uses_model_runner_v2`, `processor_class` (the offline engine's) and
+`building_runner`. vLLM
 0.32 has two model runners with two logits-processor interfaces, and its
 loaders take only their own: the V1 runner (and the frontend's request
 validation when V1 is chosen) requires a subclass of
@@ -11,7 +12,7 @@ runs is `VllmConfig.use_v2_model_runner`: `VLLM_USE_V2_MODEL_RUNNER` when
 set, else V2 wherever Triton runs unless the configuration asks for a
 feature V2 lacks. Both loaders look a name up with `getattr` on its module
 when they load it, so `cotexit.engines.vllm.serve:CotexitServeProcessor`
-resolves there to the class this module picks.
+resolves there to the serve adapter of the runner `uses_model_runner_v2` names.
 """
 
 from __future__ import annotations
@@ -38,20 +39,12 @@ def uses_model_runner_v2(vllm_config: Any = None) -> bool:
     return bool(HAS_TRITON)
 
 
-def processor_class(*, serve: bool = False, vllm_config: Any = None) -> type:
-    """The processor class for the runner vLLM runs: the offline engine's, or with `serve` the plug-in's."""
+def processor_class(*, vllm_config: Any = None) -> type:
+    """The offline engine's processor class for the runner vLLM runs (the plug-in's is `serve`'s own choice)."""
     if uses_model_runner_v2(vllm_config):
-        if serve:
-            from cotexit.engines.vllm.serve import CotexitServeProcessorV2
-
-            return CotexitServeProcessorV2
         from cotexit.engines.vllm.processor_v2 import CotexitLogitsProcessorV2
 
         return CotexitLogitsProcessorV2
-    if serve:
-        from cotexit.engines.vllm.serve import CotexitServeProcessorV1
-
-        return CotexitServeProcessorV1
     from cotexit.engines.vllm.processor import CotexitLogitsProcessor
 
     return CotexitLogitsProcessor

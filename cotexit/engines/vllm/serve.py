@@ -66,7 +66,7 @@ from cotexit.engines.vllm.capture import StepStates, install_capture
 from cotexit.engines.vllm.control import Control, Request, advance, force
 from cotexit.engines.vllm.processor import CotexitLogitsProcessor
 from cotexit.engines.vllm.processor_v2 import CotexitLogitsProcessorV2
-from cotexit.engines.vllm.runners import building_runner, processor_class
+from cotexit.engines.vllm.runners import building_runner, uses_model_runner_v2
 from cotexit.models.loading import load_model
 from cotexit.probes.controller import ProbeExitPolicy
 
@@ -205,7 +205,7 @@ def __getattr__(name: str) -> Any:
     """`CotexitServeProcessor`, the plug-in's one name: the adapter of the runner vLLM runs, looked up when vLLM's
     loader (V1 or V2, in the frontend and in each worker) resolves `serve:CotexitServeProcessor`."""
     if name == "CotexitServeProcessor":
-        return processor_class(serve=True)
+        return CotexitServeProcessorV2 if uses_model_runner_v2() else CotexitServeProcessorV1
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
