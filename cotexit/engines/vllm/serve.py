@@ -218,11 +218,27 @@ def _setup(path: Path, vllm_config: Any, max_answer_tokens: int) -> tuple[ExitSe
         raise ValueError(f"{PROBE_ENV}: cannot load probe {path}: {e}") from None
     lm = load_model(vllm_config.model_config.model, weights=False)
     policy.artifact.check_model(lm.fingerprint())
+    _warn_if_other_dtype(path, policy.artifact, vllm_config)
     policies = ExitPolicies([policy])
     layers = policies.capture.resolve(lm.num_layers)
     policies.check_engine("vllm serve", layers, cuts=SERVE_CUTS)
     setup = ExitSetup.for_model(lm.model, lm.tokenizer, lm.fmt, policies=policies, max_answer_tokens=max_answer_tokens)
     return setup, layers
+
+
+def _warn_if_other_dtype(path: Path, artifact: Any, vllm_config: Any) -> None:
+    """Log, once at start, when the server computes in another dtype than the probe's features were computed in
+    (its card records it; older cards do not): its guarantee does not cover these requests."""
+    from cotexit.models.loading import dtype_name
+    from cotexit.probes.coverage import certified_settings
+
+    probe = {s.get("dtype") for s in certified_settings(artifact)} - {None}
+    served = dtype_name(vllm_config.model_config.dtype)
+    if probe and served not in probe:
+        log.warning(
+            "probe %s: its features were computed in %s and this server computes in %s: its guarantee does not cover "
+            "these requests (start the server with --dtype %s)", path, "/".join(sorted(probe)), served, min(probe),
+        )
 
 
 def _answer_budget() -> int:
