@@ -233,8 +233,9 @@ def _warn_if_other_dtype(path: Path, artifact: Any, vllm_config: Any) -> None:
     from cotexit.probes.coverage import certified_settings
 
     probe = {s.get("dtype") for s in certified_settings(artifact)} - {None}
-    served = dtype_name(vllm_config.model_config.dtype)
-    if probe and served not in probe:
+    dtype = getattr(vllm_config.model_config, "dtype", None)  # (test doubles of the config may leave it out)
+    served = dtype_name(dtype) if dtype is not None else None
+    if probe and served is not None and served not in probe:
         log.warning(
             "probe %s: its features were computed in %s and this server computes in %s: its guarantee does not cover "
             "these requests (start the server with --dtype %s)", path, "/".join(sorted(probe)), served, min(probe),
