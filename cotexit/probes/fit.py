@@ -13,6 +13,7 @@ the forced answer agrees with the full run's). Writing files is the caller's job
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -107,26 +108,71 @@ def fit_probe_artifact(
         cal = calibrate(table, mode, alpha=alpha, epsilon=epsilon, delta=delta)
     except TooFewSamples as exc:
         raise exc.reworded(split_advice(exc, len(data.problems), calib_fraction, weights_kept=fitted_given)) from exc
-    levels = {}
-    for level in SWEEP_LEVELS:  # thresholds at other levels, for the Pareto sweep (same data, same delta)
-        try:
-            other = calibrate(table, mode, delta=delta, **{level_name(mode): level})
-        except ValueError:
-            continue  # too few problems for this level
-        levels[str(level)] = other.threshold
+    levels = sweep_thresholds(lambda level: calibrate(table, mode, delta=delta, **{level_name(mode): level}))
     held_scores, held_labels = scores[calib_cues], labels[calib_cues]
-    metrics = {
-        "auroc_heldout": auroc(held_scores, held_labels),
-        "ece_heldout": expected_calibration_error(held_scores, held_labels),
-        "n_train_problems": int(len(train)),
-        "n_calib_problems": int(len(calib)),
-        "n_train_cues": int(len(train_cues)),
-        "n_calib_cues": int(len(calib_cues)),
-        "calibration_split": mode_metrics(evaluate(cal, table), mode),
-    }
+    metrics = heldout_metrics(
+        held_scores, held_labels, n_train=len(train), n_calib=len(calib), n_train_cues=len(train_cues),
+        calibration_split=mode_metrics(evaluate(cal, table), mode),
+    )
     meta = data.meta
-    artifact = ProbeArtifact(
-        probe=fitted,
+    covers = {  # the decoding the guarantee assumes, and the dtype its features were computed in
+        "decode": meta.get("decode"), **({"dtype": meta["dtype"]} if meta.get("dtype") else {}),
+    }
+    artifact = fitted_artifact(
+        meta, fitted, cal, levels=levels, evidence=table_arrays(table), metrics=metrics,
+        corpus=corpus, seed=seed, calib_fraction=calib_fraction, covers=covers,
+    )
+    return FitResult(artifact, cal, table, held_scores, held_labels)
+
+
+def sweep_thresholds(calibrate_at: Callable[[float], Calibration]) -> dict[str, float | None]:
+    """The thresholds at the sweep's levels (`SWEEP_LEVELS`), by `calibrate_at(level)` on the same data and delta,
+    for the Pareto sweep; a level the data hold too few problems for is left out."""
+    levels = {}
+    for level in SWEEP_LEVELS:
+        try:
+            levels[str(level)] = calibrate_at(level).threshold
+        except ValueError:
+            continue
+    return levels
+
+
+def heldout_metrics(
+    scores: np.ndarray, labels: np.ndarray, *, n_train: int, n_calib: int, n_train_cues: int,
+    calibration_split: dict[str, Any],
+) -> dict[str, Any]:
+    """The card's `metrics`: how the probe ranks the held-out (calibration) cues, the split's sizes, and what the
+    chosen threshold does on the calibration problems."""
+    return {
+        "auroc_heldout": auroc(scores, labels),
+        "ece_heldout": expected_calibration_error(scores, labels),
+        "n_train_problems": int(n_train),
+        "n_calib_problems": int(n_calib),
+        "n_train_cues": int(n_train_cues),
+        "n_calib_cues": int(len(scores)),
+        "calibration_split": calibration_split,
+    }
+
+
+def fitted_artifact(
+    meta: dict[str, Any],
+    probe: Probe,
+    cal: Calibration,
+    *,
+    levels: dict[str, float | None],
+    evidence: dict[str, np.ndarray],
+    metrics: dict[str, Any],
+    corpus: dict[str, Any] | None,
+    seed: int,
+    calib_fraction: float,
+    covers: dict[str, Any],
+    settings: list[dict[str, Any]] | None = None,
+) -> ProbeArtifact:
+    """The artifact of a probe fitted and calibrated on collected cue data with `meta`: the collection's model,
+    features, cues and exit semantics, the calibration record (`settings`: each decoding setting's record when one
+    threshold was certified over several), and the corpus with what the guarantee covers (`covers`)."""
+    return ProbeArtifact(
+        probe=probe,
         features=FeatureSpec(**meta["features"]),
         fingerprint=meta["fingerprint"],
         cues=meta["cues"],
@@ -137,17 +183,16 @@ def fit_probe_artifact(
             "p_value": "binomial",
             "thresholds_by_level": levels,
             "gold_read": gold_read(meta),  # False: collected from a prompt file, no answer graded against gold
+            **({"settings": settings} if settings is not None else {}),
         },
-        evidence=table_arrays(table),
+        evidence=evidence,
         corpus={
             **(corpus or {}), "suite": meta.get("suite"), "split": meta.get("split"), "seed": seed,
             **({"prompts": meta["prompts"]} if meta.get("prompts") else {}),
-            "calib_fraction": calib_fraction, "decode": meta.get("decode"),  # the decoding the guarantee assumes
-            **({"dtype": meta["dtype"]} if meta.get("dtype") else {}),  # and the dtype its features were computed in
+            "calib_fraction": calib_fraction, **covers,
         },
         metrics=metrics,
     )
-    return FitResult(artifact, cal, table, held_scores, held_labels)
 
 
 def split_advice(exc: TooFewSamples, n_problems: int, calib_fraction: float, *, weights_kept: bool = False) -> str:

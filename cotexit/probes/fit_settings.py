@@ -30,12 +30,9 @@ from cotexit.calibration import CueTable, evaluate, split_by_problem
 from cotexit.calibration.settings import MODES, calibrate_over_settings
 from cotexit.calibration.shortfall import TooFewSamples
 from cotexit.certificates.evidence import SETTING_PREFIX, table_arrays
-from cotexit.controller.semantics import EXIT_SEMANTICS
-from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.cuedata import CueData
-from cotexit.probes.features import FeatureSpec
-from cotexit.probes.fit import SWEEP_LEVELS, FitResult, auroc, cue_table, expected_calibration_error, split_advice
-from cotexit.probes.outcomes import cue_labels, gold_read, mode_metrics, require_gold
+from cotexit.probes.fit import FitResult, cue_table, fitted_artifact, heldout_metrics, split_advice, sweep_thresholds
+from cotexit.probes.outcomes import cue_labels, mode_metrics, require_gold
 from cotexit.probes.probe import Probe, ProbeConfig
 
 # what every setting's collection must share: they differ in their decoding only
@@ -103,52 +100,24 @@ def fit_probe_over_settings(
         raise exc.reworded(split_advice(exc, len(ids), calib_fraction, weights_kept=fitted_given)) from exc
     scores, labels = np.concatenate(held_scores), np.concatenate(held_labels)
     cal = result.calibration
-    artifact = ProbeArtifact(
-        probe=fitted,
-        features=FeatureSpec(**first.meta["features"]),
-        fingerprint=first.meta["fingerprint"],
-        cues=first.meta["cues"],
-        thinking_format=first.meta["thinking_format"],
-        exit_semantics=first.meta.get("exit_semantics", EXIT_SEMANTICS.to_json()),
-        calibration={
-            **{k: v for k, v in asdict(cal).items() if k not in ("candidates", "risks", "p_values", "n_effective", "certified")},
-            "p_value": "binomial",
-            "thresholds_by_level": _levels(tables, mode, delta),
-            "gold_read": gold_read(first.meta),
-            "settings": [asdict(record) for record in result.settings],
-        },
+    metrics = heldout_metrics(
+        scores, labels, n_train=len(train_pos), n_calib=len(calib_pos), n_train_cues=sum(len(y) for y in train_y),
+        calibration_split={name: mode_metrics(evaluate(cal, tables[name]), mode) for name in names},
+    )
+    covers = {  # what the guarantee covers: a run with one of these decodings, in this dtype
+        "settings": [
+            {"name": name, "decode": data.meta.get("decode"), "dtype": data.meta.get("dtype")}
+            for name, data in datasets.items()
+        ],
+    }
+    artifact = fitted_artifact(
+        first.meta, fitted, cal,
+        levels=sweep_thresholds(lambda level: calibrate_over_settings(tables, level, delta, mode=mode).calibration),
         evidence={k: v for i, name in enumerate(names) for k, v in table_arrays(tables[name], SETTING_PREFIX.format(i)).items()},
-        corpus={
-            **(corpus or {}), "suite": first.meta.get("suite"), "split": first.meta.get("split"), "seed": seed,
-            **({"prompts": first.meta["prompts"]} if first.meta.get("prompts") else {}),
-            "calib_fraction": calib_fraction,
-            "settings": [  # what the guarantee covers: a run with one of these decodings, in this dtype
-                {"name": name, "decode": data.meta.get("decode"), "dtype": data.meta.get("dtype")}
-                for name, data in datasets.items()
-            ],
-        },
-        metrics={
-            "auroc_heldout": auroc(scores, labels),
-            "ece_heldout": expected_calibration_error(scores, labels),
-            "n_train_problems": len(train_pos),
-            "n_calib_problems": len(calib_pos),
-            "n_train_cues": int(sum(len(y) for y in train_y)),
-            "n_calib_cues": int(len(scores)),
-            "calibration_split": {name: mode_metrics(evaluate(cal, tables[name]), mode) for name in names},
-        },
+        metrics=metrics, corpus=corpus, seed=seed, calib_fraction=calib_fraction, covers=covers,
+        settings=[asdict(record) for record in result.settings],
     )
     return FitResult(artifact, cal, _pooled(list(tables.values())), scores, labels)
-
-
-def _levels(tables: dict[str, CueTable], mode: str, delta: float) -> dict[str, float | None]:
-    """Thresholds at the sweep's other levels, on the same tables and delta (for `bench --sweep`)."""
-    out = {}
-    for level in SWEEP_LEVELS:
-        try:
-            out[str(level)] = calibrate_over_settings(tables, level, delta, mode=mode).calibration.threshold
-        except ValueError:
-            continue  # too few problems in some setting for this level
-    return out
 
 
 def _pooled(tables: list[CueTable]) -> CueTable:
