@@ -8,7 +8,6 @@ only when a plot is asked for.
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from pathlib import Path
 
@@ -23,19 +22,14 @@ _RISK_NAMES = {
 }
 
 
-def _n_settings(calibration: Calibration) -> int | None:
-    """How many decoding settings one threshold was certified over (`settings.calibrate_over_settings` says so in
-    its method, 'Learn-then-Test over 3 settings: ...'); None for a one-setting calibration."""
-    match = re.match(r"Learn-then-Test over (\d+) settings", calibration.method)
-    return int(match.group(1)) if match else None
-
-
-def risk_plot(calibration: Calibration, path: str | os.PathLike[str]) -> Path:
+def risk_plot(calibration: Calibration, path: str | os.PathLike[str], settings: int | None = None) -> Path:
     """Write the calibration curve to `path` (PNG) and return the path.
 
     Two panels over the same thresholds, so that no two scales share one axis: the empirical risk against
     its target on top, the p-value (or conformal bound) against delta below; the certified thresholds are
-    shaded in both and the chosen one marked. Legends sit outside the axes, beside their panel.
+    shaded in both and the chosen one marked. Legends sit outside the axes, beside their panel. `settings`: how
+    many decoding settings one threshold was certified over (`settings.calibrate_over_settings`), whose curves are
+    the worst setting's risk and the largest p-value.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -49,7 +43,6 @@ def risk_plot(calibration: Calibration, path: str | os.PathLike[str]) -> Path:
     x, risk = list(calibration.candidates), list(calibration.risks)
     threshold = calibration.threshold
     shown = None if threshold is None else format_threshold(threshold, _neighbours(x, threshold), gap=True)
-    settings = _n_settings(calibration)
     worst = f"the worst of {settings} settings' " if settings else ""
     name = textwrap.fill(f"{worst}empirical {_RISK_NAMES[calibration.mode]}", 30)
     rax.step(x, risk, where="post", color="tab:blue", label=name)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cotexit.calibration.data import CueTable
 from cotexit.calibration.joint import DepthArm, calibrate_joint
 from cotexit.calibration.ltt import fixed_sequence
 from cotexit.calibration.modes import calibrate
@@ -109,20 +111,31 @@ def verify(folder: str | Path) -> VerifyReport:
     return report
 
 
-def _probe(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyReport) -> None:
+def evidence_calibration(
+    cal: dict[str, Any], evidence: dict[str, np.ndarray]
+) -> tuple[Callable[[float], Calibration], list[CueTable]]:
+    """(recompute, tables) for a probe card's calibration record `cal` and its evidence: `recompute(level)` chooses
+    the threshold again at that level of the card's mode, delta and p-values, from `tables` (the calibration
+    problems; one table per decoding setting when one threshold was certified over several)."""
     mode, delta, kind = cal["mode"], cal["delta"], cal.get("p_value", "binomial")
-    name = level_name(mode)
     if cal.get("settings"):  # one threshold over several decoding settings (`calibration.settings`)
-        tables = setting_tables(evidence, [s["name"] for s in cal["settings"]])
+        by_setting = setting_tables(evidence, [s["name"] for s in cal["settings"]])
 
         def recompute(level: float) -> Calibration:
-            return calibrate_over_settings(tables, level, delta, p_value_kind=kind, mode=mode).calibration
-    else:
-        table = table_from_arrays(evidence)
+            return calibrate_over_settings(by_setting, level, delta, p_value_kind=kind, mode=mode).calibration
 
-        def recompute(level: float) -> Calibration:
-            return calibrate(table, mode, delta=delta, p_value=kind, **{name: level})
+        return recompute, list(by_setting.values())
+    table = table_from_arrays(evidence)
 
+    def recompute_one(level: float) -> Calibration:
+        return calibrate(table, mode, delta=delta, p_value=kind, **{level_name(mode): level})
+
+    return recompute_one, [table]
+
+
+def _probe(cal: dict[str, Any], evidence: dict[str, np.ndarray], report: VerifyReport) -> None:
+    delta, name = cal["delta"], level_name(cal["mode"])
+    recompute, _ = evidence_calibration(cal, evidence)
     again = recompute(cal[name])
     report.add("calibration.n_problems", again.n_problems == cal["n_problems"],
                f"card {cal['n_problems']}, evidence {again.n_problems}")

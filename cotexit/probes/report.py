@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cotexit.calibration import Calibration, calibrate, risk_plot
+from cotexit.calibration import Calibration, risk_plot
 from cotexit.calibration.digits import format_threshold
 from cotexit.calibration.result import level_name
-from cotexit.calibration.settings import calibrate_over_settings
-from cotexit.certificates.evidence import setting_tables, table_from_arrays
+from cotexit.certificates.verify import evidence_calibration
 from cotexit.probes.artifact import ProbeArtifact
 from cotexit.probes.fit import FitResult
 
@@ -33,7 +32,7 @@ PLOTS = ("reliability.png", "scores.png", "risk.png")
 def write_report(fit: FitResult, folder: str | Path) -> list[Path]:
     """The plots and `report.json` (the artifact's held-out metrics) in `folder`; returns the paths written."""
     folder = Path(folder)
-    written = write_plots(fit.calibration, fit.scores, fit.labels, folder)
+    written = write_plots(fit.calibration, fit.scores, fit.labels, folder, _n_settings(fit.artifact.calibration))
     report = folder / "report.json"
     report.write_text(json.dumps(fit.artifact.metrics, indent=2, default=float) + "\n")
     return [*written, report]
@@ -52,27 +51,28 @@ def replot(folder: str | os.PathLike[str]) -> list[Path]:
     cal = artifact.calibration
     if cal.get("mode") == "joint":
         raise ValueError(f"{folder} is a joint artifact; its plot is joint.png (`cotexit.probes.joint.replot_joint`)")
-    kind = cal.get("p_value", "binomial")
-    if cal.get("settings"):  # one threshold over several decoding settings: the curve is the worst setting's
-        tables = setting_tables(artifact.evidence, [s["name"] for s in cal["settings"]])
-        again = calibrate_over_settings(tables, cal["epsilon"], cal["delta"], p_value_kind=kind, mode=cal["mode"]).calibration
-        scores = np.concatenate([t.scores for t in tables.values()])
-        labels = np.concatenate([t.forced_correct for t in tables.values()])
-    else:
-        table = table_from_arrays(artifact.evidence)
-        levels = {level_name(cal["mode"]): cal[level_name(cal["mode"])]}
-        again = calibrate(table, cal["mode"], delta=cal["delta"], p_value=kind, **levels)
-        scores, labels = table.scores, table.forced_correct
+    recompute, tables = evidence_calibration(cal, artifact.evidence)  # one table per setting, or one
+    again = recompute(cal[level_name(cal["mode"])])
+    scores = np.concatenate([t.scores for t in tables])
+    labels = np.concatenate([t.forced_correct for t in tables])
     if again.threshold != cal["threshold"]:
         raise ValueError(
             f"{folder}: its evidence certifies {again.threshold!r}, the card says {cal['threshold']!r}; "
             f"`cotexit verify {folder}` for details"
         )
-    return write_plots(again, scores, labels, Path(folder))
+    return write_plots(again, scores, labels, Path(folder), _n_settings(cal))
 
 
-def write_plots(calibration: Calibration, scores: np.ndarray, labels: np.ndarray, folder: Path) -> list[Path]:
-    """reliability.png, scores.png and risk.png in `folder` for held-out cue `scores` (C,) and `labels` (C,)."""
+def _n_settings(card_calibration: dict) -> int | None:
+    """How many decoding settings a card's threshold was certified over (None: one, not listed)."""
+    return len(card_calibration.get("settings") or ()) or None
+
+
+def write_plots(
+    calibration: Calibration, scores: np.ndarray, labels: np.ndarray, folder: Path, settings: int | None = None
+) -> list[Path]:
+    """reliability.png, scores.png and risk.png in `folder` for held-out cue `scores` (C,) and `labels` (C,);
+    `settings`: how many decoding settings the threshold was certified over (None: one)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -105,7 +105,7 @@ def write_plots(calibration: Calibration, scores: np.ndarray, labels: np.ndarray
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)  # above the bars
     written.append(_save(fig, folder / PLOTS[1]))
 
-    written.append(risk_plot(calibration, folder / PLOTS[2]))
+    written.append(risk_plot(calibration, folder / PLOTS[2], settings))
     return written
 
 
