@@ -119,11 +119,11 @@ def _in_probe_dtype(resolved: Any, backend: str, lm: Any, engine_options: Any) -
     import warnings
 
     from cotexit.models.loading import dtype_name
-    from cotexit.probes.coverage import certified_settings
+    from cotexit.probes.coverage import certified_dtypes
 
     if resolved.probe is None:
         return engine_options
-    dtypes = {s.get("dtype") for s in certified_settings(resolved.probe.artifact)} - {None}
+    dtypes = certified_dtypes(resolved.probe.artifact)
     if len(dtypes) != 1:  # not recorded (older cards), or settings in several dtypes: the engine's own default
         return engine_options
     (dtype,) = dtypes

@@ -99,13 +99,24 @@ def settings_shift(
         for path in _DECODING
         if get(run_decode, path) != get(calibrated_decode, path)
     ]
-    if calibrated_cues is not None and run_cues is not None:
-        for key in ("phrases", "paragraph_breaks", "sentence_start_only"):
-            run, calibrated = run_cues.get(key), calibrated_cues.get(key)
-            if key == "phrases":
-                run, calibrated = sorted(run or ()), sorted(calibrated or ())
-            if run != calibrated:
-                diffs.append(f"cues.{key} {run} (calibrated with {calibrated})")
+    return _differs(diffs + _cue_diffs(calibrated_cues, run_cues))
+
+
+def _cue_diffs(calibrated_cues: dict[str, Any] | None, run_cues: dict[str, Any] | None) -> list[str]:
+    """How the run's cue set (`CueConfig.to_json()`) differs from the calibrated one, a phrase each."""
+    if calibrated_cues is None or run_cues is None:
+        return []
+    diffs = []
+    for key in ("phrases", "paragraph_breaks", "sentence_start_only"):
+        run, calibrated = run_cues.get(key), calibrated_cues.get(key)
+        if key == "phrases":
+            run, calibrated = sorted(run or ()), sorted(calibrated or ())
+        if run != calibrated:
+            diffs.append(f"cues.{key} {run} (calibrated with {calibrated})")
+    return diffs
+
+
+def _differs(diffs: list[str]) -> str | None:
     if not diffs:
         return None
     return f"this run differs from calibration in {'; '.join(diffs)}: the guarantee was earned with the calibration's settings"
@@ -127,7 +138,7 @@ def settings_coverage(
     """
     if not covered:
         raise ValueError("a probe covers at least one setting")
-    cue_note = settings_shift(covered[0]["decode"] or {}, covered[0]["decode"] or {}, calibrated_cues, run_cues)
+    cue_note = _differs(_cue_diffs(calibrated_cues, run_cues))  # every setting has the probe's one cue set
     if cue_note is not None:
         return cue_note, None
     notes, dtype_note = [], None

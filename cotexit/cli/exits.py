@@ -205,7 +205,7 @@ def fill_run_defaults(args: argparse.Namespace) -> list[str]:
     probe = probe_path(args)
     setting = choose_setting(certified_settings(ProbeArtifact.load(probe)), args) if probe is not None else None
     taken = fill_decode_defaults(args, setting and setting["decode"], greedy_only=args.layer_exit == "exact")
-    if setting and setting.get("dtype") and getattr(args, "dtype", "absent") is None:
+    if setting and setting.get("dtype") and args.dtype is None:
         args.dtype = setting["dtype"]
         taken.append("dtype")
     return taken
@@ -249,7 +249,7 @@ def build_treatment(args: argparse.Namespace, lm: LoadedModel) -> Treatment | No
         artifact = resolved.probe.artifact
         cues = cue_config(args, resolved.probe.cues)
         settings_note, setting = settings_coverage(
-            certified_settings(artifact), decode_config(args).to_json(), getattr(args, "dtype", None), artifact.cues,
+            certified_settings(artifact), decode_config(args).to_json(), args.dtype, artifact.cues,
             cues.to_json(),
         )
         guarantee = probe_guarantee(artifact, exits.layer_exit, args, cues, settings_note, setting)

@@ -1,6 +1,7 @@
 """Whether a probe's certificate covers a run: the depth setting it was certified with against the run's.
 
-Owns `coverage`, `certified_settings` and `calibration_first_cue_scores`.
+Owns `coverage`, `certified_settings`, `certified_dtypes` and
+`calibration_first_cue_scores`.
 A probe's guarantee holds for the decoding settings (and dtype) it was
 certified in (`certified_settings`; whether a run is one of them is
 `cotexit.calibration.shift.settings_coverage`). It was also
@@ -57,6 +58,11 @@ def certified_settings(artifact: ProbeArtifact) -> list[dict[str, Any]]:
     if corpus.get("settings"):
         return [dict(s) for s in corpus["settings"]]
     return [{"name": None, "decode": corpus.get("decode"), "dtype": corpus.get("dtype")}]
+
+
+def certified_dtypes(artifact: ProbeArtifact) -> set[str]:
+    """The dtypes the probe's features were computed in, over its certified settings (empty: not recorded)."""
+    return {s["dtype"] for s in certified_settings(artifact) if s.get("dtype")}
 
 
 def calibration_first_cue_scores(artifact: ProbeArtifact, setting: str | None = None) -> np.ndarray | None:

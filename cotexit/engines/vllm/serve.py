@@ -230,9 +230,9 @@ def _warn_if_other_dtype(path: Path, artifact: Any, vllm_config: Any) -> None:
     """Log, once at start, when the server computes in another dtype than the probe's features were computed in
     (its card records it; older cards do not): its guarantee does not cover these requests."""
     from cotexit.models.loading import dtype_name
-    from cotexit.probes.coverage import certified_settings
+    from cotexit.probes.coverage import certified_dtypes
 
-    probe = {s.get("dtype") for s in certified_settings(artifact)} - {None}
+    probe = certified_dtypes(artifact)
     dtype = getattr(vllm_config.model_config, "dtype", None)  # (test doubles of the config may leave it out)
     served = dtype_name(dtype) if dtype is not None else None
     if probe and served is not None and served not in probe:
