@@ -1,6 +1,7 @@
 """A real `vllm serve` of the toy model with the cotexit plug-in, on a localhost port, for the tests that need one.
 
-Owns `free_port`, `start_server` (the OpenAI server as a subprocess in its own session, its output in a log file),
+Owns `free_port`, `start_server` (the OpenAI server as a subprocess in its own session, its output in a log file;
+`start_watched_server`: the same with the soak's row-watching plug-in),
 `wait_healthy` (until `/health` answers, at most `START_TIMEOUT` seconds, failing the test with the log's tail if
 the server exits or never answers) and `stop_server` (SIGTERM to the session, then SIGKILL). Every wait is bounded.
 """
@@ -69,3 +70,23 @@ def wait_healthy(server: subprocess.Popen, port: int, log: Path) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(1)
     pytest.fail(f"the server did not answer /health within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
+WATCH_DIR = ROOT / "eval" / "serve" / "plugin"  # rows_watch.py: the plug-in plus a log line of its controller rows
+
+
+def start_watched_server(port: int, probe: str, log: Path) -> subprocess.Popen:
+    """`start_server`'s server (one worker), its plug-in `rows_watch:RowsWatch`: the same processor, which also
+    logs `cotexit-rows: rows=R alive=A ...` at each batch change (what the soak checks)."""
+    env = {
+        **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
+        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(WATCH_DIR), os.environ.get("PYTHONPATH")) if p),
+    }
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
+        "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
+        "--host", "127.0.0.1", "--port", str(port), "--logits-processors", "rows_watch:RowsWatch",
+    ]
+    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
