@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "cotexit"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "jsonlines", "shipped", "files", "hub"),
+    ("version", "jsonlines", "shipped", "files", "hub", "vllm_plugin"),
     ("benchmarks", "calibration"),  # leaves: suites, extraction, grading; pure statistics
     ("models", "certificates"),
     ("controller",),

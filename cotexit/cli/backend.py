@@ -33,8 +33,8 @@ def add_backend_arg(parser: argparse.ArgumentParser, choices: tuple[str, ...] = 
     group.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="share of GPU memory vLLM may take (default: 0.9)")
     group.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
     group.add_argument(
-        "--enforce-eager", action=argparse.BooleanOptionalAction, default=True,
-        help="eager mode, no CUDA graphs (default: on; the probe's hooks need it)",
+        "--enforce-eager", action=argparse.BooleanOptionalAction, default=False,
+        help="eager mode: no torch.compile, no CUDA graphs (default: off, vLLM's own compiled mode)",
     )
 
 

@@ -30,7 +30,7 @@ def test_missing_vllm_is_one_line_saying_how_to_install(no_vllm):
         (["--layer-exit", "exact"], "layer exits run on the hf backend only"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size must be >= 1"),
         (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization must be in"),
-        (["--no-enforce-eager"], "keep --enforce-eager"),
+        (["--max-model-len", "0"], "--max-model-len must be >= 1"),
     ],
 )
 def test_bench_and_solve_refuse_before_loading_anything(no_vllm, tmp_path, capsys, extra, message):

@@ -1,89 +1,89 @@
-"""Reading the probe's layers out of vLLM's own forward: hooks on the worker's decoder layers.
+"""What a logits processor reads as this step's states: the probe layers at each request's newest token.
 
-Owns `StepStates` (one per process: `STEP`), `install_capture` and
-`layer_module`. vLLM returns no intermediate hidden states, but in eager
-mode (`enforce_eager=True`; hooks do not fire inside CUDA graphs or
-`torch.compile`) forward hooks on the model's modules run in the worker,
-during the step's forward and before the step's logits processors. A decoder
-layer of vLLM's Llama/Qwen2 models returns `(hidden, residual)` over the
-flattened tokens of every scheduled request; the residual stream after block
-l, which transformers reports as `hidden_states[l]`, is their sum (measured
-equal to 3e-5 in float32 on the toy model). Layer N is the final norm's
-output, layer 0 the embedding's, as in `cotexit.controller.capture`.
-Request row i's newest token is flattened row `query_start_loc[i+1] - 1`, and
-its logits row, the logits processor's row i, is the model runner's
-`input_batch` row i. So after each forward `STEP.states` holds
-{layer: (num_reqs, H)} for the processor to read by row.
+Owns the three sources a processor's `states` can be, each with
+`take(rows) -> {layer: (rows, H)}` (empty: no states this step), and the row
+locators of the two model runners:
+
+- `ModelStates`: the capture model's buffer (`cotexit.engines.vllm.
+  model_capture`, filled inside vLLM's forward, compiled or eager), read at
+  the flattened token row of each request's newest token. Logits row i is
+  batch position i on both runners, and that request's tokens end at
+  `query_start_loc[i + 1] - 1`: the V1 runner keeps `query_start_loc` on the
+  host (`v1_rows`), Model Runner V2 on the device (`v2_rows`). The model is
+  looked up on the first read (a processor is built before its runner's
+  model is loaded).
+- `StepStates`: states handed over per forward (tests drive processors with it).
+- `NO_STATES`: policies that read no states.
+
+Layer numbers are `cotexit.controller.capture`'s: 0 the embedding, N the
+final norm's output.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import torch
 
 
+class StatesSource(Protocol):
+    def take(self, rows: int) -> dict[int, torch.Tensor]: ...
+
+
 class StepStates:
-    """The probe layers' states at each scheduled request's last token, from the latest forward."""
+    """States handed over for each forward: `states` {layer: (rows, H)}, `forwards` counting them; a read
+    after no new forward is empty."""
 
     def __init__(self) -> None:
-        self.states: dict[int, torch.Tensor] = {}  # {layer: (num_reqs, H)} float32
-        self.forwards = 0  # forwards seen; a processor knows whether this step's are new
-        self.last: torch.Tensor | None = None  # (num_reqs,) this forward's flattened row of each request's newest token
+        self.states: dict[int, torch.Tensor] = {}
+        self.forwards = 0
+        self._read = 0
 
-    def clear(self) -> None:
-        self.states = {}
-
-
-STEP = StepStates()
+    def take(self, rows: int) -> dict[int, torch.Tensor]:
+        fresh, self._read = self.forwards != self._read, self.forwards
+        return self.states if fresh else {}
 
 
-def layer_module(model: Any, layer: int) -> tuple[Any, str]:
-    """The module whose output is cotexit layer `layer` in a vLLM decoder model, and how to read it."""
-    base = model.model
-    n = len(base.layers)
-    if not 0 <= layer <= n:
-        raise ValueError(f"layer {layer} is out of range for a model with {n} layers")
-    if layer == 0:
-        return base.embed_tokens, "tensor"
-    if layer == n:
-        return base.norm, "first"  # the final norm returns (normed, residual) or the normed tensor
-    return base.layers[layer - 1], "sum"  # (hidden, residual) -> hidden + residual
+class _NoStates:
+    def take(self, rows: int) -> dict[int, torch.Tensor]:
+        return {}
 
 
-def install_capture(runner: Any, layers: tuple[int, ...], step: StepStates = STEP) -> list[Any]:
-    """Hook `layers` of `runner`'s model so that every forward leaves their last-token states in `step`.
-
-    Returns the hook handles (`.remove()` takes them off).
-    """
-    model = runner.get_model()
-    handles = []
-    for layer in layers:
-        module, kind = layer_module(model, layer)
-        first = layer == min(layers)  # the first of them to fire in a forward starts the step's states
-        handles.append(module.register_forward_hook(_hook(runner, layer, kind, step, first=first)))
-    return handles
+NO_STATES = _NoStates()
 
 
-def _hook(runner: Any, layer: int, kind: str, step: StepStates, *, first: bool):
-    # Few tensor operations per call: each is a dispatch (and on CPU an OpenMP region), paid every forward.
-    def hook(_module: Any, _inputs: Any, output: Any) -> None:
-        if first:
-            n = runner.input_batch.num_reqs
-            step.last = torch.from_numpy(runner.query_start_loc.np[1 : n + 1] - 1).long().to(_device(output))
-            step.states = {}
-            step.forwards += 1
-        last = step.last
-        if kind == "sum":
-            hidden, residual = output
-            # (num_reqs, H), a new tensor: the next norm may work on the outputs in place
-            state = torch.index_select(hidden, 0, last).add_(torch.index_select(residual, 0, last))
-        else:
-            state = torch.index_select(output[0] if isinstance(output, tuple) else output, 0, last)
-        step.states[layer] = state if state.dtype == torch.float32 else state.float()
+class ModelStates:
+    """The probe's `layers` out of the capture model `model()` returns, at the rows `last_rows(n)` names."""
 
-    return hook
+    def __init__(self, model: Callable[[], Any], layers: Sequence[int], last_rows: Callable[[int, torch.device], torch.Tensor]) -> None:
+        self._model_of = model
+        self.layers = tuple(layers)
+        self.last_rows = last_rows
+        self.model: Any = None
+
+    def take(self, rows: int) -> dict[int, torch.Tensor]:
+        if self.model is None:
+            from cotexit.engines.vllm.model_capture import capture_model
+
+            self.model = capture_model(self._model_of(), self.layers)
+        states = self.model.states_at(self.last_rows(rows, self.model.captured.device))
+        return {layer: states[layer] for layer in self.layers}
 
 
-def _device(output: Any) -> torch.device:
-    return (output[0] if isinstance(output, tuple) else output).device
+def v1_rows(runner: Any) -> Callable[[int, torch.device], torch.Tensor]:
+    """The V1 runner's flattened row of each batch position's newest token, from its host-side offsets."""
+
+    def rows(n: int, device: torch.device) -> torch.Tensor:
+        return torch.from_numpy(runner.query_start_loc.np[1 : n + 1] - 1).long().to(device)
+
+    return rows
+
+
+def v2_rows(runner: Any) -> Callable[[int, torch.device], torch.Tensor]:
+    """Model Runner V2's flattened row of each batch position's newest token, from its device-side offsets."""
+
+    def rows(n: int, device: torch.device) -> torch.Tensor:
+        return runner.input_buffers.query_start_loc[1 : n + 1].long() - 1
+
+    return rows

@@ -2,7 +2,7 @@
 
 Owns `Request` (one request's controller row and where it stands), `Control`
 (the requests a processor controls, and the one step each takes),
-`StepReader` (this step's captured states, once) and the registries of a
+and the registries of a
 worker process: `SETUPS`, the offline engine's controller setups by id
 (`SamplingParams.extra_args["cotexit"]` = {"setup": id, "key": name}), and
 `LIVE`, the processors built in this process. It knows nothing of batches,
@@ -31,7 +31,10 @@ reads only those past the row (normally one). The V1 adapter
 adapter (`cotexit.engines.vllm.processor_v2`) a view holding the token fed
 this step, reading older ones from the device only when the row fell behind.
 `now` is this step's captured states at the request's logits row
-(`cotexit.engines.vllm.capture`), or None when nothing was captured. Serving
+(`cotexit.engines.vllm.capture`), or None when nothing was captured. A
+request that also asks for vLLM's built-in `thinking_token_budget` is
+refused: the budget's forcing runs after the processor and would override
+the controller's. Serving
 (`cotexit.engines.vllm.serve.ServeControl`) overrides `wants`, `open` and
 `step`: its own probe choice, rows keyed by request, and forcing the exit
 text instead of stopping.
@@ -50,7 +53,6 @@ from cotexit.controller.acting import States, decide_exit, observe_token
 from cotexit.controller.rows import RowState
 from cotexit.controller.semantics import row_is_open
 from cotexit.controller.setup import ExitSetup
-from cotexit.engines.vllm.capture import StepStates
 
 EXTRA_KEY = "cotexit"
 
@@ -83,6 +85,7 @@ class Control:
         spec = (params.extra_args or {}).get(EXTRA_KEY)
         if spec is None:
             return
+        refuse_thinking_budget(params)
         if not isinstance(spec, dict) or not isinstance(spec.get("key"), str) or spec.get("setup") not in SETUPS:
             raise ValueError(f"extra_args[{EXTRA_KEY!r}] must be {{'setup': a registered setup id, 'key': str}}, got {spec!r}")
 
@@ -133,15 +136,7 @@ def force(logits: torch.Tensor, index: int, token: int) -> None:
     logits[index, token] = 0.0
 
 
-class StepReader:
-    """A processor's view of a `StepStates`: this step's {layer: (rows, H)} once, {} when no forward ran
-    since the last read (no capture installed: policies without states)."""
-
-    def __init__(self, step: StepStates) -> None:
-        self.step = step
-        self._forwards = step.forwards  # the capture's forward count at the last read
-
-    def take(self) -> dict[int, torch.Tensor]:
-        fresh = self.step.forwards != self._forwards
-        self._forwards = self.step.forwards
-        return self.step.states if fresh else {}
+def refuse_thinking_budget(params: Any) -> None:
+    """A controlled request may not also carry vLLM's built-in thinking budget: its forcing would override the exit."""
+    if getattr(params, "thinking_token_budget", None) is not None:
+        raise ValueError("a request with a cotexit probe cannot also set thinking_token_budget (vLLM's cap overrides the exit)")

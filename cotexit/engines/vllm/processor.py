@@ -9,17 +9,19 @@ the processor once per model runner and calls, every step,
 the persistent batch, each added one with its `SamplingParams`, its prompt
 ids and a live reference to its output token ids) and then, after the step's
 forward, `apply(logits)`: row i of the logits is the runner's `input_batch`
-row i, the row `cotexit.engines.vllm.capture` wrote the probe layers' states
-for. This adapter only keeps {batch row: (request, its output list)} through
+row i, whose request's newest token the capture model's buffer holds at
+flattened row `query_start_loc[i + 1] - 1` (`cotexit.engines.vllm.capture`). This adapter only keeps {batch row: (request, its output list)} through
 those updates and hands each row to `Control.step`; a request added with
 output tokens already is one preempted and back (not fresh).
 
-Why this design: hooks plus a logits processor need no extra forward and no
-change to vLLM; both run in the worker process, so they share `STEP`
-without crossing processes. It needs eager mode and the V1 model runner (the
-default on CPU); Model Runner V2 has its own interface
+Why this design: the capture model's outputs plus a logits processor need
+no extra forward and no change to vLLM's code; both run in the worker
+process, so the processor reads the model's buffer without crossing
+processes, compiled or eager. Model Runner V2 has its own interface
 (`cotexit.engines.vllm.processor_v2`). The per-step cost is a dict walk over
-the batch and a states copy for the probe's layers at cues.
+the batch and a gather of the probe layers' newest-token rows. The offline
+engine gives the processor its states source when it registers a setup
+(`cotexit.engines.vllm.workers.register`).
 
 `SETUPS`, `EXTRA_KEY` and `LIVE` are `control`'s, named here too for the
 offline engine and its workers.
@@ -33,8 +35,8 @@ import torch
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
 
 from cotexit.controller.acting import RowStates
-from cotexit.engines.vllm.capture import STEP, StepStates
-from cotexit.engines.vllm.control import EXTRA_KEY, LIVE, SETUPS, Control, Request, StepReader
+from cotexit.engines.vllm.capture import NO_STATES, StatesSource
+from cotexit.engines.vllm.control import EXTRA_KEY, LIVE, SETUPS, Control, Request
 
 __all__ = ["EXTRA_KEY", "LIVE", "SETUPS", "CotexitLogitsProcessor"]
 
@@ -43,11 +45,10 @@ class CotexitLogitsProcessor(LogitsProcessor):
     control_class: type[Control] = Control  # whose `validate` checks a request's arguments
 
     def __init__(
-        self, vllm_config: Any, device: torch.device, is_pin_memory: bool, step: StepStates = STEP,
+        self, vllm_config: Any, device: torch.device, is_pin_memory: bool, states: StatesSource = NO_STATES,
         control: Control | None = None,
     ) -> None:
-        self.step = step
-        self.states = StepReader(step)
+        self.states = states
         self.control = control if control is not None else self.control_class()
         self.batch: dict[int, tuple[Request, list[int]]] = {}  # input-batch row -> (request, vLLM's output list)
         LIVE.add(self)
@@ -83,7 +84,7 @@ class CotexitLogitsProcessor(LogitsProcessor):
                 self.batch[a] = other
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        states = self.states.take()
+        states = self.states.take(logits.shape[0]) if self.batch else {}
         for index, (request, out) in self.batch.items():
             self.control.step(logits, index, request, out, RowStates(states, index) if states else None)
         return logits

@@ -22,17 +22,13 @@ in persistent slots, recycled through a free list, and calls:
   the row fell behind (a request back from preemption whose row was
   forgotten, or a refill fed in chunks).
 
-States: for now this adapter reads the same `StepStates` capture source as
-the V1 one (`cotexit.engines.vllm.capture`), by logits row, which is the
-batch position on V2 too. Nothing fills it on V2 yet: the forward hooks
-read the V1 runner's batch layout, and on V2 (compiled, CUDA graphs) hooks
-are not the planned route; issue 21's item 1 reads the probe's layers
-through the EAGLE-3 auxiliary hidden-state path into a persistent buffer.
-So `engine.py` refuses V2, and only policies without states could run here
-as it stands. Model Runner V2 needs Triton, which the CPU build lacks: this
-adapter is tested against the installed V2 interface classes (request
-states, contexts, slot reuse, reordered rows) and against the V1 adapter on
-the same token streams, not end to end.
+States: the capture model's buffer (`cotexit.engines.vllm.model_capture`),
+read by logits row, which is the batch position on V2 too, at the offsets
+V2 keeps on the device (`cotexit.engines.vllm.capture.v2_rows`). Model
+Runner V2 needs Triton, which the CPU build lacks: this adapter is tested
+against the installed V2 interface classes (request states, contexts, slot
+reuse, reordered rows) and against the V1 adapter on the same token
+streams, not end to end.
 
 One logits row per request: speculative decoding (several rows per request)
 is refused. vLLM's built-in thinking budget runs after `apply` and wins over
@@ -49,8 +45,8 @@ import torch
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcessor, LogitsProcRequestState
 
 from cotexit.controller.acting import RowStates
-from cotexit.engines.vllm.capture import STEP, StepStates
-from cotexit.engines.vllm.control import LIVE, Control, Request, StepReader
+from cotexit.engines.vllm.capture import NO_STATES, StatesSource
+from cotexit.engines.vllm.control import LIVE, Control, Request
 
 __all__ = ["CotexitLogitsProcessorV2", "FedTokens"]
 
@@ -85,14 +81,13 @@ class CotexitLogitsProcessorV2(LogitsProcessor):
     control_class: type[Control] = Control  # whose `validate` checks a request's arguments
 
     def __init__(
-        self, vllm_config: Any, req_states: LogitsProcRequestState, step: StepStates = STEP,
+        self, vllm_config: Any, req_states: LogitsProcRequestState, states: StatesSource = NO_STATES,
         control: Control | None = None,
     ) -> None:
         if getattr(vllm_config, "speculative_config", None) is not None:
             raise ValueError("cotexit's processor reads one logits row per request: speculative decoding is not supported")
         self.req_states = req_states
-        self.step = step
-        self.states = StepReader(step)
+        self.states = states
         self.control = control if control is not None else self.control_class()
         self.slots: dict[int, Request] = {}  # slot -> its request's controller state
         self._entering: dict[int, tuple[Any, bool]] = {}  # slot -> (params, fresh), opened before the forward
@@ -127,12 +122,12 @@ class CotexitLogitsProcessorV2(LogitsProcessor):
         return slot
 
     def apply(self, logits: torch.Tensor, ctx: LogitsContext) -> torch.Tensor:
-        states = self.states.take()
         slots = ctx.idx_mapping_np.tolist()
         mine = [(i, slot) for i, slot in enumerate(slots) if slot in self.slots]
         if not mine:
             return logits
         n = len(slots)
+        states = self.states.take(n)
         assert logits.shape[0] == n, "one logits row per request (speculative decoding is refused)"
         fed, pos = torch.stack((ctx.input_ids[:n].long(), ctx.pos[:n].long())).tolist()  # one copy to the host
         prompt_len = self.req_states.prompt_len.np

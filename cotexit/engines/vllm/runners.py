@@ -1,8 +1,8 @@
 """Which vLLM model runner is running, and cotexit's processor class for it.
 
-Owns `uses_model_runner_v2`, `processor_class` (the offline engine's) and
-`building_runner`. vLLM
-0.32 has two model runners with two logits-processor interfaces, and its
+Owns `has_v1_runner`, `uses_model_runner_v2`, `processor_class` (the
+offline engine's), `building_runner` and `states_for` (where a processor
+reads its runner's states). vLLM 0.32 and 0.33 have two model runners with two logits-processor interfaces, and its
 loaders take only their own: the V1 runner (and the frontend's request
 validation when V1 is chosen) requires a subclass of
 `vllm.v1.sample.logits_processor.LogitsProcessor`, Model Runner V2 (and its
@@ -17,8 +17,15 @@ resolves there to the serve adapter of the runner `uses_model_runner_v2` names.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from collections.abc import Sequence
 from typing import Any
+
+
+def has_v1_runner() -> bool:
+    """Whether this vLLM still has the V1 model runner and its logits-processor interface (0.34 removed both)."""
+    return importlib.util.find_spec("vllm.v1.sample.logits_processor") is not None
 
 
 def uses_model_runner_v2(vllm_config: Any = None) -> bool:
@@ -26,6 +33,8 @@ def uses_model_runner_v2(vllm_config: Any = None) -> bool:
     building the runner under; without either (vLLM's frontend validating requests),
     `VLLM_USE_V2_MODEL_RUNNER` when set, else vLLM's default, V2 wherever Triton runs. That guess misses a
     configuration that falls back to V1 for a feature V2 lacks: setting the variable settles it."""
+    if not has_v1_runner():  # 0.34 removed V1, its switch and its config field
+        return True
     from vllm import envs
     from vllm.config import get_current_vllm_config_or_none
 
@@ -66,3 +75,24 @@ def building_runner(*, v2: bool) -> Any:
         frame = frame.f_back
     which = "Model Runner V2" if v2 else "vLLM's V1 model runner"
     raise RuntimeError(f"the cotexit serve processor must be built by {which} (--logits-processors)")
+
+
+def is_v2_runner(runner: Any) -> bool:
+    """Whether `runner` is Model Runner V2's (the CPU build's V2 runner derives from it)."""
+    try:
+        from vllm.v1.worker.gpu.model_runner import GPUModelRunner
+    except ImportError:
+        return False
+    return isinstance(runner, GPUModelRunner)
+
+
+def states_for(runner: Any, layers: Sequence[int], *, v2: bool) -> Any:
+    """The states source a processor of `runner` reads `layers` from: the capture model's buffer at each
+    request's newest token (`cotexit.engines.vllm.capture`), or none when no layers are read."""
+    from cotexit.engines.vllm.capture import NO_STATES, ModelStates, v1_rows, v2_rows
+
+    if not layers:
+        return NO_STATES
+    if v2:
+        return ModelStates(lambda: runner.model, layers, v2_rows(runner))
+    return ModelStates(runner.get_model, layers, v1_rows(runner))

@@ -1,8 +1,15 @@
 """cotexit in `vllm serve`: the length exit as a logits processor loaded by name, no code to write.
 
     COTEXIT_PROBE=probes/toy-arith-keep-cue \\
-    python -m vllm.entrypoints.openai.api_server --model cotexit/models/weights/toy --enforce-eager \\
+    python -m vllm.entrypoints.openai.api_server --model cotexit/models/weights/toy \\
+        --hf-overrides '{"architectures": ["CotexitLlamaForCausalLM"]}' \\
+        --additional-config '{"cotexit_capture_layers": [3, 5, 8]}' \\
         --logits-processors cotexit.engines.vllm.serve:CotexitServeProcessor
+
+The two middle flags run the capture model
+(`cotexit.engines.vllm.model_capture`), which hands the probe's layers out of
+vLLM's forward, compiled or eager; a server started without them (or with
+layers the probes do not cover) stops at start with the flags to add.
 
 Owns `ServeControl`, the plug-in's two runner adapters
 (`CotexitServeProcessorV1`, `CotexitServeProcessorV2`), `served_probes` and
@@ -30,26 +37,25 @@ only translate their runner's bookkeeping, as the offline ones do. The name
 `CotexitServeProcessor` resolves, when vLLM's loader looks it up, to the
 adapter of the runner vLLM runs (`cotexit.engines.vllm.runners`).
 
-- V1 (`CotexitServeProcessorV1`): states come from hooks
-  (`cotexit.engines.vllm.capture`). vLLM gives a logits processor no handle
-  on its model, so the processor takes the model runner that is building it
-  from the call stack and hooks the probes' layers once the first request
-  arrives (the model is loaded by then). Each worker process does this for
-  itself. Eager mode only (hooks do not fire inside CUDA graphs:
-  `--enforce-eager`). Rows are keyed by vLLM's output list, which a
-  preempted request keeps, and forgotten when vLLM drops the request.
-- V2 (`CotexitServeProcessorV2`): no capture yet, so vLLM's build of it
-  stops the start with that reason (set `VLLM_USE_V2_MODEL_RUNNER=0`); issue
-  21's item 1 brings the probe's layers out of the compiled model. Given a
-  `StepStates` (the tests), it serves: rows keyed by vLLM's request id,
-  forgotten when the runner drops the request. V2 frees a preempted
-  request's slot as it frees a finished one's, so a preempted request that
-  comes back restarts its row from its token history (its cues without
-  states, an exit already forced not remembered).
+Both adapters read the capture model's buffer through their runner
+(`cotexit.engines.vllm.runners.states_for`). vLLM gives a logits processor
+no handle on its model, so each takes the model runner that is building it
+from the call stack; the model is looked up at the first read. Each worker
+process does this for itself.
+
+- V1 (`CotexitServeProcessorV1`): rows are keyed by vLLM's output list,
+  which a preempted request keeps, and forgotten when vLLM drops the request.
+- V2 (`CotexitServeProcessorV2`): rows keyed by vLLM's request id, forgotten
+  when the runner drops the request. V2 frees a preempted request's slot as
+  it frees a finished one's, so a preempted request that comes back restarts
+  its row from its token history (its cues without states, an exit already
+  forced not remembered). Not run end to end here (Model Runner V2 needs
+  Triton, which the CPU build lacks).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -62,11 +68,12 @@ import torch
 from cotexit.controller.acting import States, follow_emitted, next_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.setup import ExitSetup
-from cotexit.engines.vllm.capture import StepStates, install_capture
-from cotexit.engines.vllm.control import Control, Request, advance, force
+from cotexit.engines.vllm.capture import StatesSource
+from cotexit.engines.vllm.control import Control, Request, advance, force, refuse_thinking_budget
+from cotexit.engines.vllm.model_capture import check_config
 from cotexit.engines.vllm.processor import CotexitLogitsProcessor
 from cotexit.engines.vllm.processor_v2 import CotexitLogitsProcessorV2
-from cotexit.engines.vllm.runners import building_runner, uses_model_runner_v2
+from cotexit.engines.vllm.runners import building_runner, states_for, uses_model_runner_v2
 from cotexit.models.loading import load_model
 from cotexit.probes.controller import ProbeExitPolicy
 
@@ -112,11 +119,12 @@ class ServeControl(Control):
     def validate(cls, params: Any) -> None:
         """In the API server: a bad `cotexit_probe` is the client's error (HTTP 400), before it reaches the worker."""
         choice = (params.extra_args or {}).get(XARG)
-        if choice is None:
-            return
-        names = list(served_probes())
-        if not isinstance(choice, str) or (choice != OFF and choice not in names):
-            raise ValueError(f"vllm_xargs[{XARG!r}] must be one of {names + [OFF]}, got {choice!r}")
+        if choice is not None:
+            names = list(served_probes())
+            if not isinstance(choice, str) or (choice != OFF and choice not in names):
+                raise ValueError(f"vllm_xargs[{XARG!r}] must be one of {names + [OFF]}, got {choice!r}")
+        if choice != OFF:
+            refuse_thinking_budget(params)
 
     def wants(self, params: Any) -> bool:
         return (params.extra_args or {}).get(XARG, self.default) != OFF
@@ -154,23 +162,23 @@ class ServeControl(Control):
 
 
 class CotexitServeProcessorV1(CotexitLogitsProcessor):
-    """The plug-in on vLLM's V1 model runner. `runner` and `step` are for tests: vLLM passes neither, and the
-    processor finds its runner and hooks the probes' layers itself."""
+    """The plug-in on vLLM's V1 model runner. `runner` and `states` are for tests: vLLM passes neither, and the
+    processor finds its runner and reads the capture model's buffer through it."""
 
     control_class = ServeControl
 
     def __init__(
         self, vllm_config: Any, device: torch.device, is_pin_memory: bool, *, runner: Any = None,
-        step: StepStates | None = None,
+        states: StatesSource | None = None,
     ) -> None:
         self.runner = runner if runner is not None else building_runner(v2=False)
         control = ServeControl(vllm_config)
-        super().__init__(vllm_config, device, is_pin_memory, step=step or StepStates(), control=control)
-        self._hooks: list[Any] | None = None if step is None else []  # given states: nothing to hook
+        if states is None:
+            check_config(vllm_config, control.layers)
+            states = states_for(self.runner, control.layers, v2=False)
+        super().__init__(vllm_config, device, is_pin_memory, states=states, control=control)
 
     def update_state(self, batch_update: Any) -> None:
-        if self._hooks is None and batch_update is not None and batch_update.added:  # the model is loaded now
-            self._hooks = install_capture(self.runner, self.control.layers, self.step)
         super().update_state(batch_update)
         if batch_update is not None and batch_update.removed:
             # vLLM drops a finished request's cached state before this; a preempted one keeps it (and its list)
@@ -178,26 +186,28 @@ class CotexitServeProcessorV1(CotexitLogitsProcessor):
 
 
 class CotexitServeProcessorV2(CotexitLogitsProcessorV2):
-    """The plug-in on Model Runner V2, given a `StepStates` to read (no V2 capture exists yet, see above) and
-    the runner whose request ids key the rows (vLLM's runner when it builds the processor)."""
+    """The plug-in on Model Runner V2. `runner` and `states` are for tests: vLLM passes neither; the runner
+    building the processor keys the rows by its request ids, and its capture model gives the states."""
 
     control_class = ServeControl
 
-    def __init__(self, vllm_config: Any, req_states: Any, *, runner: Any = None, step: StepStates | None = None) -> None:
+    def __init__(self, vllm_config: Any, req_states: Any, *, runner: Any = None, states: StatesSource | None = None) -> None:
         runner = runner if runner is not None else building_runner(v2=True)
-        if step is None:
-            raise ValueError(
-                "cotexit's serve plug-in cannot read hidden states on Model Runner V2 yet (its hooks need the V1 "
-                "runner): set VLLM_USE_V2_MODEL_RUNNER=0"
-            )
+        control = ServeControl(vllm_config)
+        if states is None:
+            check_config(vllm_config, control.layers)
+            states = states_for(runner, control.layers, v2=True)
         self.requests = runner.req_states  # the runner's request states: request ids by slot
-        super().__init__(vllm_config, req_states, step=step, control=ServeControl(vllm_config))
+        super().__init__(vllm_config, req_states, states=states, control=control)
 
     def identity(self, slot: int) -> Hashable:
         return self.requests.index_to_req_id[slot]
 
     def add_request(self, req_idx: int, sampling_params: Any) -> bool:
         self.control.forget(set(self.requests.req_id_to_index))
+        if req_idx not in self.requests.index_to_req_id:  # vLLM's sampler warm-up (0.33+) fills slots with no request
+            self.slots.pop(req_idx, None)
+            return False
         return super().add_request(req_idx, sampling_params)
 
 
@@ -207,6 +217,19 @@ def __getattr__(name: str) -> Any:
     if name == "CotexitServeProcessor":
         return CotexitServeProcessorV2 if uses_model_runner_v2() else CotexitServeProcessorV1
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def capture_args(model: str, probes: str) -> list[str]:
+    """The `vllm serve` arguments that run `model`'s capture model for the layers of `probes` (a `COTEXIT_PROBE`
+    value), as a list to append to a command."""
+    from cotexit.engines.vllm.model_capture import engine_args
+
+    lm = load_model(model, weights=False)
+    layers: set[int] = set()
+    for path in [Path(p.strip()) for p in probes.split(",") if p.strip()]:
+        layers.update(ExitPolicies([ProbeExitPolicy.load(path)]).capture.resolve(lm.num_layers))
+    args = engine_args((getattr(lm.model.config, "architectures", None) or ["?"])[0], sorted(layers))
+    return ["--hf-overrides", json.dumps(args["hf_overrides"]), "--additional-config", json.dumps(args["additional_config"])]
 
 
 def _setup(path: Path, vllm_config: Any, max_answer_tokens: int) -> tuple[ExitSetup, tuple[int, ...]]:

@@ -17,6 +17,8 @@ scores the states, which are chosen to fire at known cues.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -289,9 +291,9 @@ def offline_pair(lm, setup_id, layer_states):
     for kind in ("v1", "v2"):
         reqs = requests(lm, extra, PLAN)
         if kind == "v1":
-            runner = V1Runner(lambda runner, step: CotexitLogitsProcessor(NO_CONFIG, torch.device("cpu"), False, step=step))
+            runner = V1Runner(lambda runner, step: CotexitLogitsProcessor(NO_CONFIG, torch.device("cpu"), False, states=step))
         else:
-            runner = V2Runner(lambda lp, runner, step: CotexitLogitsProcessorV2(NO_CONFIG, lp, step=step), VOCAB)
+            runner = V2Runner(lambda lp, runner, step: CotexitLogitsProcessorV2(NO_CONFIG, lp, states=step), VOCAB)
         runs.append((reqs, runner, run(runner, reqs, layer_states, VOCAB, events=EVENTS)))
     return runs
 
@@ -337,7 +339,7 @@ def test_a_reused_slot_starts_from_a_reset_state(lm, setup_id, layer_states):
     extra = {"x": {EXTRA_KEY: {"setup": setup_id, "key": "x"}}, "y": {EXTRA_KEY: {"setup": setup_id, "key": "y"}},
              "z": None}
     reqs = requests(lm, extra, {"x": 0, "y": None, "z": 0})
-    runner = V2Runner(lambda lp, runner, step: CotexitLogitsProcessorV2(NO_CONFIG, lp, step=step), VOCAB, slots=1)
+    runner = V2Runner(lambda lp, runner, step: CotexitLogitsProcessorV2(NO_CONFIG, lp, states=step), VOCAB, slots=1)
     seen = run(runner, reqs, layer_states, VOCAB, capacity=1)
     assert runner.slot_of == {"x": [0], "y": [0], "z": [0]}
     assert seen["x"].row.exit is not None and reqs["x"].out[-1] == 2
@@ -361,9 +363,9 @@ def test_served_v2_forces_what_served_v1_forces(lm, layer_states, monkeypatch):
         reqs = requests(lm, extra, PLAN)
         if kind == "v1":
             runner = V1Runner(lambda runner, step: CotexitServeProcessorV1(
-                config, torch.device("cpu"), False, runner=runner, step=step))
+                config, torch.device("cpu"), False, runner=runner, states=step))
         else:
-            runner = V2Runner(lambda lp, runner, step: CotexitServeProcessorV2(config, lp, runner=runner, step=step), VOCAB)
+            runner = V2Runner(lambda lp, runner, step: CotexitServeProcessorV2(config, lp, runner=runner, states=step), VOCAB)
         runs.append((reqs, runner, run(runner, reqs, layer_states, VOCAB, events=events)))
     (reqs1, v1, seen1), (reqs2, v2, seen2) = runs
     forced = v1.processor.control.setups[PROBE.name].forced_exit_ids
@@ -392,7 +394,7 @@ def test_a_preempted_request_on_v2_serve_restarts_its_row_from_the_device_histor
     monkeypatch.setenv("COTEXIT_PROBE", str(PROBE))
     config = SimpleNamespace(model_config=SimpleNamespace(model=str(TOY_MODEL_DIR)), speculative_config=None)
     reqs = requests(lm, {"p": None, "q": None, "r": None}, {"p": None, "q": None, "r": None})
-    runner = V2Runner(lambda lp, runner, step: CotexitServeProcessorV2(config, lp, runner=runner, step=step), VOCAB)
+    runner = V2Runner(lambda lp, runner, step: CotexitServeProcessorV2(config, lp, runner=runner, states=step), VOCAB)
     states: list = []
     original = runner.controlled
     runner.controlled = lambda rows: states.append(original(rows).get("p")) or original(rows)
@@ -449,8 +451,16 @@ def test_what_the_v2_processors_refuse(monkeypatch):
     with pytest.raises(RuntimeError, match="must be built by Model Runner V2"):
         CotexitServeProcessorV2(NO_CONFIG, None)  # not inside vLLM: no runner
     monkeypatch.setenv("COTEXIT_PROBE", str(PROBE))
-    with pytest.raises(ValueError, match="cannot read hidden states on Model Runner V2 yet"):
-        CotexitServeProcessorV2(NO_CONFIG, None, runner=SimpleNamespace(req_states=None))
+    plain = SimpleNamespace(
+        model_config=SimpleNamespace(model=str(TOY_MODEL_DIR), architectures=["LlamaForCausalLM"]),
+        speculative_config=None, additional_config={},
+    )
+    flags = re.escape("""add --hf-overrides '{"architectures": ["CotexitLlamaForCausalLM"]}' --additional-config '{"cotexit_capture_layers": [""")
+    with pytest.raises(ValueError, match="this vLLM was not started with: " + flags):
+        CotexitServeProcessorV2(plain, None, runner=SimpleNamespace(req_states=None))
+    with pytest.raises(ValueError, match="cannot also set thinking_token_budget"):
+        CotexitServeProcessorV2.validate_params(SamplingParams(thinking_token_budget=10))
+    CotexitServeProcessorV2.validate_params(SamplingParams(thinking_token_budget=10, extra_args={"cotexit_probe": "none"}))
     with pytest.raises(ValueError, match="must be one of"):
         CotexitServeProcessorV2.validate_params(SamplingParams(extra_args={"cotexit_probe": "other"}))
     with pytest.raises(ValueError, match="registered setup id"):

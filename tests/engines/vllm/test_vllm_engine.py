@@ -30,8 +30,9 @@ pytestmark = [
     pytest.mark.skipif(not (TOY_MODEL_DIR / "model.safetensors").exists(), reason="toy weights not shipped"),
 ]
 PROBE = TOY_MODEL_DIR.parents[3] / "probes" / "toy-arith"  # cotexit/models/weights/toy
-OPTIONS = VllmOptions(max_model_len=768, dtype="float32")
-TENSOR_PARALLEL = VllmOptions(max_model_len=768, dtype="float32", tensor_parallel_size=2)
+OPTIONS = VllmOptions(max_model_len=768, dtype="float32", enforce_eager=True)
+COMPILED = VllmOptions(max_model_len=768, dtype="float32")  # vLLM's default: torch.compile (no CUDA graphs on a CPU)
+TENSOR_PARALLEL = VllmOptions(max_model_len=768, dtype="float32", tensor_parallel_size=2, enforce_eager=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +59,13 @@ def both(toy, batch, make_policy, capture=True, max_new_tokens=400, options=OPTI
     return expected, got, loop_policy, vllm_policy
 
 
-def test_probe_features_inside_vllm_equal_the_decode_loops(toy, batch):
+@pytest.mark.parametrize("options", [OPTIONS, COMPILED], ids=["eager", "compiled"])
+def test_probe_features_inside_vllm_equal_the_decode_loops(toy, batch, options):
+    """The capture model's outputs, eager and out of the compiled graph, are the decode loop's states."""
     artifact = ProbeArtifact.load(PROBE)
-    expected, got, loop_policy, vllm_policy = both(toy, batch, lambda: ProbeExitPolicy(artifact, use_calibrated=False))
+    expected, got, loop_policy, vllm_policy = both(
+        toy, batch, lambda: ProbeExitPolicy(artifact, use_calibrated=False), options=options
+    )
     compared = 0
     for e, g in zip(expected, got):
         assert [(c.phrase, c.token_start, c.token_end) for c in g.cues] == [(c.phrase, c.token_start, c.token_end) for c in e.cues]
@@ -106,7 +111,7 @@ def test_trial_baselines_exit_where_the_loop_exits(toy, batch, baseline):
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two tensor-parallel workers need two cores")
 @pytest.mark.parametrize("policy", ["probe", "deer"])
 def test_tensor_parallel_workers_exit_where_the_loop_exits(toy, batch, policy):
-    """Two worker processes, each with its shard of the model, its hooks and its processor: the setup goes to
+    """Two worker processes, each with its shard of the model, its capture buffer and its processor: the setup goes to
     both, rows come back from the first, and paused rows (DEER's trials) go back to both."""
     from cotexit.baselines.deer import Deer
 
@@ -129,8 +134,6 @@ def test_tensor_parallel_workers_exit_where_the_loop_exits(toy, batch, policy):
 def test_what_the_vllm_engine_refuses(toy):
     with pytest.raises(ValueError, match="tensor-parallel-size must be >= 1"):
         VllmOptions(tensor_parallel_size=0)
-    with pytest.raises(ValueError, match="enforce"):
-        VllmOptions(enforce_eager=False)
     cores = len(os.sched_getaffinity(0))
     with pytest.raises(ValueError, match=f"--tensor-parallel-size {cores + 1}: this machine gives this process {cores} CPU core"):
         VllmEngine(toy, DecodeConfig(max_new_tokens=8, max_answer_tokens=8), options=VllmOptions(max_model_len=768, tensor_parallel_size=cores + 1))
@@ -172,11 +175,11 @@ def test_unsupported_versions_and_model_runners_are_one_clear_line(toy, monkeypa
     from cotexit.engines.vllm import import_vllm
 
     monkeypatch.setattr(vllm, "__version__", "0.99.0")
-    with pytest.raises(ValueError, match=r"vLLM 0.99.0 is not supported by --backend vllm \(written for 0.32.x\)"):
+    with pytest.raises(ValueError, match=r"vLLM 0.99.0 is not supported by --backend vllm \(written for 0.32.x, 0.33.x, 0.34.x\)"):
         import_vllm()
     monkeypatch.undo()
     monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "1")
-    with pytest.raises(ValueError, match="VLLM_USE_V2_MODEL_RUNNER=1: cotexit's processor implements the V1 interface"):
+    with pytest.raises(ValueError, match="VLLM_USE_V2_MODEL_RUNNER=1: Model Runner V2 needs Triton, which this vLLM build lacks"):
         VllmEngine(toy, DecodeConfig(max_new_tokens=8, max_answer_tokens=8), options=VllmOptions(max_model_len=700, dtype="float32"))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from cotexit.engines.vllm.serve import capture_args
 from cotexit.toy import TOY_MODEL_DIR
 
 ROOT = TOY_MODEL_DIR.parents[3]  # cotexit/models/weights/toy
@@ -31,7 +32,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, probe: str, log: Path, tensor_parallel: int = 1) -> subprocess.Popen:
+def start_server(port: int, probe: str, log: Path, tensor_parallel: int = 1, eager: bool = True) -> subprocess.Popen:
+    """`vllm serve` of the toy model with the plug-in serving `probe` (and its capture model), eager unless told."""
     env = {
         **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
@@ -41,10 +43,10 @@ def start_server(port: int, probe: str, log: Path, tensor_parallel: int = 1) -> 
         env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(c) for c in range(tensor_parallel))
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
-        "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
+        "--served-model-name", "toy", "--dtype", "float32", *(["--enforce-eager"] if eager else []), "--max-model-len", "768",
         "--host", "127.0.0.1", "--port", str(port),
         "--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor",
-        "--tensor-parallel-size", str(tensor_parallel),
+        "--tensor-parallel-size", str(tensor_parallel), *capture_args(str(TOY_MODEL_DIR), probe),
     ]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
