@@ -1,7 +1,9 @@
-"""The vLLM engine (`--backend vllm`): the shared controller in vLLM's worker, through hooks and a logits processor.
+"""The vLLM engine (`--backend vllm`): the shared controller in vLLM's worker, through a capture model and a logits processor.
 
 Importing this package does not import vLLM; `VllmEngine` does, with a clear
-error when it is missing. `capture` (hooks on the worker's layers),
+error when it is missing. `model_capture` (the model class whose forward
+hands out the probe's layers, compiled or eager), `capture` (what a
+processor reads of them each step),
 `control` (the controller for one request, whatever the model runner),
 `processor` and `processor_v2` (the V1 and Model Runner V2 logits
 processors, thin adapters over `control`), `runners` (which runner vLLM

@@ -43,14 +43,15 @@ def _chat(port: int, content: str, xargs: dict | None = None) -> tuple[int, dict
         return e.code, json.loads(e.read() or b"{}")
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["one-worker", "tensor-parallel-2"])
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-worker-compiled", "tensor-parallel-2-eager"])
 def port(request, tmp_path_factory):
+    """A server of one worker in vLLM's default compiled mode, and one of two workers in eager mode."""
     if not (PROBE / "card.json").exists():
         pytest.fail(f"no keep-cue probe at {PROBE}")
     if request.param > (os.cpu_count() or 1):
         pytest.skip(f"tensor parallelism over {request.param} workers needs {request.param} cores")
     port, log = free_port(), tmp_path_factory.mktemp("serve") / "server.log"
-    server = start_server(port, str(PROBE), log, tensor_parallel=request.param)
+    server = start_server(port, str(PROBE), log, tensor_parallel=request.param, eager=request.param > 1)
     try:
         wait_healthy(server, port, log)
         yield port
