@@ -37,6 +37,24 @@ only translate their runner's bookkeeping, as the offline ones do. The name
 `CotexitServeProcessor` resolves, when vLLM's loader looks it up, to the
 adapter of the runner vLLM runs (`cotexit.engines.vllm.runners`).
 
+The plug-in also loads through vLLM's `vllm.logits_processors` entry-point
+group (`CotexitServeEntryPoint`), with no `--logits-processors`. vLLM builds
+every installed entry point in every run (`vllm.v1.sample.logits_processor.
+build_logitsprocs`, `vllm.v1.worker.gpu.sample.logits_processor.loader`),
+before and beside the named ones, without removing duplicates; so it acts
+only when `COTEXIT_PROBE` is set and the run names no cotexit processor
+(a server naming the plug-in gets it once; cotexit's offline engine, which
+names its own, gets no second controller). Otherwise it is inert: it
+validates nothing, keeps no rows and hands the logits back unchanged.
+
+`CotexitReasoningParser` (`--reasoning-parser-plugin
+cotexit.engines.vllm.serve --reasoning-parser cotexit_think`) is vLLM's
+`deepseek_r1` parser for tokenizers, like the toy's, whose `</think>` is a
+special token: it turns `skip_special_tokens` off so the tag stays in the
+text the parser splits. An exited response then has its thinking, up to
+and including the cue, in `reasoning_content`, and the forced answer in
+`content`, streamed or not.
+
 Both adapters read the capture model's buffer through their runner
 (`cotexit.engines.vllm.runners.states_for`). vLLM gives a logits processor
 no handle on its model, so each takes the model runner that is building it
@@ -55,6 +73,7 @@ process does this for itself.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -64,6 +83,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from vllm.reasoning import ReasoningParserManager
+from vllm.reasoning.deepseek_r1_reasoning_parser import DeepSeekR1ReasoningParser
 
 from cotexit.controller.acting import States, follow_emitted, next_token
 from cotexit.controller.policies import ExitPolicies
@@ -82,6 +103,7 @@ ANSWER_ENV = "COTEXIT_MAX_ANSWER_TOKENS"
 XARG = "cotexit_probe"
 OFF = "none"
 SERVE_CUTS = ("keep-cue",)  # the only cut a server can make: the cue is already out
+REASONING_PARSER = "cotexit_think"
 
 log = logging.getLogger("cotexit.serve")
 
@@ -211,11 +233,108 @@ class CotexitServeProcessorV2(CotexitLogitsProcessorV2):
         return super().add_request(req_idx, sampling_params)
 
 
+class _EntryPoint:
+    """What the entry-point adapters share: validation only while `COTEXIT_PROBE` is set (vLLM validates every
+    request of every run against every installed entry point)."""
+
+    acting = False
+
+    @classmethod
+    def validate_params(cls, params: Any) -> None:
+        if os.environ.get(PROBE_ENV, "").strip():
+            super().validate_params(params)  # type: ignore[misc]
+
+
+class CotexitServeEntryPointV1(_EntryPoint, CotexitServeProcessorV1):
+    """`CotexitServeProcessorV1` as the entry point builds it: acting only where `entry_point_acts`, else inert."""
+
+    def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool, **kwargs: Any) -> None:
+        self.acting = entry_point_acts(vllm_config)
+        if self.acting:
+            super().__init__(vllm_config, device, is_pin_memory, **kwargs)
+
+    def is_argmax_invariant(self) -> bool:
+        return not self.acting  # inert: vLLM skips it for greedy batches
+
+    def update_state(self, batch_update: Any) -> None:
+        if self.acting:
+            super().update_state(batch_update)
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        return super().apply(logits) if self.acting else logits
+
+
+class CotexitServeEntryPointV2(_EntryPoint, CotexitServeProcessorV2):
+    """`CotexitServeProcessorV2` as the entry point builds it: acting only where `entry_point_acts`, else inert."""
+
+    def __init__(self, vllm_config: Any, req_states: Any, **kwargs: Any) -> None:
+        self.acting = entry_point_acts(vllm_config)
+        if self.acting:
+            super().__init__(vllm_config, req_states, **kwargs)
+
+    def add_request(self, req_idx: int, sampling_params: Any) -> bool:
+        return self.acting and super().add_request(req_idx, sampling_params)
+
+    def apply_staged_writes(self) -> None:
+        if self.acting:
+            super().apply_staged_writes()
+
+    def apply(self, logits: torch.Tensor, ctx: Any) -> torch.Tensor:
+        return super().apply(logits, ctx) if self.acting else logits
+
+
+def entry_point_acts(vllm_config: Any) -> bool:
+    """Whether the entry point's processor controls this vLLM run: `COTEXIT_PROBE` is set and the run names no
+    cotexit processor of its own (vLLM would build both). Naming the entry point's class too is refused."""
+    if not os.environ.get(PROBE_ENV, "").strip():
+        return False
+    named = [_named_class(entry) for entry in getattr(vllm_config.model_config, "logits_processors", None) or ()]
+    if any(issubclass(cls, _EntryPoint) for cls in named):
+        raise ValueError(
+            "CotexitServeEntryPoint is loaded through the vllm.logits_processors entry point already: "
+            "name cotexit.engines.vllm.serve:CotexitServeProcessor with --logits-processors, or nothing"
+        )
+    return not any(issubclass(cls, (CotexitLogitsProcessor, CotexitLogitsProcessorV2)) for cls in named)
+
+
+def _named_class(entry: Any) -> type:
+    """A `logits_processors` entry as vLLM's loader resolves it (a class, or "module:Class"); `object` when it does
+    not resolve (the loader reports that itself)."""
+    if isinstance(entry, type):
+        return entry
+    module, _, qualname = str(entry).partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+        for attr in qualname.split("."):
+            obj = getattr(obj, attr)
+    except (ImportError, AttributeError, ValueError):
+        return object
+    return obj if isinstance(obj, type) else object
+
+
+@ReasoningParserManager.register_module(REASONING_PARSER)
+class CotexitReasoningParser(DeepSeekR1ReasoningParser):
+    """`deepseek_r1` on text that keeps `<think>`/`</think>`. vLLM splits a non-streamed response on its text
+    (`BaseThinkingReasoningParser.extract_reasoning`) and a streamed delta by token ids, cutting its text at the tag
+    when it holds more tokens than the tag; with a special-token `</think>` (the toy's) and vLLM's default
+    `skip_special_tokens=True` the tag is not in the text. vLLM calls `adjust_request` on every request of a
+    server with a reasoning parser. A tokenizer whose `</think>` decodes (DeepSeek-R1-Distill's, an added
+    non-special token) is left as it is."""
+
+    def adjust_request(self, request: Any) -> Any:
+        if not self.model_tokenizer.decode([self.end_token_id], skip_special_tokens=True):
+            request.skip_special_tokens = False
+        return super().adjust_request(request)
+
+
 def __getattr__(name: str) -> Any:
-    """`CotexitServeProcessor`, the plug-in's one name: the adapter of the runner vLLM runs, looked up when vLLM's
-    loader (V1 or V2, in the frontend and in each worker) resolves `serve:CotexitServeProcessor`."""
+    """`CotexitServeProcessor`, the plug-in's one name, and `CotexitServeEntryPoint`, its entry point's: the
+    adapter of the runner vLLM runs, looked up when vLLM's loader (V1 or V2, in the frontend and in each
+    worker) resolves the name."""
     if name == "CotexitServeProcessor":
         return CotexitServeProcessorV2 if uses_model_runner_v2() else CotexitServeProcessorV1
+    if name == "CotexitServeEntryPoint":
+        return CotexitServeEntryPointV2 if uses_model_runner_v2() else CotexitServeEntryPointV1
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, probe: str, log: Path, tensor_parallel: int = 1, eager: bool = True) -> subprocess.Popen:
-    """`vllm serve` of the toy model with the plug-in serving `probe` (and its capture model), eager unless told."""
+def start_server(
+    port: int, probe: str, log: Path, tensor_parallel: int = 1, eager: bool = True, by_name: bool = True,
+    extra: Sequence[str] = (),
+) -> subprocess.Popen:
+    """`vllm serve` of the toy model with the plug-in serving `probe` (and its capture model), eager unless told;
+    the plug-in named with `--logits-processors`, or (`by_name` False) through its installed entry point only;
+    `extra` flags appended."""
     env = {
         **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
@@ -45,8 +51,8 @@ def start_server(port: int, probe: str, log: Path, tensor_parallel: int = 1, eag
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
         "--served-model-name", "toy", "--dtype", "float32", *(["--enforce-eager"] if eager else []), "--max-model-len", "768",
         "--host", "127.0.0.1", "--port", str(port),
-        "--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor",
-        "--tensor-parallel-size", str(tensor_parallel), *capture_args(str(TOY_MODEL_DIR), probe),
+        *(["--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor"] if by_name else []),
+        "--tensor-parallel-size", str(tensor_parallel), *capture_args(str(TOY_MODEL_DIR), probe), *extra,
     ]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
