@@ -11,9 +11,10 @@ The two middle flags run the capture model
 vLLM's forward, compiled or eager; a server started without them (or with
 layers the probes do not cover) stops at start with the flags to add.
 
-Owns `ServeControl`, the plug-in's two runner adapters
-(`CotexitServeProcessorV1`, `CotexitServeProcessorV2`), `served_probes` and
-the environment it reads:
+Owns `ServeControl`, `served_probes`, `capture_args`, the names vLLM looks up
+(`CotexitServeProcessor`, `CotexitServeEntryPoint`) and the environment it
+reads; each runner's adapters live in `serve_v1` and `serve_v2` and load
+only when vLLM asks for them (vLLM 0.34 has no V1 interface to import):
 
 - `COTEXIT_PROBE`: comma-separated probe folders, loaded once in the worker
   when the server starts (a bad one stops the start with its reason). Every
@@ -38,37 +39,23 @@ only translate their runner's bookkeeping, as the offline ones do. The name
 adapter of the runner vLLM runs (`cotexit.engines.vllm.runners`).
 
 The plug-in also loads through vLLM's `vllm.logits_processors` entry-point
-group (`CotexitServeEntryPoint`), with no `--logits-processors`. vLLM builds
-every installed entry point in every run (`vllm.v1.sample.logits_processor.
-build_logitsprocs`, `vllm.v1.worker.gpu.sample.logits_processor.loader`),
-before and beside the named ones, without removing duplicates; so it acts
-only when `COTEXIT_PROBE` is set and the run names no cotexit processor
-(a server naming the plug-in gets it once; cotexit's offline engine, which
-names its own, gets no second controller). Otherwise it is inert: it
-validates nothing, keeps no rows and hands the logits back unchanged.
+group (`CotexitServeEntryPoint`), with no `--logits-processors`; it acts only
+when `COTEXIT_PROBE` is set and the run names no cotexit processor
+(`cotexit.engines.vllm.serve_entry`).
 
-`CotexitReasoningParser` (`--reasoning-parser-plugin
-cotexit.engines.vllm.serve --reasoning-parser cotexit_think`) is vLLM's
+`cotexit.engines.vllm.reasoning` (`--reasoning-parser-plugin
+cotexit.engines.vllm.reasoning --reasoning-parser cotexit_think`) is vLLM's
 `deepseek_r1` parser for tokenizers, like the toy's, whose `</think>` is a
 special token: it turns `skip_special_tokens` off so the tag stays in the
 text the parser splits. An exited response then has its thinking, up to
-and including the cue, in `reasoning_content`, and the forced answer in
-`content`, streamed or not.
+and including the cue, in `reasoning` (vLLM 0.32's name; `reasoning_content`
+before), and the forced answer in `content`, streamed or not.
 
 Both adapters read the capture model's buffer through their runner
 (`cotexit.engines.vllm.runners.states_for`). vLLM gives a logits processor
 no handle on its model, so each takes the model runner that is building it
 from the call stack; the model is looked up at the first read. Each worker
 process does this for itself.
-
-- V1 (`CotexitServeProcessorV1`): rows are keyed by vLLM's output list,
-  which a preempted request keeps, and forgotten when vLLM drops the request.
-- V2 (`CotexitServeProcessorV2`): rows keyed by vLLM's request id, forgotten
-  when the runner drops the request. V2 frees a preempted request's slot as
-  it frees a finished one's, so a preempted request that comes back restarts
-  its row from its token history (its cues without states, an exit already
-  forced not remembered). Not run end to end here (Model Runner V2 needs
-  Triton, which the CPU build lacks).
 """
 
 from __future__ import annotations
@@ -83,18 +70,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from vllm.reasoning import ReasoningParserManager
-from vllm.reasoning.deepseek_r1_reasoning_parser import DeepSeekR1ReasoningParser
 
 from cotexit.controller.acting import States, follow_emitted, next_token
 from cotexit.controller.policies import ExitPolicies
 from cotexit.controller.setup import ExitSetup
-from cotexit.engines.vllm.capture import StatesSource
 from cotexit.engines.vllm.control import Control, Request, advance, force, refuse_thinking_budget
-from cotexit.engines.vllm.model_capture import check_config
-from cotexit.engines.vllm.processor import CotexitLogitsProcessor
-from cotexit.engines.vllm.processor_v2 import CotexitLogitsProcessorV2
-from cotexit.engines.vllm.runners import building_runner, states_for, uses_model_runner_v2
+from cotexit.engines.vllm.runners import uses_model_runner_v2
 from cotexit.models.loading import load_model
 from cotexit.probes.controller import ProbeExitPolicy
 
@@ -183,158 +164,22 @@ class ServeControl(Control):
             del self.rows[key]
 
 
-class CotexitServeProcessorV1(CotexitLogitsProcessor):
-    """The plug-in on vLLM's V1 model runner. `runner` and `states` are for tests: vLLM passes neither, and the
-    processor finds its runner and reads the capture model's buffer through it."""
-
-    control_class = ServeControl
-
-    def __init__(
-        self, vllm_config: Any, device: torch.device, is_pin_memory: bool, *, runner: Any = None,
-        states: StatesSource | None = None,
-    ) -> None:
-        self.runner = runner if runner is not None else building_runner(v2=False)
-        control = ServeControl(vllm_config)
-        if states is None:
-            check_config(vllm_config, control.layers)
-            states = states_for(self.runner, control.layers, v2=False)
-        super().__init__(vllm_config, device, is_pin_memory, states=states, control=control)
-
-    def update_state(self, batch_update: Any) -> None:
-        super().update_state(batch_update)
-        if batch_update is not None and batch_update.removed:
-            # vLLM drops a finished request's cached state before this; a preempted one keeps it (and its list)
-            self.control.forget({id(state.output_token_ids) for state in self.runner.requests.values()})
-
-
-class CotexitServeProcessorV2(CotexitLogitsProcessorV2):
-    """The plug-in on Model Runner V2. `runner` and `states` are for tests: vLLM passes neither; the runner
-    building the processor keys the rows by its request ids, and its capture model gives the states."""
-
-    control_class = ServeControl
-
-    def __init__(self, vllm_config: Any, req_states: Any, *, runner: Any = None, states: StatesSource | None = None) -> None:
-        runner = runner if runner is not None else building_runner(v2=True)
-        control = ServeControl(vllm_config)
-        if states is None:
-            check_config(vllm_config, control.layers)
-            states = states_for(runner, control.layers, v2=True)
-        self.requests = runner.req_states  # the runner's request states: request ids by slot
-        super().__init__(vllm_config, req_states, states=states, control=control)
-
-    def identity(self, slot: int) -> Hashable:
-        return self.requests.index_to_req_id[slot]
-
-    def add_request(self, req_idx: int, sampling_params: Any) -> bool:
-        self.control.forget(set(self.requests.req_id_to_index))
-        if req_idx not in self.requests.index_to_req_id:  # vLLM's sampler warm-up (0.33+) fills slots with no request
-            self.slots.pop(req_idx, None)
-            return False
-        return super().add_request(req_idx, sampling_params)
-
-
-class _EntryPoint:
-    """What the entry-point adapters share: validation only while `COTEXIT_PROBE` is set (vLLM validates every
-    request of every run against every installed entry point)."""
-
-    acting = False
-
-    @classmethod
-    def validate_params(cls, params: Any) -> None:
-        if os.environ.get(PROBE_ENV, "").strip():
-            super().validate_params(params)  # type: ignore[misc]
-
-
-class CotexitServeEntryPointV1(_EntryPoint, CotexitServeProcessorV1):
-    """`CotexitServeProcessorV1` as the entry point builds it: acting only where `entry_point_acts`, else inert."""
-
-    def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool, **kwargs: Any) -> None:
-        self.acting = entry_point_acts(vllm_config)
-        if self.acting:
-            super().__init__(vllm_config, device, is_pin_memory, **kwargs)
-
-    def is_argmax_invariant(self) -> bool:
-        return not self.acting  # inert: vLLM skips it for greedy batches
-
-    def update_state(self, batch_update: Any) -> None:
-        if self.acting:
-            super().update_state(batch_update)
-
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        return super().apply(logits) if self.acting else logits
-
-
-class CotexitServeEntryPointV2(_EntryPoint, CotexitServeProcessorV2):
-    """`CotexitServeProcessorV2` as the entry point builds it: acting only where `entry_point_acts`, else inert."""
-
-    def __init__(self, vllm_config: Any, req_states: Any, **kwargs: Any) -> None:
-        self.acting = entry_point_acts(vllm_config)
-        if self.acting:
-            super().__init__(vllm_config, req_states, **kwargs)
-
-    def add_request(self, req_idx: int, sampling_params: Any) -> bool:
-        return self.acting and super().add_request(req_idx, sampling_params)
-
-    def apply_staged_writes(self) -> None:
-        if self.acting:
-            super().apply_staged_writes()
-
-    def apply(self, logits: torch.Tensor, ctx: Any) -> torch.Tensor:
-        return super().apply(logits, ctx) if self.acting else logits
-
-
-def entry_point_acts(vllm_config: Any) -> bool:
-    """Whether the entry point's processor controls this vLLM run: `COTEXIT_PROBE` is set and the run names no
-    cotexit processor of its own (vLLM would build both). Naming the entry point's class too is refused."""
-    if not os.environ.get(PROBE_ENV, "").strip():
-        return False
-    named = [_named_class(entry) for entry in getattr(vllm_config.model_config, "logits_processors", None) or ()]
-    if any(issubclass(cls, _EntryPoint) for cls in named):
-        raise ValueError(
-            "CotexitServeEntryPoint is loaded through the vllm.logits_processors entry point already: "
-            "name cotexit.engines.vllm.serve:CotexitServeProcessor with --logits-processors, or nothing"
-        )
-    return not any(issubclass(cls, (CotexitLogitsProcessor, CotexitLogitsProcessorV2)) for cls in named)
-
-
-def _named_class(entry: Any) -> type:
-    """A `logits_processors` entry as vLLM's loader resolves it (a class, or "module:Class"); `object` when it does
-    not resolve (the loader reports that itself)."""
-    if isinstance(entry, type):
-        return entry
-    module, _, qualname = str(entry).partition(":")
-    try:
-        obj: Any = importlib.import_module(module)
-        for attr in qualname.split("."):
-            obj = getattr(obj, attr)
-    except (ImportError, AttributeError, ValueError):
-        return object
-    return obj if isinstance(obj, type) else object
-
-
-@ReasoningParserManager.register_module(REASONING_PARSER)
-class CotexitReasoningParser(DeepSeekR1ReasoningParser):
-    """`deepseek_r1` on text that keeps `<think>`/`</think>`. vLLM splits a non-streamed response on its text
-    (`BaseThinkingReasoningParser.extract_reasoning`) and a streamed delta by token ids, cutting its text at the tag
-    when it holds more tokens than the tag; with a special-token `</think>` (the toy's) and vLLM's default
-    `skip_special_tokens=True` the tag is not in the text. vLLM calls `adjust_request` on every request of a
-    server with a reasoning parser. A tokenizer whose `</think>` decodes (DeepSeek-R1-Distill's, an added
-    non-special token) is left as it is."""
-
-    def adjust_request(self, request: Any) -> Any:
-        if not self.model_tokenizer.decode([self.end_token_id], skip_special_tokens=True):
-            request.skip_special_tokens = False
-        return super().adjust_request(request)
+_LAZY = {  # name -> module: each runner's adapters import that runner's interface, which another vLLM may lack
+    "CotexitServeProcessorV1": "serve_v1", "CotexitServeEntryPointV1": "serve_v1",
+    "CotexitServeProcessorV2": "serve_v2", "CotexitServeEntryPointV2": "serve_v2",
+    "entry_point_acts": "serve_entry", "CotexitReasoningParser": "reasoning",
+}
 
 
 def __getattr__(name: str) -> Any:
     """`CotexitServeProcessor`, the plug-in's one name, and `CotexitServeEntryPoint`, its entry point's: the
     adapter of the runner vLLM runs, looked up when vLLM's loader (V1 or V2, in the frontend and in each
-    worker) resolves the name."""
-    if name == "CotexitServeProcessor":
-        return CotexitServeProcessorV2 if uses_model_runner_v2() else CotexitServeProcessorV1
-    if name == "CotexitServeEntryPoint":
-        return CotexitServeEntryPointV2 if uses_model_runner_v2() else CotexitServeEntryPointV1
+    worker) resolves the name; the adapters themselves by name, imported on first use."""
+    if name in ("CotexitServeProcessor", "CotexitServeEntryPoint"):
+        v2 = uses_model_runner_v2()
+        return __getattr__(name + ("V2" if v2 else "V1"))
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"cotexit.engines.vllm.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -136,7 +136,7 @@ def port(tmp_path_factory):
         pytest.fail("cotexit's vllm.logits_processors entry point is not installed: pip install -e . again")
     port, log = free_port(), tmp_path_factory.mktemp("serve-reasoning") / "server.log"
     server = start_server(port, str(PROBE), log, by_name=False, extra=[
-        "--reasoning-parser-plugin", "cotexit.engines.vllm.serve", "--reasoning-parser", serve.REASONING_PARSER])
+        "--reasoning-parser-plugin", "cotexit.engines.vllm.reasoning", "--reasoning-parser", serve.REASONING_PARSER])
     try:
         wait_healthy(server, port, log)
         yield port
@@ -161,3 +161,22 @@ def test_an_exit_splits_into_thinking_and_answer_streamed_and_not(port):
         assert on["content"].startswith(ANSWER) and on["content"].count("}") == 1
         assert on["tokens"] < off["tokens"]
     assert exits >= 1, "the plug-in loaded through its entry point should exit on some of these problems"
+
+
+def test_the_entry_points_module_imports_where_vllm_has_no_v1_interface():
+    """vLLM 0.34 removed the V1 processor interface; vLLM imports the entry point in every process, so `serve` must
+    import without it, and resolve the plug-in to the V2 adapter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['vllm.v1.sample.logits_processor'] = None  # as if gone: importing it fails, find_spec is None\n"
+        "from cotexit.engines.vllm import serve\n"
+        "from cotexit.engines.vllm.runners import has_v1_runner\n"
+        "assert not has_v1_runner()\n"
+        "print(serve.CotexitServeProcessor.__name__, serve.CotexitServeEntryPoint.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["CotexitServeProcessorV2", "CotexitServeEntryPointV2"]

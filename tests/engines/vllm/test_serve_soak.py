@@ -83,9 +83,6 @@ def test_resident_memory_after_the_traffic_is_within_the_bound(soak):
     assert soak["growth"] <= MEMORY_BOUND
 
 
-@pytest.mark.xfail(reason="rows of finished requests stay until a batch update removes a slot that is not reused: "
-                   "under steady load (a new request in each freed slot) rows outgrow the requests alive; "
-                   "see eval/serve/README.md", strict=False)
 def test_no_controller_row_outlives_its_request(soak):
     rows = rows_report(soak["log"])
     assert rows["updates"] > 0, "the watching plug-in logged nothing"

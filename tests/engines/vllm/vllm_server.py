@@ -96,5 +96,6 @@ def start_watched_server(port: int, probe: str, log: Path) -> subprocess.Popen:
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
         "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
         "--host", "127.0.0.1", "--port", str(port), "--logits-processors", "rows_watch:RowsWatch",
+        *capture_args(str(TOY_MODEL_DIR), probe),
     ]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
