@@ -90,7 +90,7 @@ def server_specs(compiled: bool) -> dict[str, ServerSpec]:
     return {
         "plugin": ServerSpec("plugin", probes=(PROBE,), compiled=compiled),
         "bare": ServerSpec("bare", reasoning_parser="deepseek_r1", reasoning_config={"reasoning_end_str": forced_exit},
-                           compiled=compiled),
+                           compiled=compiled, cotexit_entry_points=False),
     }
 
 
@@ -267,10 +267,11 @@ def main(argv: list[str] | None = None) -> None:
         main_rounds(bench, test, budget)
         memory_end = {name: s.memory() for name, s in servers.items()}
         alive = {name: s.alive() for name, s in servers.items()}
+        server_records = {name: s.to_json() for name, s in servers.items()}
     result = {
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
         "mode": "compiled" if args.compiled else "eager",
-        "servers": {name: spec.to_json() for name, spec in specs.items()},
+        "servers": server_records,
         "arms": [asdict(a) for a in arms(budget)],
         "budget": budget, "budget_chosen_by": "--budget" if args.budget else ("sweep" if budget else None),
         "server_code_commit": code_commit,

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from cotexit.toy import TOY_MODEL_DIR
@@ -46,7 +47,9 @@ class ServerSpec:
     `reasoning_parser`/`reasoning_config`: vLLM's reasoning parser and `--reasoning-config` (what
     `thinking_token_budget` needs); `compiled`: leave vLLM's default compilation on (else `--enforce-eager`);
     `plugin_class`: the logits processor loaded by name; `extra_path`: folders of this checkout the server
-    imports from too (a watching plug-in that belongs to the harness, not to the code under test)."""
+    imports from too (a watching plug-in that belongs to the harness, not to the code under test);
+    `cotexit_entry_points` False: hide cotexit's vLLM entry points from the server, so that no cotexit code
+    runs in it (vLLM loads installed `vllm.logits_processors` and `vllm.general_plugins` in every server)."""
 
     name: str
     probes: tuple[str, ...] = ()
@@ -55,6 +58,7 @@ class ServerSpec:
     compiled: bool = False
     plugin_class: str = PLUGIN
     extra_path: tuple[str, ...] = ()
+    cotexit_entry_points: bool = True
     max_model_len: int = 768
     dtype: str = "float32"
     extra_args: tuple[str, ...] = ()
@@ -70,7 +74,8 @@ class ServerSpec:
     def plugin(self) -> bool:
         return bool(self.probes)
 
-    def command(self, port: int, code: Path = ROOT) -> list[str]:
+    def command(self, port: int, code: Path = ROOT, capture: Sequence[str] = ()) -> list[str]:
+        """The server's command line; `capture`: the plug-in's capture-model flags (`capture_flags`)."""
         model = Path(code) / TOY_MODEL_DIR.relative_to(ROOT)
         command = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
@@ -80,7 +85,7 @@ class ServerSpec:
         if not self.compiled:
             command.append("--enforce-eager")
         if self.plugin:
-            command += ["--logits-processors", self.plugin_class]
+            command += ["--logits-processors", self.plugin_class, *capture]
         if self.reasoning_parser:
             command += ["--reasoning-parser", self.reasoning_parser]
         if self.reasoning_config:
@@ -91,15 +96,14 @@ class ServerSpec:
         """The server's environment: cotexit imported from `code` (a checkout or an exported commit)."""
         env = {**os.environ, **{k: os.environ.get(k, v) for k, v in ENV_DEFAULTS.items()}, **self.env}
         extra = [str(ROOT / p) for p in self.extra_path]
-        env["PYTHONPATH"] = os.pathsep.join([str(code), *extra] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        if not self.cotexit_entry_points:
+            extra.insert(0, str(_metadata_folder(LOGS / "no-entry-points", code, vllm_groups=False)))
+        env["PYTHONPATH"] = os.pathsep.join([*extra, str(code)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
         if self.plugin:
             env["COTEXIT_PROBE"] = ",".join(str(Path(code) / p) for p in self.probes)
         else:
             env.pop("COTEXIT_PROBE", None)
         return env
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "command": ["python"] + self.command(0)[1:]}
 
 
 def export_code(ref: str, into: Path) -> str:
@@ -114,7 +118,44 @@ def export_code(ref: str, into: Path) -> str:
     subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True, timeout=120)
     if archive.wait(timeout=120):
         raise RuntimeError(f"git archive {ref} failed")
+    _metadata_folder(into, into, vllm_groups=True)
     return commit.stdout.strip()
+
+
+def _metadata_folder(folder: Path, code: Path, vllm_groups: bool) -> Path:
+    """Write into `folder` cotexit's package metadata with the entry points `code`'s pyproject declares (without
+    the `vllm.*` groups unless `vllm_groups`); returns `folder`. vLLM loads plug-ins from installed entry points
+    in every server; a folder early on a server's PYTHONPATH shadows the installed checkout's metadata, whose
+    entry points may name code an exported commit does not have, or that a bare server must not run."""
+    import tomllib
+
+    project = tomllib.loads((code / "pyproject.toml").read_text())["project"]
+    name, version = project["name"], project.get("version", "0")
+    info = folder / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
+    groups = {g: points for g, points in groups.items() if vllm_groups or not g.startswith("vllm.")}
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()) + "\n" for group, points in groups.items()))
+    return folder
+
+
+def capture_flags(code: Path, probes: Sequence[str]) -> list[str]:
+    """The plug-in's capture-model flags for `probes` as `code`'s cotexit gives them
+    (`cotexit.engines.vllm.serve.capture_args`, run with `code` first on the path); [] for code from before the
+    capture model (hooks, eager only)."""
+    model = Path(code) / TOY_MODEL_DIR.relative_to(ROOT)
+    script = ("import json, sys\n"
+              "try:\n    from cotexit.engines.vllm.serve import capture_args\n"
+              "except ImportError:\n    print('[]'); sys.exit()\n"
+              "print(json.dumps(capture_args(sys.argv[1], sys.argv[2])))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    done = subprocess.run([sys.executable, "-c", script, str(model), ",".join(str(Path(code) / p) for p in probes)],
+                          capture_output=True, text=True, env=env, cwd=code, timeout=300)
+    if done.returncode:
+        raise ServerFailed(f"cannot get the capture flags from {code}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:
@@ -137,6 +178,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.start_s: float | None = None
+        self.capture: list[str] = []
 
     def __enter__(self) -> Server:
         self.start()
@@ -147,10 +189,11 @@ class Server:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.capture = capture_flags(self.code, self.spec.probes) if self.spec.plugin else []
         began = time.monotonic()
         self.process = subprocess.Popen(
-            self.spec.command(self.port, self.code), env=self.spec.environment(self.code), stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=self.code,
+            self.spec.command(self.port, self.code, self.capture), env=self.spec.environment(self.code),
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=self.code,
         )
         deadline = began + self.start_timeout_s
         while time.monotonic() < deadline:
@@ -178,6 +221,12 @@ class Server:
         """Resident memory of the server's process tree in MB (`tree_memory`)."""
         assert self.process is not None, "the server is not started"
         return tree_memory(self.process.pid)
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec, the command as run (`python` for the interpreter, this folder's paths relative), the start time."""
+        command = ["python"] + self.spec.command(self.port, self.code, self.capture)[1:]
+        return {**asdict(self.spec), "command": [a.replace(f"{self.code}/", "") for a in command],
+                "start_s": None if self.start_s is None else round(self.start_s, 1)}
 
     def cpu_s(self) -> float:
         """CPU seconds the server's process tree has spent so far (`tree_cpu_s`)."""

@@ -254,13 +254,14 @@ def main(argv: list[str] | None = None) -> int:
             memory_after = server.memory()
             closing = closing_request(server, items[0])
             alive, healthy = server.alive(), server.healthy()
+            server_record = server.to_json()
             log_text = server.log_tail(10**8)
     verdict = judge(outcomes, cue_phrases(ROOT / PROBE))
     rows = rows_report(log_text)
     growth = memory_after["rss_mb"] / memory_warm["rss_mb"] - 1
     result = {
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
-        "server": spec.to_json(), "server_code_commit": code_commit,
+        "server": server_record, "server_code_commit": code_commit,
         "requests": len(outcomes), "concurrency": args.concurrency, "wall_s": round(wall, 1),
         "requests_per_s": round(len(outcomes) / wall, 2),
         "mix": MIX,
