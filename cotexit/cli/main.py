@@ -20,12 +20,12 @@ from rich.markup import escape
 from cotexit.version import __version__
 from cotexit.cli import interrupt
 from cotexit.cli.interrupt import Interrupted
-from cotexit.cli import analyze, audit, bench, calibrate, calibrate_depth, calibrate_joint, collect, data, doctor, grade, models, solve, verify
+from cotexit.cli import analyze, audit, bench, calibrate, calibrate_depth, calibrate_joint, collect, data, doctor, grade, models, serve, solve, verify
 from cotexit.toy import cli as toy
 
 err_console = Console(stderr=True)
 
-SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, calibrate_joint, analyze, audit, models, doctor, verify, data, grade, toy)
+SUBCOMMANDS = (solve, bench, collect, calibrate, calibrate_depth, calibrate_joint, analyze, audit, serve, models, doctor, verify, data, grade, toy)
 
 
 def build_parser() -> argparse.ArgumentParser:

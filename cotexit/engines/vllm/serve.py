@@ -89,9 +89,11 @@ REASONING_PARSER = "cotexit_think"
 log = logging.getLogger("cotexit.serve")
 
 
-def served_probes() -> dict[str, Path]:
-    """{folder name: folder} of `COTEXIT_PROBE`, first the default; raises on a name given twice or none given."""
-    paths = [Path(p.strip()) for p in os.environ.get(PROBE_ENV, "").split(",") if p.strip()]
+def served_probes(value: str | None = None) -> dict[str, Path]:
+    """{folder name: folder} of `COTEXIT_PROBE` (or of `value`, given in its form), first the default; raises on a
+    name given twice or none given."""
+    text = os.environ.get(PROBE_ENV, "") if value is None else value
+    paths = [Path(p.strip()) for p in text.split(",") if p.strip()]
     if not paths:
         raise ValueError(f"{PROBE_ENV} is not set: name the probe folder(s) the server runs, comma-separated")
     probes: dict[str, Path] = {}

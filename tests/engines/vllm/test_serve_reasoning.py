@@ -30,7 +30,7 @@ from cotexit.engines.vllm import serve  # noqa: E402
 from cotexit.engines.vllm.control import LIVE  # noqa: E402
 from cotexit.engines.vllm.processor import CotexitLogitsProcessor  # noqa: E402
 from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
-from vllm_server import ROOT, free_port, start_server, stop_server, wait_healthy  # noqa: E402
+from vllm_server import ROOT, serving  # noqa: E402
 
 pytestmark = [
     pytest.mark.vllm,
@@ -134,14 +134,10 @@ def port(tmp_path_factory):
         _entry_point()
     except ValueError:
         pytest.fail("cotexit's vllm.logits_processors entry point is not installed: pip install -e . again")
-    port, log = free_port(), tmp_path_factory.mktemp("serve-reasoning") / "server.log"
-    server = start_server(port, str(PROBE), log, by_name=False, extra=[
-        "--reasoning-parser-plugin", "cotexit.engines.vllm.reasoning", "--reasoning-parser", serve.REASONING_PARSER])
-    try:
-        wait_healthy(server, port, log)
+    log = tmp_path_factory.mktemp("serve-reasoning") / "server.log"
+    parser = ["--reasoning-parser-plugin", "cotexit.engines.vllm.reasoning", "--reasoning-parser", serve.REASONING_PARSER]
+    with serving(str(PROBE), log, by_name=False, extra=parser) as port:
         yield port
-    finally:
-        stop_server(server)
 
 
 def test_an_exit_splits_into_thinking_and_answer_streamed_and_not(port):

@@ -20,7 +20,7 @@ pytest.importorskip("vllm")
 
 from cotexit.benchmarks import build_prompt, load_problems  # noqa: E402
 from cotexit.toy import TOY_MODEL_DIR  # noqa: E402
-from vllm_server import ROOT, START_TIMEOUT, free_port, start_server, stop_server, wait_healthy  # noqa: E402
+from vllm_server import ROOT, START_TIMEOUT, free_port, serving, start_server, stop_server  # noqa: E402
 
 pytestmark = [
     pytest.mark.vllm,
@@ -50,13 +50,9 @@ def port(request, tmp_path_factory):
         pytest.fail(f"no keep-cue probe at {PROBE}")
     if request.param > (os.cpu_count() or 1):
         pytest.skip(f"tensor parallelism over {request.param} workers needs {request.param} cores")
-    port, log = free_port(), tmp_path_factory.mktemp("serve") / "server.log"
-    server = start_server(port, str(PROBE), log, tensor_parallel=request.param, eager=request.param > 1)
-    try:
-        wait_healthy(server, port, log)
+    log = tmp_path_factory.mktemp("serve") / "server.log"
+    with serving(str(PROBE), log, tensor_parallel=request.param, eager=request.param > 1) as port:
         yield port
-    finally:
-        stop_server(server)
 
 
 def test_a_served_chat_completion_exits_at_a_cue_and_answers(port):

@@ -15,7 +15,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,18 @@ def wait_healthy(server: subprocess.Popen, port: int, log: Path) -> None:
 
 
 WATCH_DIR = ROOT / "eval" / "serve" / "plugin"  # rows_watch.py: the plug-in plus a log line of its controller rows
+
+
+@contextmanager
+def serving(probe: str, log: Path, **options) -> Iterator[int]:
+    """A server of `start_server(..., **options)` on a free port, healthy; its port. Stopped when the block ends."""
+    port = free_port()
+    server = start_server(port, probe, log, **options)
+    try:
+        wait_healthy(server, port, log)
+        yield port
+    finally:
+        stop_server(server)
 
 
 def start_watched_server(port: int, probe: str, log: Path) -> subprocess.Popen:
