@@ -6,8 +6,9 @@ OUT.requests.jsonl, OUT.md, OUT.png). Pure functions of what
 `bench_serve.py` measured; nothing here talks to a server.
 
 Throughput is requests (or output tokens) over the summed wall time of an
-arm's passes. A request that failed counts as wrong in accuracy and is
-left out of token and latency figures (errors are counted). `server_cpu_s
+arm's passes. A request that failed (no response: the connection dropped)
+is counted under `errors` and left out of accuracy, token and latency
+figures. `server_cpu_s
 per request` is the CPU time the arm's server spent over its passes per
 request: on a machine shared with other work it moves less than wall time.
 """
@@ -48,7 +49,7 @@ def _figures(rows: list[dict], passes: list[dict], server: str | None) -> dict[s
         "output_tokens_per_s": round(tokens / wall, 1) if wall else None,
         "latency_p50_s": _round(quantile([r["latency_s"] for r in ok], 0.5)),
         "latency_p99_s": _round(quantile([r["latency_s"] for r in ok], 0.99)),
-        "accuracy": round(sum(bool(r.get("correct")) for r in rows) / n, 4) if n else None,
+        "accuracy": round(sum(bool(r.get("correct")) for r in ok) / len(ok), 4) if ok else None,
         "completion_tokens_per_request": round(tokens / len(ok), 1) if ok else None,
         "thinking_tokens_per_request": round(mean(thinking), 1) if thinking else None,
         "length_capped": sum(r.get("finish_reason") == "length" for r in ok),
@@ -216,6 +217,14 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def resummarize(out: Path) -> None:
+    """Recompute OUT.json's figures, OUT.md and OUT.png from OUT.requests.jsonl and the passes in OUT.json."""
+    result = json.loads(out.with_suffix(".json").read_text())
+    rows = [json.loads(line) for line in out.with_suffix(".requests.jsonl").read_text().splitlines() if line]
+    result.update(summarize(rows, result["passes"]))
+    write_outputs(result, rows, out)
+
+
 def write_outputs(result: dict[str, Any], rows: list[dict], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -224,3 +233,9 @@ def write_outputs(result: dict[str, Any], rows: list[dict], out: Path) -> None:
             f.write(json.dumps(row) + "\n")
     out.with_suffix(".md").write_text(markdown(result))
     plot(result, out.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    import sys
+
+    resummarize(Path(sys.argv[1]))  # python eval/serve/bench_report.py eval/serve/bench_eager

@@ -217,10 +217,10 @@ class Server:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def memory(self) -> dict[str, float]:
-        """Resident memory of the server's process tree in MB (`tree_memory`)."""
+    def memory(self, pss: bool = True) -> dict[str, float]:
+        """Resident memory of the server's process tree in MB (`tree_memory`); `pss` only while it is idle."""
         assert self.process is not None, "the server is not started"
-        return tree_memory(self.process.pid)
+        return tree_memory(self.process.pid, pss=pss)
 
     def to_json(self) -> dict[str, Any]:
         """The spec, the command as run (`python` for the interpreter, this folder's paths relative), the start time."""
@@ -264,19 +264,24 @@ def _children() -> dict[int, list[int]]:
     return children
 
 
-def tree_memory(pid: int) -> dict[str, float]:
+def tree_memory(pid: int, pss: bool = True) -> dict[str, float]:
     """{"rss_mb": summed VmRSS, "pss_mb": summed Pss, "processes": count} of `pid` and its descendants.
-    RSS counts pages shared between the processes (torch's libraries) once per process; PSS splits them."""
+    RSS counts pages shared between the processes (torch's libraries) once per process; PSS splits them.
+    PSS reads /proc/PID/smaps_rollup, which walks a process's whole address space under its memory-map lock:
+    on a vLLM server that takes seconds and stalls it (the HTTP server then drops keep-alive connections whose
+    request arrived meanwhile), so read it only from an idle server (`pss=False` leaves it out)."""
     children, todo, seen = _children(), [pid], []
     while todo:
         p = todo.pop()
         seen.append(p)
         todo.extend(children.get(p, []))
-    rss = pss = 0.0
+    rss = proportional = 0.0
     for p in seen:
         rss += _kb_field(f"/proc/{p}/status", "VmRSS:")
-        pss += _kb_field(f"/proc/{p}/smaps_rollup", "Pss:")
-    return {"rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1), "processes": len(seen)}
+        if pss:
+            proportional += _kb_field(f"/proc/{p}/smaps_rollup", "Pss:")
+    out = {"rss_mb": round(rss / 1024, 1), "processes": len(seen)}
+    return out | ({"pss_mb": round(proportional / 1024, 1)} if pss else {})
 
 
 def _kb_field(path: str, key: str) -> float:

@@ -17,7 +17,9 @@ controller rows the watching plug-in logged, `plugin/rows_watch.py`) and
 - `best_of=2`: vLLM 0.32 has no `best_of` in its sampling parameters; the
   soak records what the server does with it.
 
-It checks that the server stays up, every completed response is
+It checks that the server stays up, every answered request got what its
+kind expects, no connection dropped (`transport` outcomes: the server
+closed a connection without an answer), every completed response is
 well-formed (`client.py`'s checks, and a thinking end followed by a closed
 `\\boxed{}` answer when it stopped), exits fire on probe requests and never
 on `none` ones, no controller row outlives its request (`rows_report`),
@@ -153,9 +155,12 @@ def judge(outcomes: list[Outcome], phrases: tuple[str, ...]) -> dict[str, Any]:
             counter["length_capped"] += choice.get("finish_reason") == "length"
         if kind == "best_of":
             best_of[f"{len(choices)} choice(s)"] += 1
+    dropped = Counter(round(o.sent_at - start + o.latency_s) for o in outcomes if o.kind == "transport")
     return {
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+        "transport_failures_by_second": {str(t): n for t, n in sorted(dropped.items())},  # when the connection dropped
         "unexpected": len(unexpected), "unexpected_examples": unexpected[:10],
+        "dropped_connections": sum(u["got"] == "transport" for u in unexpected),
         "malformed_answers": len(malformed_answers), "malformed_answer_examples": malformed_answers[:10],
         "exits": {k: dict(v) for k, v in sorted(exits.items())},
         "best_of_returned": dict(best_of),
@@ -183,7 +188,7 @@ def rows_report(log_text: str) -> dict[str, Any]:
 
 
 class MemorySampler:
-    """The server tree's memory every `every_s` seconds in a thread, while `with` lasts."""
+    """The server tree's RSS every `every_s` seconds in a thread, while `with` lasts (no PSS: `tree_memory`)."""
 
     def __init__(self, server: Server, every_s: float = 5.0) -> None:
         self.server, self.every_s, self.samples = server, every_s, []
@@ -193,7 +198,7 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            self.samples.append({"t_s": round(time.monotonic() - self._began, 1), **self.server.memory()})
+            self.samples.append({"t_s": round(time.monotonic() - self._began, 1), **self.server.memory(pss=False)})
 
     def __enter__(self) -> MemorySampler:
         self._thread.start()
@@ -282,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     result["checks"] = checks
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("requests", "wall_s", "by_kind", "unexpected", "malformed_answers",
+    print(json.dumps({k: result[k] for k in ("requests", "wall_s", "by_kind", "unexpected", "dropped_connections",
+                                             "transport_failures_by_second", "malformed_answers",
                                              "exits", "best_of_returned", "controller_rows", "checks")}, indent=1))
     print(f"memory MB after warm-up {memory_warm}, after the run {memory_after} ({100 * growth:+.1f}%)")
     return 0 if all(checks.values()) else 1
@@ -293,7 +299,8 @@ def passed(result: dict[str, Any]) -> dict[str, bool]:
     exits, rows = result["exits"], result["controller_rows"]
     return {
         "server_stayed_up": result["server_alive"] and result["server_healthy_after"],
-        "every_outcome_as_expected": result["unexpected"] == 0,
+        "every_answered_request_as_expected": result["unexpected"] == result["dropped_connections"],
+        "no_dropped_connections": result["dropped_connections"] == 0,
         "every_answer_well_formed": result["malformed_answers"] == 0,
         "probe_requests_exit": exits.get("probe", {}).get("exited", 0) > 0,
         "none_requests_never_exit": exits.get("none", {}).get("exited", 0) == 0,
