@@ -23,6 +23,10 @@ from statistics import mean
 from typing import Any
 
 ORDER = ("plain", "plain_again", "probe", "bare", "budget")
+STYLE = {  # one colour and marker per arm in both panels (plain and bare overlap in accuracy: different markers)
+    "plain": ("tab:blue", "o"), "plain_again": ("tab:cyan", "o"), "probe": ("tab:green", "D"),
+    "bare": ("tab:red", "x"), "budget": ("tab:purple", "s"),
+}
 
 
 def quantile(values: list[float], q: float) -> float | None:
@@ -194,7 +198,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         xs = [c for c in concurrencies if arm in result["summary"][str(c)]]
         if xs:
             label = f"budget {result['budget']}" if arm == "budget" else arm
-            left.plot(xs, [result["summary"][str(c)][arm]["requests_per_s"] for c in xs], "o-", label=label)
+            color, marker = STYLE[arm]
+            left.plot(xs, [result["summary"][str(c)][arm]["requests_per_s"] for c in xs], "-", marker=marker, color=color, label=label)
     left.set(xscale="log", xlabel="concurrency", ylabel="requests / s", title=f"throughput ({result['mode']})")
     left.set_xticks(concurrencies, [str(c) for c in concurrencies])
     left.legend(fontsize=8)
@@ -208,7 +213,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     for arm in ("probe", "bare", "plain", "budget"):
         if arm in points:
             f = points[arm]
-            right.plot(f["thinking_tokens_per_request"], f["accuracy"], "o", label=arm)
+            color, marker = STYLE[arm]
+            right.plot(f["thinking_tokens_per_request"], f["accuracy"], marker, color=color, markersize=9, label=arm,
+                       linestyle="none")
     right.set(xlabel="thinking tokens / request", ylabel="accuracy",
               title="accuracy vs thinking (" + ("budget sweep, calib" if result["sweep"] else "main run") + ")")
     right.legend(fontsize=8)

@@ -36,23 +36,25 @@ def free_port() -> int:
 
 def start_server(
     port: int, probe: str, log: Path, tensor_parallel: int = 1, eager: bool = True, by_name: bool = True,
-    extra: Sequence[str] = (),
+    extra: Sequence[str] = (), plugin: str = "cotexit.engines.vllm.serve:CotexitServeProcessor", path: Sequence[str] = (),
 ) -> subprocess.Popen:
     """`vllm serve` of the toy model with the plug-in serving `probe` (and its capture model), eager unless told;
-    the plug-in named with `--logits-processors`, or (`by_name` False) through its installed entry point only;
-    `extra` flags appended."""
+    the plug-in (`plugin`, a module on `path` or installed) named with `--logits-processors`, or (`by_name`
+    False) through its installed entry point only; `extra` flags appended."""
     env = {
         **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
         "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"),
     }
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (*path, os.environ.get("PYTHONPATH")) if p)
     if tensor_parallel > 1:  # one core per worker on a CPU machine
         env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(c) for c in range(tensor_parallel))
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
         "--served-model-name", "toy", "--dtype", "float32", *(["--enforce-eager"] if eager else []), "--max-model-len", "768",
         "--host", "127.0.0.1", "--port", str(port),
-        *(["--logits-processors", "cotexit.engines.vllm.serve:CotexitServeProcessor"] if by_name else []),
+        *(["--logits-processors", plugin] if by_name else []),
         "--tensor-parallel-size", str(tensor_parallel), *capture_args(str(TOY_MODEL_DIR), probe), *extra,
     ]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -99,16 +101,4 @@ def serving(probe: str, log: Path, **options) -> Iterator[int]:
 def start_watched_server(port: int, probe: str, log: Path) -> subprocess.Popen:
     """`start_server`'s server (one worker), its plug-in `rows_watch:RowsWatch`: the same processor, which also
     logs `cotexit-rows: rows=R alive=A ...` at each batch change (what the soak checks)."""
-    env = {
-        **os.environ, "COTEXIT_PROBE": probe, "HF_HUB_OFFLINE": "1", "VLLM_USE_V2_MODEL_RUNNER": "0",
-        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-        "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "1"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(WATCH_DIR), os.environ.get("PYTHONPATH")) if p),
-    }
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(TOY_MODEL_DIR),
-        "--served-model-name", "toy", "--dtype", "float32", "--enforce-eager", "--max-model-len", "768",
-        "--host", "127.0.0.1", "--port", str(port), "--logits-processors", "rows_watch:RowsWatch",
-        *capture_args(str(TOY_MODEL_DIR), probe),
-    ]
-    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return start_server(port, probe, log, plugin="rows_watch:RowsWatch", path=[str(WATCH_DIR)])
