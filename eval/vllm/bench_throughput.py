@@ -15,7 +15,10 @@ round; tokens per second are summed over rounds:
   controller's engine runs on vLLM started with cotexit's capture model
   (the probe's layers as outputs of the model's forward), the other vLLM
   arms on vLLM started with the model as it is: the controller's cost
-  includes the capture model's. Both LLMs start before the rounds.
+  includes the capture model's. Both LLMs, and both engines, start before
+  the rounds. A
+  seventh arm, bare generation on the capture model's LLM, splits that cost
+  into the capture model's part and the controller's work per step.
 
 The controller's probe is given no threshold, so it never exits: every arm
 decodes to EOS or `--max-new-tokens` and generates the same tokens up to
@@ -199,16 +202,15 @@ def main() -> None:
             rows += engine(prompts[i : i + args.batch_size], keys[i : i + args.batch_size])
         return sum(r.total_tokens for r in rows)
 
-    def run_controller():
-        """The controller's engine (on the capture model's LLM, started once) exists only inside this arm."""
-        policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
-        engine = VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8, fixed), cues=cues, policies=[policy], capture=policy.capture(), options=options)
-        try:
-            return run_vllm(engine)
-        finally:
-            engine.close()
+    # The controller's engine, built once (with no hooks it changes nothing for the other arms): its construction
+    # (the setup's token ids, registering it in the worker) is a per-engine cost, not a per-token one.
+    policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
+    controller = VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8, fixed), cues=cues, policies=[policy], capture=policy.capture(), options=options)
 
-    def run_bare():
+    def run_controller():
+        return run_vllm(controller)
+
+    def run_bare(llm=None):
         """vLLM as users run it without cotexit: the same LLM and prompts as token ids, no controller."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
@@ -217,7 +219,7 @@ def main() -> None:
         params = SamplingParams(temperature=0.0, max_tokens=args.max_new_tokens, detokenize=False, stop_token_ids=sorted(plain_vllm.eos_ids))
         count = 0
         for i in range(0, len(ids), args.batch_size):
-            outs = plain_vllm.llm.generate([TokensPrompt(prompt_token_ids=x) for x in ids[i : i + args.batch_size]], params, use_tqdm=False)
+            outs = (llm or plain_vllm.llm).generate([TokensPrompt(prompt_token_ids=x) for x in ids[i : i + args.batch_size]], params, use_tqdm=False)
             count += sum(len(o.outputs[0].token_ids) for o in outs)
         return count
 
@@ -228,10 +230,11 @@ def main() -> None:
         "vllm_bare_again": run_bare,  # an A/A pair: how far two identical arms drift apart in this run
         "vllm_plain": lambda: run_vllm(plain_vllm),
         "vllm_controller": run_controller,
+        "vllm_bare_on_capture_model": lambda: run_bare(controller.llm),  # no controller, the capture model's LLM
     }
     totals = {name: {"tokens": 0, "seconds": 0.0} for name in arms}
     run_vllm(plain_vllm)  # warm-up: the first vLLM batch pays one-off costs
-    run_controller()  # starts (and compiles) the capture model's LLM outside the timed rounds
+    run_controller()
     run_hf("hf_plain")
     names = list(arms)
     for r in range(args.rounds):
@@ -256,6 +259,8 @@ def main() -> None:
         "tokens_per_s": rate,
         "totals": totals,
         "controller_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_controller"] / rate["vllm_bare"]),
+        "capture_model_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_bare_on_capture_model"] / rate["vllm_bare"]),
+        "controller_work_on_capture_model_pct": 100.0 * (1 - rate["vllm_controller"] / rate["vllm_bare_on_capture_model"]),
         "cue_watching_cost_on_vllm_pct": 100.0 * (1 - rate["vllm_plain"] / rate["vllm_bare"]),
         "a_a_difference_pct": 100.0 * (1 - rate["vllm_bare_again"] / rate["vllm_bare"]),
         "controller_cost_on_hf_pct": 100.0 * (1 - rate["hf_controller"] / rate["hf_plain"]),

@@ -57,12 +57,12 @@ def main() -> None:
     policy = ProbeExitPolicy(artifact, use_calibrated=False)  # scores every cue, never exits
     plain = VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8), cues=CueConfig(), options=options)
     plain(prompts, keys)  # warm-up
-    controller().close()  # starts (and compiles) the capture model's LLM before anything is timed
 
     def controller():
         return VllmEngine(lm, DecodeConfig(args.max_new_tokens, 8), cues=CueConfig(), policies=[policy],
                           capture=policy.capture(), options=options)
 
+    controller().close()  # starts (and compiles) the capture model's LLM before anything is timed
     seconds: dict[str, list[float]] = {"cue_watching": [], "controller": []}
     for _ in range(args.rounds):
         for name in seconds:
