@@ -18,7 +18,6 @@ scores the states, which are chosen to fire at known cues.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
