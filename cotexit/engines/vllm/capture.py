@@ -68,14 +68,14 @@ class ModelStates:
 
             self.model = capture_model(self._model_of(), self.layers)
         states = self.model.states_at(self.last_rows(rows, self.model.captured.device))
-        return {layer: states[layer] for layer in self.layers}
+        return states if len(states) == len(self.layers) else {layer: states[layer] for layer in self.layers}
 
 
 def v1_rows(runner: Any) -> Callable[[int, torch.device], torch.Tensor]:
     """The V1 runner's flattened row of each batch position's newest token, from its host-side offsets."""
 
     def rows(n: int, device: torch.device) -> torch.Tensor:
-        return torch.from_numpy(runner.query_start_loc.np[1 : n + 1] - 1).long().to(device)
+        return torch.from_numpy(runner.query_start_loc.np[1 : n + 1] - 1).to(device)  # int32 indexes as well
 
     return rows
 

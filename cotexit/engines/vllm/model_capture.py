@@ -130,8 +130,11 @@ class CaptureModel:
         return hidden
 
     def states_at(self, rows: torch.Tensor) -> dict[int, torch.Tensor]:
-        """{layer: (len(rows), H)} float32: the captured states at flattened token rows `rows` of the last forward."""
-        return {layer: self.captured[j].index_select(0, rows) for j, layer in enumerate(self.capture_layers)}
+        """{layer: (len(rows), H)} float32: the captured states at flattened token rows `rows` of the last forward.
+
+        One gather for every layer (each op is a dispatch, on a CPU a thread-pool wake-up, paid every step)."""
+        gathered = self.captured.index_select(1, rows)  # (layers, rows, H), a copy: the next forward overwrites the buffer
+        return dict(zip(self.capture_layers, gathered.unbind(0)))
 
 
 def capture_model(model: Any, layers: Sequence[int]) -> CaptureModel:
