@@ -1,9 +1,10 @@
 """Which vLLM model runner is running, and cotexit's processor class for it.
 
 Owns `has_v1_runner`, `uses_model_runner_v2`, `processor_class` (the
-offline engine's), `building_runner` and `states_for` (where a processor
-reads its runner's states). vLLM 0.32 and 0.33 have two model runners with two logits-processor interfaces, and its
-loaders take only their own: the V1 runner (and the frontend's request
+offline engine's), `building_runner`, `is_v2_runner` and `states_for`
+(where a processor reads its runner's states). vLLM 0.32 and 0.33 have two
+model runners with two logits-processor interfaces, and their loaders take
+only their own: the V1 runner (and the frontend's request
 validation when V1 is chosen) requires a subclass of
 `vllm.v1.sample.logits_processor.LogitsProcessor`, Model Runner V2 (and its
 validation) one of `vllm.v1.worker.gpu.sample.logits_processor.

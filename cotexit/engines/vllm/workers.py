@@ -1,7 +1,7 @@
 """What the offline engine does inside vLLM's workers, through `LLM.collective_rpc`.
 
 Owns `on_workers` and the calls it makes there: `register`, `forget`,
-`take_rows`, `put_rows`, `runner_module`. The controller's rows, the capture
+`take_rows`, `put_rows`. The controller's rows, the capture
 model and the logits processor live in the worker that runs the model. With
 one worker in this process (tensor-parallel size 1,
 `VLLM_ENABLE_V1_MULTIPROCESSING=0`) `collective_rpc` calls these functions
@@ -29,11 +29,6 @@ from cotexit.controller.rows import RowState
 def on_workers(llm: Any, call: Any, *args: Any) -> Any:
     """`call(worker, *args)` in every worker of `llm`; the first worker's result."""
     return llm.collective_rpc(call, args=args)[0]
-
-
-def runner_module(worker: Any) -> str:
-    """The module of this worker's model runner class (which runner vLLM started)."""
-    return type(worker.worker.model_runner).__module__
 
 
 def register(worker: Any, setup_id: str, setup: Any, layers: tuple[int, ...]) -> None:
